@@ -1,0 +1,105 @@
+"""`reclaim hash PATH...`: PDQ and digests of files and folders, on this device."""
+
+from __future__ import annotations
+
+import enum
+import os
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+from reclaim.cli.batch import find_files, hash_files
+from reclaim.cli.exits import ExitCode
+from reclaim.cli.output import print_table, write_csv, write_jsonl
+from reclaim.hashing.files import FileHashes
+
+
+class OutputFormat(enum.StrEnum):
+    """How `reclaim hash` prints its results."""
+
+    AUTO = "auto"
+    TABLE = "table"
+    JSONL = "jsonl"
+    CSV = "csv"
+
+
+def hash_paths(
+    paths: list[Path] = typer.Argument(
+        ..., help="Image files, or folders to hash recursively.", show_default=False
+    ),
+    output_format: OutputFormat = typer.Option(
+        OutputFormat.AUTO,
+        "--format",
+        "-f",
+        help="table on a terminal, jsonl otherwise (auto); or choose one.",
+    ),
+    dihedral: bool = typer.Option(
+        False, "--dihedral", help="Also print the 8 rotated/mirrored PDQ variants."
+    ),
+    exact: bool = typer.Option(
+        False,
+        "--exact",
+        help="Decode every pixel, as Meta's reference does (slower on big JPEGs).",
+    ),
+    workers: int = typer.Option(
+        os.cpu_count() or 1, "--workers", "-j", min=1, help="Processes to hash with."
+    ),
+) -> None:
+    """Hash images on this device: PDQ + quality, and MD5 + SHA-256 of every file.
+
+    Nothing is uploaded. Hashes with quality below 50 are marked unfit to
+    submit. Files that cannot be hashed are reported on stderr, one line each,
+    and the exit code is 2 if any failed.
+    """
+    errors = Console(stderr=True)
+    results: list[FileHashes] = []
+    files: list[Path] = []
+    for found in find_files(paths):
+        if isinstance(found, FileHashes):
+            results.append(found)
+        else:
+            files.append(found)
+    order = {str(path): index for index, path in enumerate(files)}
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=errors,
+        transient=True,
+        disable=len(files) < 2,
+    ) as progress:
+        task = progress.add_task("hashing", total=len(files))
+
+        def collect(result: FileHashes) -> None:
+            results.append(result)
+            progress.advance(task)
+
+        hash_files(files, dihedral=dihedral, exact=exact, workers=workers, on_result=collect)
+    results.sort(key=lambda r: order.get(r.path, -1))
+    _print(results, output_format)
+    failed = [r for r in results if not r.ok]
+    for result in failed:
+        errors.print(f"reclaim: {result.path}: {result.error}", markup=False, highlight=False)
+    if failed:
+        errors.print(
+            f"reclaim: {len(failed)} of {len(results)} files could not be hashed",
+            markup=False,
+            highlight=False,
+        )
+        raise typer.Exit(ExitCode.USER_ERROR)
+
+
+def _print(results: list[FileHashes], output_format: OutputFormat) -> None:
+    chosen = output_format
+    if chosen is OutputFormat.AUTO:
+        chosen = OutputFormat.TABLE if sys.stdout.isatty() else OutputFormat.JSONL
+    if chosen is OutputFormat.TABLE:
+        print_table(results, Console())
+    elif chosen is OutputFormat.JSONL:
+        write_jsonl(results, sys.stdout)
+    else:
+        write_csv(results, sys.stdout)

@@ -1,0 +1,45 @@
+"""The Typer root of `reclaim`, and the mapping of failures to exit codes.
+
+Exit codes: 0 ok, 1 internal error, 2 user error (bad arguments or bad input
+files), 3 upstream unavailable.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from reclaim import __version__
+from reclaim.cli import hash as hash_command
+from reclaim.cli.exits import ExitCode
+
+app = typer.Typer(
+    name="reclaim",
+    help="Hash images on this device, and take them down by hash.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("hash")(hash_command.hash_paths)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"reclaim {__version__}")
+        raise typer.Exit(ExitCode.OK)
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """Hash images on this device, and take them down by hash."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app()

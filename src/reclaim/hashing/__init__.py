@@ -1,0 +1,50 @@
+"""On-device hashing: PDQ for images, and the hash value types.
+
+Everything here runs on a person's own device and imports only numpy, Pillow
+(+ pillow-heif), PyAV and the standard library.
+"""
+
+from __future__ import annotations
+
+from reclaim.hashing.decoder import MAX_PIXELS, DecodedImage, ImageSource, decode
+from reclaim.hashing.distance import MATCH_DISTANCE, MIN_QUALITY, hamming, is_match
+from reclaim.hashing.errors import (
+    DegenerateImageError,
+    HashingError,
+    ImageShapeError,
+    InvalidHashError,
+    MediaError,
+    MediaTooLargeError,
+    UnreadableMediaError,
+)
+from reclaim.hashing.images import pdq_features, pdq_hash, pdq_hash_dihedral
+from reclaim.hashing.orientation import Orientation
+from reclaim.hashing.pdq import DIHEDRAL_NAMES, PdqFeatures
+from reclaim.hashing.types import Md5Hash, PdqHash, SignalType
+
+__all__ = [
+    "DIHEDRAL_NAMES",
+    "MATCH_DISTANCE",
+    "MAX_PIXELS",
+    "MIN_QUALITY",
+    "DecodedImage",
+    "DegenerateImageError",
+    "HashingError",
+    "ImageShapeError",
+    "ImageSource",
+    "InvalidHashError",
+    "Md5Hash",
+    "MediaError",
+    "MediaTooLargeError",
+    "Orientation",
+    "PdqFeatures",
+    "PdqHash",
+    "SignalType",
+    "UnreadableMediaError",
+    "decode",
+    "hamming",
+    "is_match",
+    "pdq_features",
+    "pdq_hash",
+    "pdq_hash_dihedral",
+]

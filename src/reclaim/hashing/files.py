@@ -1,0 +1,63 @@
+"""Hashing one file on disk: its digests, and its PDQ hash when it is an image.
+
+This is what `reclaim hash` runs for each file, in worker processes. It never
+raises for a bad file: the reason goes into `FileHashes.error`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from reclaim.hashing.digest import FileDigests, file_digests
+from reclaim.hashing.distance import MIN_QUALITY
+from reclaim.hashing.errors import MediaError
+from reclaim.hashing.images import pdq_features
+from reclaim.hashing.types import PdqHash
+
+
+@dataclass(frozen=True, slots=True)
+class FileHashes:
+    """Everything `reclaim hash` reports for one file."""
+
+    path: str
+    digests: FileDigests | None = None
+    pdq: PdqHash | None = None
+    dihedral: tuple[PdqHash, ...] = ()
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the file was hashed without error."""
+        return self.error is None
+
+    @property
+    def unfit_reason(self) -> str | None:
+        """Why this PDQ hash should not be submitted, or None if it is fit."""
+        if self.pdq is None or self.pdq.quality is None:
+            return None
+        if self.pdq.quality < MIN_QUALITY:
+            return (
+                f"quality {self.pdq.quality} is below {MIN_QUALITY}: such hashes "
+                "match unrelated images; use a sharper or larger copy"
+            )
+        return None
+
+
+def hash_file(
+    path: str | os.PathLike[str], *, dihedral: bool = False, exact: bool = False
+) -> FileHashes:
+    """Digest a file and PDQ-hash it as an image; errors are captured, not raised."""
+    name = os.fspath(path)
+    try:
+        if os.path.getsize(name) == 0:
+            return FileHashes(name, error="the file is empty (0 bytes): nothing to hash")
+        digests = file_digests(name)
+    except OSError as error:
+        return FileHashes(name, error=f"cannot read the file: {error.strerror or error}")
+    try:
+        features = pdq_features(name, exact=exact)
+    except MediaError as error:
+        return FileHashes(name, digests, error=str(error))
+    variants = tuple(features.dihedral()) if dihedral else ()
+    return FileHashes(name, digests, features.hash(), variants)
