@@ -15,7 +15,9 @@ def _jpeg_round_trip(array: np.ndarray, quality: int) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
 
 
-def variants(name: str, photo: np.ndarray, seed: int) -> Iterator[tuple[str, np.ndarray]]:
+def variants(
+    name: str, photo: np.ndarray, seed: int
+) -> Iterator[tuple[str, np.ndarray]]:
     """About 16 edits of one photo: crops, resizes, rotations, noise, recompression."""
     rng = np.random.default_rng(seed)
     image = Image.fromarray(photo)

@@ -54,7 +54,10 @@ def test_java_reference_agrees_on_rgb_files() -> None:
     root, rows = _rows("generated_pdq_hashes.csv")
     checked = 0
     for row in rows:
-        if row["pil_mode"] not in {"RGB", "RGBA"} or row["java_ref_hash"] in {"", "ERR"}:
+        if row["pil_mode"] not in {"RGB", "RGBA"} or row["java_ref_hash"] in {
+            "",
+            "ERR",
+        }:
             continue
         ours = pdq_hash(root / row["repo_path"], exact=True)
         assert ours.hex == row["java_ref_hash"], row["repo_path"]

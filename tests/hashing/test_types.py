@@ -40,7 +40,15 @@ def test_parse_accepts_upper_case_and_blanks() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "abc", "g" * 64, "0" * 63, "0" * 65, "0x" + "0" * 62, "0" * 32 + " " + "0" * 31],
+    [
+        "",
+        "abc",
+        "g" * 64,
+        "0" * 63,
+        "0" * 65,
+        "0x" + "0" * 62,
+        "0" * 32 + " " + "0" * 31,
+    ],
 )
 def test_parse_rejects_malformed(text: str) -> None:
     with pytest.raises(InvalidHashError, match="expected 64 hex characters"):

@@ -6,6 +6,7 @@ import enum
 import os
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -27,26 +28,35 @@ class OutputFormat(enum.StrEnum):
 
 
 def hash_paths(
-    paths: list[Path] = typer.Argument(
-        ..., help="Image files, or folders to hash recursively.", show_default=False
-    ),
-    output_format: OutputFormat = typer.Option(
-        OutputFormat.AUTO,
-        "--format",
-        "-f",
-        help="table on a terminal, jsonl otherwise (auto); or choose one.",
-    ),
-    dihedral: bool = typer.Option(
-        False, "--dihedral", help="Also print the 8 rotated/mirrored PDQ variants."
-    ),
-    exact: bool = typer.Option(
-        False,
-        "--exact",
-        help="Decode every pixel, as Meta's reference does (slower on big JPEGs).",
-    ),
-    workers: int = typer.Option(
-        os.cpu_count() or 1, "--workers", "-j", min=1, help="Processes to hash with."
-    ),
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Image files, or folders to hash recursively.", show_default=False
+        ),
+    ],
+    output_format: Annotated[
+        OutputFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="table on a terminal, jsonl otherwise (auto); or choose one.",
+        ),
+    ] = OutputFormat.AUTO,
+    dihedral: Annotated[
+        bool,
+        typer.Option("--dihedral", help="Also print the 8 rotated/mirrored variants."),
+    ] = False,
+    exact: Annotated[
+        bool,
+        typer.Option(
+            "--exact",
+            help="Decode every pixel, as Meta's reference does (slower on big JPEGs).",
+        ),
+    ] = False,
+    workers: Annotated[
+        int,
+        typer.Option("--workers", "-j", min=1, help="Processes to hash with."),
+    ] = os.cpu_count() or 1,
 ) -> None:
     """Hash images on this device: PDQ + quality, and MD5 + SHA-256 of every file.
 
@@ -78,17 +88,19 @@ def hash_paths(
             results.append(result)
             progress.advance(task)
 
-        hash_files(files, dihedral=dihedral, exact=exact, workers=workers, on_result=collect)
+        hash_files(
+            files, dihedral=dihedral, exact=exact, workers=workers, on_result=collect
+        )
     results.sort(key=lambda r: order.get(r.path, -1))
     _print(results, output_format)
     failed = [r for r in results if not r.ok]
+    # Plain lines, never wrapped: one per failed file, then a count.
     for result in failed:
-        errors.print(f"reclaim: {result.path}: {result.error}", markup=False, highlight=False)
+        typer.echo(f"reclaim: {result.path}: {result.error}", err=True)
     if failed:
-        errors.print(
+        typer.echo(
             f"reclaim: {len(failed)} of {len(results)} files could not be hashed",
-            markup=False,
-            highlight=False,
+            err=True,
         )
         raise typer.Exit(ExitCode.USER_ERROR)
 

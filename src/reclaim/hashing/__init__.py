@@ -24,15 +24,15 @@ from reclaim.hashing.types import Md5Hash, PdqHash, SignalType
 
 __all__ = [
     "DIHEDRAL_NAMES",
-    "MATCH_DISTANCE",
-    "MAX_PIXELS",
-    "MIN_QUALITY",
     "DecodedImage",
     "DegenerateImageError",
     "HashingError",
     "ImageShapeError",
     "ImageSource",
     "InvalidHashError",
+    "MATCH_DISTANCE",
+    "MAX_PIXELS",
+    "MIN_QUALITY",
     "Md5Hash",
     "MediaError",
     "MediaTooLargeError",

@@ -124,12 +124,11 @@ def _open(stream: IO[bytes]) -> Image.Image:
             "HEIC/HEIF or AVIF"
         ) from None
     except Image.DecompressionBombError:
-        raise MediaTooLargeError(
-            f"the image is over {MAX_PIXELS // 1_000_000} megapixels: refused "
-            "before decoding to protect memory; shrink it first"
-        ) from None
+        raise _too_large() from None
     except (OSError, SyntaxError, ValueError) as error:
-        raise UnreadableMediaError(f"the image header is corrupt: {error}") from None
+        raise UnreadableMediaError(
+            f"the image is truncated or corrupt: its header cannot be read ({error})"
+        ) from None
     if image.format not in IMAGE_FORMATS:
         fmt = image.format
         image.close()
@@ -140,12 +139,18 @@ def _open(stream: IO[bytes]) -> Image.Image:
     width, height = image.size
     if width * height > MAX_PIXELS:
         image.close()
-        raise MediaTooLargeError(
-            f"the image is {width}x{height} pixels ({width * height / 1e6:.0f} MP): "
-            f"over the {MAX_PIXELS // 1_000_000} MP limit, refused before decoding "
-            "to protect memory; shrink it first"
-        )
+        raise _too_large(width, height)
     return image
+
+
+def _too_large(
+    width: int | None = None, height: int | None = None
+) -> MediaTooLargeError:
+    size = f"{width}x{height} pixels, " if width and height else ""
+    return MediaTooLargeError(
+        f"the image is {size}over the {MAX_PIXELS // 1_000_000} MP limit: refused "
+        "before decoding to protect memory; shrink it first"
+    )
 
 
 def draft_scale(width: int, height: int) -> int:
@@ -168,10 +173,7 @@ def _from_pil(image: Image.Image, *, exact: bool) -> DecodedImage:
     """Decode a PIL image (first frame) into RGB or grey uint8 pixels."""
     width, height = image.size
     if width * height > MAX_PIXELS:
-        raise MediaTooLargeError(
-            f"the image is {width}x{height} pixels: over the "
-            f"{MAX_PIXELS // 1_000_000} MP limit; shrink it first"
-        )
+        raise _too_large(width, height)
     orientation = _orientation(image)
     scale = 1
     if not exact and image.format in {"JPEG", "MPO"} and image.mode in _DRAFTABLE_MODES:
@@ -194,15 +196,17 @@ def _from_pil(image: Image.Image, *, exact: bool) -> DecodedImage:
         ) from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise UnreadableMediaError(
-            f"the image data is truncated or corrupt: {error}"
+            f"the image is truncated or corrupt: {error}"
         ) from None
     return DecodedImage(pixels, orientation, scale, (height, width))
 
 
 def _from_array(array: np.ndarray) -> DecodedImage:
     """Check an in-memory array: (H, W, 3) or (H, W) uint8, no orientation."""
-    if array.dtype != np.uint8 or array.ndim not in (2, 3) or (
-        array.ndim == 3 and array.shape[2] != 3
+    if (
+        array.dtype != np.uint8
+        or array.ndim not in (2, 3)
+        or (array.ndim == 3 and array.shape[2] != 3)
     ):
         raise ImageShapeError(
             f"an array of shape {array.shape} and dtype {array.dtype} is not an "
@@ -210,9 +214,6 @@ def _from_array(array: np.ndarray) -> DecodedImage:
         )
     height, width = array.shape[0], array.shape[1]
     if height * width > MAX_PIXELS:
-        raise MediaTooLargeError(
-            f"the array is {width}x{height} pixels: over the "
-            f"{MAX_PIXELS // 1_000_000} MP limit"
-        )
+        raise _too_large(width, height)
     pixels = np.ascontiguousarray(array)
     return DecodedImage(pixels, Orientation.NORMAL, 1, (height, width))

@@ -51,10 +51,14 @@ def hash_file(
     name = os.fspath(path)
     try:
         if os.path.getsize(name) == 0:
-            return FileHashes(name, error="the file is empty (0 bytes): nothing to hash")
+            return FileHashes(
+                name, error="the file is empty (0 bytes): nothing to hash"
+            )
         digests = file_digests(name)
     except OSError as error:
-        return FileHashes(name, error=f"cannot read the file: {error.strerror or error}")
+        return FileHashes(
+            name, error=f"cannot read the file: {error.strerror or error}"
+        )
     try:
         features = pdq_features(name, exact=exact)
     except MediaError as error:

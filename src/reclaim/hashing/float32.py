@@ -13,6 +13,8 @@ path: about 10x the fast one.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import numpy.typing as npt
 
@@ -22,54 +24,64 @@ from reclaim.hashing.orientation import Orientation
 Float32Array = npt.NDArray[np.float32]
 
 
-def _box_plan(length: int, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The reference's sequence of adds/subtracts for one box pass.
+@dataclass(frozen=True, slots=True)
+class _BoxPlan:
+    """The reference's sequence of adds and subtracts for one box pass.
 
-    Returns (input index, sign) of every operation on the running sum, the
-    position in that sequence after which each output is read, and the
-    window count each output is divided by.
+    The running sum takes `sign[i] * input[index[i]]` at step i; output o is
+    read after step `read_at[o]` and divided by `count[o]`.
     """
+
+    index: npt.NDArray[np.intp]
+    sign: Float32Array
+    read_at: npt.NDArray[np.intp]
+    count: Float32Array
+
+
+def _box_plan(length: int, window: int) -> _BoxPlan:
     half = (window + 2) // 2
-    index: list[int] = []
-    sign: list[float] = []
-    read_at: list[int] = []
-    count: list[int] = []
-    right = left = 0
-    size = 0
-    for _ in range(half - 1):
-        index.append(right), sign.append(1.0)
-        right, size = right + 1, size + 1
-    for _ in range(window - half + 1):
-        index.append(right), sign.append(1.0)
-        right, size = right + 1, size + 1
-        read_at.append(len(index) - 1), count.append(size)
-    for _ in range(length - window):
-        index.append(right), sign.append(1.0)
-        index.append(left), sign.append(-1.0)
-        right, left = right + 1, left + 1
-        read_at.append(len(index) - 1), count.append(size)
-    for _ in range(half - 1):
-        index.append(left), sign.append(-1.0)
-        left, size = left + 1, size - 1
-        read_at.append(len(index) - 1), count.append(size)
-    return (
-        np.array(index, np.intp),
-        np.array(sign, np.float32),
-        np.array(read_at, np.intp),
-        np.array(count, np.float32),
-    )  # type: ignore[return-value]
+    inner = length - window
+    # Steps: add the first `window` inputs; then add one and drop one,
+    # `inner` times; then drop `half - 1` more.
+    entering = np.arange(window, length)
+    leaving = np.arange(inner)
+    middle = np.stack([entering, leaving], axis=1).ravel()
+    tail = np.arange(inner, inner + half - 1)
+    index = np.concatenate([np.arange(window), middle, tail]).astype(np.intp)
+    sign = np.concatenate(
+        [np.ones(window), np.tile([1.0, -1.0], inner), -np.ones(half - 1)]
+    ).astype(np.float32)
+    read_at = np.concatenate(
+        [
+            np.arange(half - 1, window),
+            window + 2 * np.arange(inner) + 1,
+            window + 2 * inner + np.arange(half - 1),
+        ]
+    ).astype(np.intp)
+    count = np.concatenate(
+        [
+            np.arange(half, window + 1),
+            np.full(inner, window),
+            np.arange(window - 1, window - half, -1),
+        ]
+    ).astype(np.float32)
+    return _BoxPlan(index, sign, read_at, count)
 
 
 def _box(values: Float32Array, window: int, axis: int) -> Float32Array:
     """One reference box pass along `axis`, rounding like the reference."""
-    index, sign, read_at, count = _box_plan(values.shape[axis], window)  # type: ignore[misc]
+    plan = _box_plan(values.shape[axis], window)
+    out: Float32Array
     if axis == 1:
-        ops = values[:, index] * sign[None, :]
+        ops = values[:, plan.index] * plan.sign[None, :]
+        # cumsum accumulates strictly in order, rounding to float32 each step.
         sums = np.cumsum(ops, axis=1, dtype=np.float32)
-        return sums[:, read_at] / count[None, :]
-    ops = values[index, :] * sign[:, None]
-    sums = np.cumsum(ops, axis=0, dtype=np.float32)
-    return sums[read_at, :] / count[:, None]
+        out = sums[:, plan.read_at] / plan.count[None, :]
+    else:
+        ops = values[plan.index, :] * plan.sign[:, None]
+        sums = np.cumsum(ops, axis=0, dtype=np.float32)
+        out = sums[plan.read_at, :] / plan.count[:, None]
+    return out
 
 
 def _luma(pixels: npt.NDArray[np.uint8]) -> Float32Array:

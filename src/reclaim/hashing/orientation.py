@@ -48,10 +48,18 @@ class Orientation(enum.IntEnum):
 # Upright = flip(transpose?(stored)); e.g. 6 (turn 90 clockwise) is the
 # transpose read right to left.
 _FLIP_ROWS = frozenset(
-    {Orientation.ROTATE_180, Orientation.FLIP, Orientation.TRANSVERSE,
-     Orientation.ROTATE_90_CCW}
+    {
+        Orientation.ROTATE_180,
+        Orientation.FLIP,
+        Orientation.TRANSVERSE,
+        Orientation.ROTATE_90_CCW,
+    }
 )
 _FLIP_COLS = frozenset(
-    {Orientation.MIRROR, Orientation.ROTATE_180, Orientation.ROTATE_90_CW,
-     Orientation.TRANSVERSE}
+    {
+        Orientation.MIRROR,
+        Orientation.ROTATE_180,
+        Orientation.ROTATE_90_CW,
+        Orientation.TRANSVERSE,
+    }
 )

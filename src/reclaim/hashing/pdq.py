@@ -37,7 +37,8 @@ def _dct_matrix() -> npt.NDArray[np.float64]:
     """Rows 1..16 of the 64-point DCT-II basis, rounded to float32 like Meta's."""
     i = np.arange(1, _DCT_SIZE + 1, dtype=np.float64)[:, None]
     j = np.arange(GRID, dtype=np.float64)[None, :]
-    scale = np.sqrt(2.0 / GRID)
+    # The reference keeps the scale factor in a float, then multiplies in double.
+    scale = float(np.float32(np.sqrt(2.0 / GRID)))
     matrix = scale * np.cos((np.pi / 2.0 / GRID) * i * (2.0 * j + 1.0))
     return matrix.astype(np.float32).astype(np.float64)
 

@@ -28,8 +28,10 @@ def quality_is_uncertain(grid: npt.NDArray[np.float32]) -> bool:
     g = grid.astype(np.float64)
     terms = np.abs(
         np.concatenate(
-            [((g[:-1, :] - g[1:, :]) * 100 / 255).ravel(),
-             ((g[:, :-1] - g[:, 1:]) * 100 / 255).ravel()]
+            [
+                ((g[:-1, :] - g[1:, :]) * 100 / 255).ravel(),
+                ((g[:, :-1] - g[:, 1:]) * 100 / 255).ravel(),
+            ]
         )
     )
     margin = 2 * GRID_MARGIN * 100 / 255

@@ -1,0 +1,43 @@
+"""Layers import downward only; `hashing` runs on a device with few libraries."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "reclaim"
+
+#: What on-device code may import besides the standard library.
+HASHING_ALLOWED = {"numpy", "PIL", "pillow_heif", "av", "reclaim"}
+HASHING_ALLOWED_RECLAIM = ("reclaim.hashing", "reclaim.errors")
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_hashing_imports_only_device_libraries() -> None:
+    files = sorted((SRC / "hashing").rglob("*.py"))
+    assert files
+    for path in files:
+        for name in _imports(path):
+            top = name.split(".")[0]
+            if top in sys.stdlib_module_names or top == "__future__":
+                continue
+            assert top in HASHING_ALLOWED, f"{path.name} imports {name}"
+            if top == "reclaim":
+                assert name.startswith(HASHING_ALLOWED_RECLAIM), f"{path.name}: {name}"
+
+
+def test_nothing_imports_the_test_oracle() -> None:
+    for path in SRC.rglob("*.py"):
+        assert not any(
+            n.split(".")[0] in {"pdqhash", "vpdq"} for n in _imports(path)
+        ), path
