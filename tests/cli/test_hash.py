@@ -105,3 +105,14 @@ def test_usage_errors_exit_2() -> None:
 def test_version() -> None:
     code, out, _ = _run("--version")
     assert code == 0 and out.startswith("reclaim ")
+
+
+def test_hidden_files_in_folders_are_skipped(folder: Path) -> None:
+    (folder / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    (folder / ".git").mkdir()
+    (folder / ".git" / "x.jpg").write_bytes(b"junk")
+    code, out, _ = _run("hash", str(folder), "-f", "jsonl", "-j", "1")
+    assert code == 0
+    assert len(out.splitlines()) == 3
+    code, _, err = _run("hash", str(folder / ".DS_Store"), "-f", "jsonl")
+    assert code == 2 and "not a readable image" in err

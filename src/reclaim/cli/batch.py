@@ -16,13 +16,15 @@ from reclaim.hashing.files import FileHashes, hash_file
 def find_files(paths: Sequence[Path]) -> Iterator[Path | FileHashes]:
     """Regular files under `paths` (directories recursively, sorted).
 
-    A path that does not exist or is not a file yields a `FileHashes` error.
+    Inside folders, hidden files and folders (".DS_Store", ".git", "._x.jpg")
+    are skipped; a file named on the command line is always hashed. A path
+    that does not exist or is not a file yields a `FileHashes` error.
     """
     for path in paths:
         if path.is_dir():
             for folder, dirs, names in os.walk(path):
-                dirs.sort()
-                for name in sorted(names):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(n for n in names if not n.startswith(".")):
                     candidate = Path(folder, name)
                     if candidate.is_file():
                         yield candidate

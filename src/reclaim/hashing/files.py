@@ -60,7 +60,7 @@ def hash_file(
             name, error=f"cannot read the file: {error.strerror or error}"
         )
     try:
-        features = pdq_features(name, exact=exact)
+        features = pdq_features(name, exact=exact, dihedral=dihedral)
     except MediaError as error:
         return FileHashes(name, digests, error=str(error))
     variants = tuple(features.dihedral()) if dihedral else ()

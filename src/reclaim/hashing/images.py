@@ -9,7 +9,12 @@ from reclaim.hashing.sensitivity import median_is_uncertain, quality_is_uncertai
 from reclaim.hashing.types import PdqHash
 
 
-def _features(image: DecodedImage) -> PdqFeatures:
+def _features(image: DecodedImage, *, dihedral: bool = True) -> PdqFeatures:
+    """Features of a decoded image, exact to the reference when full-size.
+
+    `dihedral` says whether all 8 variants will be used, so all 8 medians
+    must be certain, or only the original's.
+    """
     grid = luma_grid(
         image.pixels,
         orientation=image.orientation,
@@ -18,7 +23,8 @@ def _features(image: DecodedImage) -> PdqFeatures:
     )
     features = features_of_grid(grid)
     if image.scale == 1 and (
-        quality_is_uncertain(grid) or median_is_uncertain(features.variants())
+        quality_is_uncertain(grid)
+        or median_is_uncertain(features.variants() if dihedral else [features.dct])
     ):
         # Too close to a threshold to trust the fast grid: redo it exactly as
         # the reference computes it (slower, rare on real photos).
@@ -27,9 +33,15 @@ def _features(image: DecodedImage) -> PdqFeatures:
     return features
 
 
-def pdq_features(source: ImageSource, *, exact: bool = False) -> PdqFeatures:
-    """Decode an image and compute its PDQ features (DCT corner and quality)."""
-    return _features(decode(source, exact=exact))
+def pdq_features(
+    source: ImageSource, *, exact: bool = False, dihedral: bool = True
+) -> PdqFeatures:
+    """Decode an image and compute its PDQ features (DCT corner and quality).
+
+    With `dihedral=False` only the original hash is guaranteed to match the
+    reference (a little faster in rare near-tie cases); the variants may not.
+    """
+    return _features(decode(source, exact=exact), dihedral=dihedral)
 
 
 def pdq_hash(source: ImageSource, *, exact: bool = False) -> PdqHash:
@@ -41,7 +53,7 @@ def pdq_hash(source: ImageSource, *, exact: bool = False) -> PdqHash:
     hash); `exact=True` decodes every pixel and equals Meta's reference.
     Arrays and PIL images are always hashed exactly.
     """
-    return pdq_features(source, exact=exact).hash()
+    return pdq_features(source, exact=exact, dihedral=False).hash()
 
 
 def pdq_hash_dihedral(source: ImageSource, *, exact: bool = False) -> list[PdqHash]:
