@@ -50,6 +50,17 @@ def hash_files(
         for path in files:
             on_result(job(path))
         return
+    run_isolated(files, job, workers=workers, on_result=on_result)
+
+
+def run_isolated(
+    files: Sequence[Path],
+    job: Callable[[str], FileHashes],
+    *,
+    workers: int,
+    on_result: Callable[[FileHashes], None],
+) -> None:
+    """Run a picklable `job` over `files` in worker processes, surviving crashes."""
     unfinished = _run_pool(files, job, workers=workers, on_result=on_result)
     # A worker died (a decoder crash or the OOM killer): the pool is broken.
     # Retry each unfinished file alone, so one bad file cannot sink the batch.
