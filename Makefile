@@ -18,7 +18,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/reclaim hash --dihedral samples/
+	$(BIN)/reclaim db upgrade
+	$(BIN)/reclaim serve
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from reclaim import __version__
+from reclaim.cli import cases, server
 from reclaim.cli import hash as hash_command
 from reclaim.cli.exits import ExitCode
 
@@ -23,6 +24,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("hash")(hash_command.hash_paths)
+app.command("submit")(cases.submit)
+app.command("status")(cases.status)
+app.command("withdraw")(cases.withdraw)
+app.command("serve")(server.serve)
+app.command("audit")(server.audit)
+app.add_typer(server.db_app, name="db")
+app.add_typer(server.platforms_app, name="platforms")
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,64 @@
+"""`create_app(settings)`: the registry's FastAPI application."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from reclaim import __version__
+from reclaim.api import cases, errors, platform, stopncii
+from reclaim.api.middleware import BodyLimit, SecurityHeaders
+from reclaim.api.ratelimit import Limiter, MemoryLimiter, RedisLimiter
+from reclaim.config import Settings
+from reclaim.registry.service import Registry
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, registry: Registry | None = None) -> FastAPI:
+    """The registry API. Checks the database schema at startup."""
+    owned = registry is None
+    service = registry or Registry(settings)
+    service.check_schema()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            service.close()
+
+    app = FastAPI(
+        title="reclaim registry",
+        version=__version__,
+        description=(
+            "Anonymous hash submissions (never media), case status and withdrawal "
+            "for people; the hash list with a change feed for platforms; and a "
+            "StopNCII-compatible hash exchange."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.registry = service
+    app.state.limiter = make_limiter(settings, service.secret())
+    errors.install(app)
+    app.include_router(cases.router)
+    app.include_router(platform.router)
+    app.include_router(stopncii.router)
+
+    @app.get("/healthz", tags=["service"], summary="Liveness and schema check")
+    async def healthz() -> dict[str, object]:
+        return {"ok": True, "version": __version__}
+
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+def make_limiter(settings: Settings, secret: str) -> Limiter:
+    """Redis-backed limits when RECLAIM_REDIS_URL is set, else in-process ones."""
+    if settings.redis_url:
+        return RedisLimiter(settings.redis_url, secret)
+    return MemoryLimiter(secret)

@@ -1,0 +1,111 @@
+"""The person's endpoints: open a case, read it, add hashes, withdraw it.
+
+PINs travel in request bodies (never URLs), and every PIN use counts against
+the client's allowance, right or wrong.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from starlette.concurrency import run_in_threadpool
+
+from reclaim.api.deps import RegistryDep, limit_case_creation, limit_pin_attempts
+from reclaim.api.schemas import (
+    AddHashes,
+    CaseOut,
+    CaseReply,
+    CreateCase,
+    CreatedReply,
+    ItemOut,
+    PinOnly,
+    SharedOut,
+    error_responses,
+)
+from reclaim.registry.cases import CaseView
+
+router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
+
+ERRORS = error_responses(404, 409, 413, 422, 429, 500, 503)
+
+
+def case_out(view: CaseView) -> CaseOut:
+    """The wire form of a case."""
+    return CaseOut(
+        number=view.number,
+        program=view.program,
+        status=view.status,
+        created_at=view.created_at,
+        withdrawn_at=view.withdrawn_at,
+        hashes=[
+            ItemOut(
+                type=item.signal_type,
+                value=item.value,
+                status=item.status,
+                platforms_matched=item.platforms_matched,
+                platforms_reviewed=item.platforms_reviewed,
+                platforms_removed=item.platforms_removed,
+                shared=[
+                    SharedOut(platform=s.platform, outcome=s.outcome, copies=s.copies)
+                    for s in item.shared
+                ],
+            )
+            for item in view.items
+        ],
+    )
+
+
+def _items(hashes: list) -> list[dict[str, object]]:  # type: ignore[type-arg]
+    return [h.model_dump() for h in hashes]
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=CreatedReply,
+    responses=ERRORS,
+    dependencies=[Depends(limit_case_creation)],
+    summary="Open a case with hashes (never media)",
+)
+async def create_case(body: CreateCase, registry: RegistryDep) -> CreatedReply:
+    new = await run_in_threadpool(
+        registry.create_case, body.program, _items(body.hashes)
+    )
+    return CreatedReply(case_number=new.number, pin=new.pin, case=case_out(new.view))
+
+
+@router.post(
+    "/{number}/status",
+    response_model=CaseReply,
+    responses=ERRORS,
+    dependencies=[Depends(limit_pin_attempts)],
+    summary="Read a case's status with its PIN",
+)
+async def case_status(number: str, body: PinOnly, registry: RegistryDep) -> CaseReply:
+    view = await run_in_threadpool(registry.case_status, number, body.pin)
+    return CaseReply(case=case_out(view))
+
+
+@router.post(
+    "/{number}/hashes",
+    response_model=CaseReply,
+    responses=ERRORS,
+    dependencies=[Depends(limit_pin_attempts)],
+    summary="Add hashes to an open case",
+)
+async def add_hashes(number: str, body: AddHashes, registry: RegistryDep) -> CaseReply:
+    view = await run_in_threadpool(
+        registry.add_hashes, number, body.pin, _items(body.hashes)
+    )
+    return CaseReply(case=case_out(view))
+
+
+@router.post(
+    "/{number}/withdraw",
+    response_model=CaseReply,
+    responses=ERRORS,
+    dependencies=[Depends(limit_pin_attempts)],
+    summary="Withdraw a case: its hashes leave the list",
+)
+async def withdraw_case(number: str, body: PinOnly, registry: RegistryDep) -> CaseReply:
+    view = await run_in_threadpool(registry.withdraw_case, number, body.pin)
+    return CaseReply(case=case_out(view))

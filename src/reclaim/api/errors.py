@@ -1,0 +1,115 @@
+"""The one JSON error shape, and the mapping of domain errors onto it.
+
+Every error response is `{"ok": false, "error": str, "errors": [str],
+"status": int}`, built only by `error_response`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from reclaim.hashing.errors import HashingError
+from reclaim.registry import errors as domain
+
+logger = logging.getLogger(__name__)
+
+
+class BodyTooLargeError(Exception):
+    """The request body is over the configured limit."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
+
+
+def error_body(
+    status: int, message: str, errors: list[str] | None = None
+) -> dict[str, Any]:
+    """The canonical error payload."""
+    return {"ok": False, "error": message, "errors": errors or [], "status": status}
+
+
+def error_response(
+    status: int,
+    message: str,
+    errors: list[str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """A JSON response in the canonical error shape."""
+    return JSONResponse(
+        error_body(status, message, errors), status_code=status, headers=headers
+    )
+
+
+_STATUS: dict[type[Exception], int] = {
+    domain.InvalidRequestError: 422,
+    domain.CaseAccessError: 404,
+    domain.CaseClosedError: 409,
+    domain.AuthenticationError: 401,
+    domain.PermissionDeniedError: 403,
+    domain.NotFoundError: 404,
+    domain.ConflictError: 409,
+    domain.RateLimitedError: 429,
+    domain.SchemaError: 503,
+}
+
+
+def _status_of(error: Exception) -> int:
+    for kind in type(error).__mro__:
+        if kind in _STATUS:
+            return _STATUS[kind]
+    return 400
+
+
+def install(app: FastAPI) -> None:
+    """Register handlers so that no error escapes in another shape."""
+
+    @app.exception_handler(domain.RegistryError)
+    async def _domain(_: Request, error: domain.RegistryError) -> JSONResponse:
+        status = _status_of(error)
+        headers: dict[str, str] = {}
+        if isinstance(error, domain.RateLimitedError):
+            headers["Retry-After"] = str(error.retry_after)
+        if isinstance(error, domain.AuthenticationError):
+            headers["WWW-Authenticate"] = "Bearer"
+        details = error.details if isinstance(error, domain.InvalidRequestError) else []
+        return error_response(status, str(error), details, headers)
+
+    @app.exception_handler(HashingError)
+    async def _hashing(_: Request, error: HashingError) -> JSONResponse:
+        return error_response(422, str(error))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, error: RequestValidationError) -> JSONResponse:
+        problems = []
+        for item in error.errors():
+            where = ".".join(str(part) for part in item.get("loc", ()))
+            problems.append(f"{where}: {item.get('msg', 'invalid')}")
+        return error_response(
+            422, "the request does not have the expected form", problems
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        message = {404: "no such endpoint", 405: "method not allowed here"}.get(
+            error.status_code, str(error.detail)
+        )
+        headers = dict(error.headers) if error.headers else None
+        return error_response(error.status_code, message, headers=headers)
+
+    @app.exception_handler(BodyTooLargeError)
+    async def _too_large(_: Request, error: BodyTooLargeError) -> JSONResponse:
+        return error_response(
+            413, f"the request body is over {error.limit} bytes: send fewer hashes"
+        )
+
+    @app.exception_handler(Exception)
+    async def _internal(_: Request, error: Exception) -> JSONResponse:
+        logger.error("internal error: %s", type(error).__name__, exc_info=error)
+        return error_response(500, "internal error: the registry could not finish this")

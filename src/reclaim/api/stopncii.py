@@ -1,0 +1,120 @@
+"""StopNCII-compatible hash exchange under /stopncii/v1/.
+
+Field names, enum values, paging and header authentication follow the
+StopNCII API as python-threatexchange's `StopNCIIAPI` client uses it, so that
+client (and HMA) work against this registry unchanged: pass
+`base_url_override="https://<registry>/stopncii/v1"` and the platform's API
+key as both the subscription key and the function key.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from reclaim.api.deps import registry as registry_of
+from reclaim.api.schemas import error_responses
+from reclaim.registry.errors import AuthenticationError
+from reclaim.registry.platforms import PlatformIdentity
+from reclaim.registry.service import MAX_PAGE
+
+router = APIRouter(prefix="/stopncii/v1", tags=["stopncii"])
+
+ERRORS = error_responses(401, 413, 422, 500, 503)
+
+
+def exchange_platform(
+    request: Request,
+    x_functions_key: Annotated[str | None, Header()] = None,
+    ocp_apim_subscription_key: Annotated[str | None, Header()] = None,
+) -> PlatformIdentity:
+    """Both StopNCII headers must carry a valid key of the same platform."""
+    if not x_functions_key or not ocp_apim_subscription_key:
+        raise AuthenticationError(
+            "send your API key in both x-functions-key and Ocp-Apim-Subscription-Key"
+        )
+    service = registry_of(request)
+    first = service.authenticate(ocp_apim_subscription_key)
+    if x_functions_key != ocp_apim_subscription_key:
+        second = service.authenticate(x_functions_key)
+        if second.id != first.id:
+            raise AuthenticationError("the two keys belong to different platforms")
+    return first
+
+
+ExchangePlatform = Annotated[PlatformIdentity, Depends(exchange_platform)]
+
+
+@router.get("/FetchHashes", responses=ERRORS, summary="StopNCII FetchHashes")
+async def fetch_hashes(
+    request: Request,
+    platform: ExchangePlatform,
+    start_timestamp: int = Query(10, alias="startTimestamp", ge=0, le=2**40),
+    page_size: int = Query(800, alias="pageSize", ge=1, le=MAX_PAGE),
+    next_page_token: str | None = Query(None, alias="nextPageToken", max_length=40),
+) -> dict[str, Any]:
+    service = registry_of(request)
+    page = await run_in_threadpool(
+        lambda: service.exchange_fetch(
+            platform,
+            start_timestamp=start_timestamp,
+            token=next_page_token,
+            page_size=page_size,
+        )
+    )
+    return {
+        "count": len(page.records),
+        "nextPageToken": page.next_token,
+        "nextSetTimestamp": page.next_set_timestamp,
+        "hasMoreRecords": page.has_more,
+        "hashRecords": [
+            {
+                "lastModtimestamp": r.last_modified,
+                "signalType": r.signal_name,
+                "hashValue": r.value,
+                "hashStatus": r.status_name,
+                "caseNumbers": {},
+                "CSPFeedbacks": [
+                    {"feedbackValue": value, "tags": list(tags), "source": source}
+                    for value, tags, source in r.feedbacks
+                ],
+            }
+            for r in page.records
+        ],
+    }
+
+
+@router.post("/SubmitFeedback", responses=ERRORS, summary="StopNCII SubmitFeedback")
+async def submit_feedback(
+    request: Request,
+    platform: ExchangePlatform,
+    payload: Annotated[dict[str, Any], Body()],
+) -> dict[str, Any]:
+    entries = payload.get("hashFeedbacks")
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        from reclaim.registry.errors import InvalidRequestError
+
+        raise InvalidRequestError("'hashFeedbacks' must be a list of objects")
+    service = registry_of(request)
+    applied, unknown = await run_in_threadpool(
+        service.exchange_feedback, platform, entries
+    )
+    return {"count": applied, "unknownHashIndexes": unknown}
+
+
+@router.post("/SubmitHashes", responses=ERRORS, summary="StopNCII SubmitHashes")
+async def submit_hashes(
+    request: Request,
+    platform: ExchangePlatform,
+    payload: Annotated[dict[str, Any], Body()],
+) -> dict[str, Any]:
+    records = payload.get("hashRecords")
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        from reclaim.registry.errors import InvalidRequestError
+
+        raise InvalidRequestError("'hashRecords' must be a list of objects")
+    service = registry_of(request)
+    count = await run_in_threadpool(service.exchange_submit, platform, records)
+    return {"count": count}

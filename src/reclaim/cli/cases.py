@@ -1,0 +1,165 @@
+"""The person's commands: `submit`, `status`, `withdraw` against a registry."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.panel import Panel
+from rich.table import Table
+
+from reclaim.cli.batch import find_files, hash_files
+from reclaim.cli.client import PersonClient
+from reclaim.cli.context import err, fail, out, settings, user_errors
+from reclaim.cli.exits import ExitCode
+from reclaim.hashing.files import FileHashes
+
+RegistryOption = Annotated[
+    str | None,
+    typer.Option(
+        "--registry", help="Registry URL (default: RECLAIM_REGISTRY_URL or local)."
+    ),
+]
+PinOption = Annotated[
+    str | None,
+    typer.Option("--pin", help="The case PIN (asked for, hidden, if left out)."),
+]
+
+#: Hashes per request; the rest of a large submission is added in more requests.
+CHUNK = 100
+
+
+def _client(registry: str | None) -> PersonClient:
+    return PersonClient(registry or settings().registry_url)
+
+
+def _pin(pin: str | None) -> str:
+    return pin or typer.prompt("PIN", hide_input=True)
+
+
+def _submittable(result: FileHashes) -> dict[str, Any] | None:
+    if result.pdq is not None and result.unfit_reason is None:
+        return {"type": "pdq", "value": result.pdq.hex, "quality": result.pdq.quality}
+    return None
+
+
+@user_errors
+def submit(
+    paths: Annotated[list[Path], typer.Argument(help="Images or folders to hash.")],
+    program: Annotated[
+        str,
+        typer.Option(
+            "--program",
+            help="minor: made when you (or they) were under 18; adult: otherwise.",
+        ),
+    ],
+    registry: RegistryOption = None,
+    workers: Annotated[int, typer.Option("--workers", "-j", min=1)] = os.cpu_count()
+    or 1,
+) -> None:
+    """Hash images here, then send only the hashes to the registry.
+
+    Nothing but the hashes leaves this device: no image, no file name.
+    """
+    if program not in {"minor", "adult"}:
+        fail(
+            f"{program!r} is not a program: use --program minor or --program adult",
+            ExitCode.USER_ERROR,
+        )
+    files = [f for f in find_files(paths) if isinstance(f, Path)]
+    missing = [f for f in find_files(paths) if isinstance(f, FileHashes)]
+    results: list[FileHashes] = list(missing)
+    hash_files(
+        files, dihedral=False, exact=False, workers=workers, on_result=results.append
+    )
+    items: list[dict[str, Any]] = []
+    for result in results:
+        item = _submittable(result)
+        if item is None:
+            reason = result.error or result.unfit_reason or "not an image"
+            typer.echo(f"reclaim: skipped {result.path}: {reason}", err=True)
+        elif item not in items:
+            items.append(item)
+    if not items:
+        fail("nothing to submit: no file gave a usable hash", ExitCode.USER_ERROR)
+    client = _client(registry)
+    try:
+        created = client.create_case(program, items[:CHUNK])
+        for start in range(CHUNK, len(items), CHUNK):
+            client.add(
+                created["case_number"], created["pin"], items[start : start + CHUNK]
+            )
+    finally:
+        client.close()
+    out.print(
+        Panel.fit(
+            f"case number  [bold]{created['case_number']}[/bold]\n"
+            f"PIN          [bold]{created['pin']}[/bold]\n\n"
+            f"{len(items)} hashes submitted to the {program} program.\n"
+            "Write both down now: the PIN cannot be shown again or recovered.",
+            title="your case",
+        )
+    )
+
+
+@user_errors
+def status(
+    case: Annotated[str, typer.Argument(help="Case number, e.g. 7KQ-29M-XA4.")],
+    pin: PinOption = None,
+    registry: RegistryOption = None,
+) -> None:
+    """Show a case: each hash's status and what platforms did."""
+    client = _client(registry)
+    try:
+        view = client.status(case, _pin(pin))
+    finally:
+        client.close()
+    _show(view)
+
+
+@user_errors
+def withdraw(
+    case: Annotated[str, typer.Argument(help="Case number, e.g. 7KQ-29M-XA4.")],
+    pin: PinOption = None,
+    registry: RegistryOption = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask to confirm.")] = False,
+) -> None:
+    """Withdraw a case: platforms stop matching its hashes."""
+    secret = _pin(pin)
+    if not yes and not typer.confirm(
+        f"Withdraw case {case}? Platforms will stop matching it"
+    ):
+        err.print("nothing withdrawn")
+        raise typer.Exit(ExitCode.OK)
+    client = _client(registry)
+    try:
+        view = client.withdraw(case, secret)
+    finally:
+        client.close()
+    _show(view)
+
+
+def _show(view: dict[str, Any]) -> None:
+    out.print(
+        f"case [bold]{view['number']}[/bold] ({view['program']}): {view['status']}"
+    )
+    table = Table("type", "hash", "status", "matched", "reviewed", "removed")
+    for item in view["hashes"]:
+        value = item["value"] if item["type"] != "vpdq" else "(video)"
+        table.add_row(
+            item["type"],
+            value[:16] + "…",
+            item["status"],
+            str(item["platforms_matched"]),
+            str(item["platforms_reviewed"]),
+            str(item["platforms_removed"]),
+        )
+    out.print(table)
+    for item in view["hashes"]:
+        for shared in item["shared"]:
+            copies = (
+                f", {shared['copies']} copies" if shared["copies"] is not None else ""
+            )
+            out.print(f"{shared['platform']}: {shared['outcome']}{copies}")

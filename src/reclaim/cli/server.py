@@ -1,0 +1,170 @@
+"""Operator commands: `serve`, `db upgrade`, `platforms ...`, `audit`."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from reclaim.cli.context import err, out, settings, user_errors
+
+if TYPE_CHECKING:
+    from reclaim.registry.service import Registry
+
+db_app = typer.Typer(help="The registry database.", no_args_is_help=True)
+platforms_app = typer.Typer(help="Platforms and their API keys.", no_args_is_help=True)
+
+
+def _registry() -> Registry:
+    from reclaim.registry.service import Registry
+
+    return Registry(settings())
+
+
+@user_errors
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    workers: Annotated[int, typer.Option(help="Server processes.", min=1)] = 1,
+) -> None:
+    """Start the registry API (RECLAIM_* settings; SQLite by default)."""
+    import uvicorn
+
+    from reclaim.api.app import create_app
+
+    config = settings()
+    config = config.replace(host=host or config.host, port=port or config.port)
+    logging.basicConfig(
+        level=config.log_level, format="%(levelname)s %(name)s: %(message)s"
+    )
+    if workers > 1:
+        raise typer.BadParameter("use one process per `reclaim serve` behind a proxy")
+    app = create_app(config)
+    err.print(
+        f"reclaim registry on http://{config.host}:{config.port}", highlight=False
+    )
+    # access_log off: uvicorn's access log would record client addresses.
+    uvicorn.run(
+        app, host=config.host, port=config.port, access_log=False, log_level="warning"
+    )
+
+
+@db_app.command("upgrade")
+@user_errors
+def db_upgrade() -> None:
+    """Create the database or migrate it to this version."""
+    from reclaim.registry import schema
+    from reclaim.registry.db import make_engine
+
+    engine = make_engine(settings().database_url)
+    before, after = schema.upgrade(engine)
+    engine.dispose()
+    if before == after:
+        out.print(f"database already at revision {after}")
+    else:
+        out.print(f"database upgraded from {before or 'empty'} to revision {after}")
+
+
+@platforms_app.command("add")
+@user_errors
+def platforms_add(
+    name: Annotated[str, typer.Argument(help="The platform's name.")],
+    programs: Annotated[
+        str, typer.Option(help="Programs it may read: minor, adult or minor,adult.")
+    ] = "adult",
+) -> None:
+    """Register a platform and print its API key (shown only this once)."""
+    registry = _registry()
+    info, key = registry.add_platform(name, programs.split(","))
+    registry.close()
+    out.print(f"platform {info.name} may read: {', '.join(info.programs)}")
+    out.print("API key (store it now; it cannot be shown again):")
+    typer.echo(key)
+
+
+@platforms_app.command("list")
+@user_errors
+def platforms_list() -> None:
+    """List platforms (never their keys)."""
+    registry = _registry()
+    table = Table("name", "programs", "status", "keys", "since")
+    for p in registry.list_platforms():
+        status = "[red]revoked[/red]" if p.revoked else "active"
+        table.add_row(
+            p.name,
+            ",".join(p.programs),
+            status,
+            str(p.active_keys),
+            p.created_at.date().isoformat(),
+        )
+    registry.close()
+    out.print(table)
+
+
+@platforms_app.command("rotate")
+@user_errors
+def platforms_rotate(
+    name: Annotated[str, typer.Argument(help="The platform's name.")],
+) -> None:
+    """Revoke a platform's keys and print a new one (shown only this once)."""
+    registry = _registry()
+    _, key = registry.rotate_key(name)
+    registry.close()
+    out.print(f"old keys of {name} revoked; new API key:")
+    typer.echo(key)
+
+
+@platforms_app.command("revoke")
+@user_errors
+def platforms_revoke(
+    name: Annotated[str, typer.Argument(help="The platform's name.")],
+) -> None:
+    """Revoke a platform: its keys stop working at once."""
+    registry = _registry()
+    registry.revoke_platform(name)
+    registry.close()
+    out.print(f"platform {name} revoked")
+
+
+@user_errors
+def audit(
+    limit: Annotated[
+        int, typer.Option(help="How many events, newest first.", min=1)
+    ] = 50,
+    action: Annotated[str | None, typer.Option(help="Only this action.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False,
+) -> None:
+    """Read the audit trail: who did what and when (no personal data)."""
+    registry = _registry()
+    events = registry.audit_log(limit=limit, action=action)
+    registry.close()
+    if as_json:
+        for e in events:
+            typer.echo(
+                json.dumps(
+                    {
+                        "id": e.id,
+                        "at": e.at.isoformat(),
+                        "action": e.action,
+                        "actor": e.actor,
+                        "platform_id": e.platform_id,
+                        "case_number": e.case_number,
+                        "detail": e.detail,
+                    }
+                )
+            )
+        return
+    table = Table("at (UTC)", "action", "actor", "platform", "case", "detail")
+    for e in events:
+        table.add_row(
+            e.at.strftime("%Y-%m-%d %H:%M:%S"),
+            e.action,
+            e.actor,
+            str(e.platform_id or ""),
+            e.case_number or "",
+            " ".join(f"{k}={v}" for k, v in sorted(e.detail.items())),
+        )
+    out.print(table)

@@ -1,0 +1,179 @@
+"""Settings: one frozen object read from RECLAIM_* environment variables.
+
+This is the only module that reads the environment. `Settings.from_env()` is
+called once at startup (CLI or server) and the result is passed inward.
+Every setting has a name, a default and a help string (`SETTINGS`), and
+`docs/configuration.md` documents each one (a test checks it).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from reclaim.errors import ReclaimError
+
+
+class SettingsError(ReclaimError):
+    """A RECLAIM_* variable has a value that cannot be used."""
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """Documentation and parsing of one setting."""
+
+    name: str
+    default: str
+    help: str
+    parse: Callable[[str], Any]
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError("must be positive")
+    return value
+
+
+def _rate(text: str) -> tuple[int, int]:
+    """'10/minute' -> (10, 60): at most N events per window of seconds."""
+    windows = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+    count, _, window = text.partition("/")
+    if window not in windows:
+        raise ValueError("expected N/second, N/minute, N/hour or N/day")
+    return _positive_int(count), windows[window]
+
+
+def _optional(text: str) -> str | None:
+    return text or None
+
+
+def _bool(text: str) -> bool:
+    if text.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if text.lower() in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError("expected true or false")
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "database_url",
+        "sqlite:///./reclaim-data/reclaim.db",
+        "SQLAlchemy URL of the registry database. SQLite (the default) needs no "
+        "server; use postgresql+psycopg://user@host/db in production.",
+        str,
+    ),
+    Setting(
+        "redis_url",
+        "",
+        "Redis URL for rate limits shared by several API processes. Empty: "
+        "limits are kept in this process's memory.",
+        _optional,
+    ),
+    Setting("host", "127.0.0.1", "Address `reclaim serve` listens on.", str),
+    Setting("port", "8000", "Port `reclaim serve` listens on.", _positive_int),
+    Setting(
+        "registry_url",
+        "http://127.0.0.1:8000",
+        "Registry that `reclaim submit/status/withdraw` talk to.",
+        str,
+    ),
+    Setting(
+        "max_hashes_per_case",
+        "500",
+        "Most hashes one case may hold, over all its requests.",
+        _positive_int,
+    ),
+    Setting(
+        "max_hashes_per_request",
+        "100",
+        "Most hashes one request may carry.",
+        _positive_int,
+    ),
+    Setting(
+        "max_body_bytes",
+        "1048576",
+        "Largest request body accepted, in bytes; larger ones get 413.",
+        _positive_int,
+    ),
+    Setting(
+        "case_rate",
+        "20/hour",
+        "Case creations allowed per client address (N/second|minute|hour|day).",
+        _rate,
+    ),
+    Setting(
+        "pin_rate",
+        "30/hour",
+        "Case lookups with a PIN (status, add, withdraw) allowed per client "
+        "address. Wrong and right PINs count alike.",
+        _rate,
+    ),
+    Setting(
+        "quarantine_after",
+        "2",
+        "A hash that this many platforms mark not_blocked is quarantined for "
+        "the operator's review (it stays in the list).",
+        _positive_int,
+    ),
+    Setting(
+        "trust_forwarded_for",
+        "false",
+        "Take the client address for rate limits from X-Forwarded-For (only "
+        "behind your own reverse proxy).",
+        _bool,
+    ),
+    Setting("log_level", "INFO", "Logging level of the server.", str),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Validated configuration. Build with `Settings.from_env()` or directly."""
+
+    database_url: str = "sqlite:///./reclaim-data/reclaim.db"
+    redis_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    registry_url: str = "http://127.0.0.1:8000"
+    max_hashes_per_case: int = 500
+    max_hashes_per_request: int = 100
+    max_body_bytes: int = 1_048_576
+    case_rate: tuple[int, int] = (20, 3600)
+    pin_rate: tuple[int, int] = (30, 3600)
+    quarantine_after: int = 2
+    trust_forwarded_for: bool = False
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read every RECLAIM_* variable, falling back to the defaults."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for setting in SETTINGS:
+            variable = f"RECLAIM_{setting.name.upper()}"
+            text = env.get(variable, setting.default).strip()
+            try:
+                values[setting.name] = setting.parse(text)
+            except ValueError as error:
+                raise SettingsError(
+                    f"{variable}={text!r} is not valid: {error}; default is "
+                    f"{setting.default!r}"
+                ) from None
+        known = {f"RECLAIM_{s.name.upper()}" for s in SETTINGS}
+        unknown = sorted(k for k in env if k.startswith("RECLAIM_") and k not in known)
+        if unknown:
+            raise SettingsError(
+                f"unknown setting {unknown[0]}: expected one of "
+                f"{', '.join(sorted(known))}; check the spelling"
+            )
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some settings changed (used by tests and benchmarks)."""
+        current = {f.name: getattr(self, f.name) for f in fields(self)}
+        current.update(changes)
+        return Settings(**current)

@@ -1,0 +1,100 @@
+"""The vPDQ video hash value and Meta's text format for it.
+
+A vPDQ hash is a list of frames, each `frame_number,quality,pdq_hex,timestamp`
+(seconds, 3 decimals) on its own line, as Meta's `vpdq` tools write it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from reclaim.hashing.errors import InvalidHashError
+from reclaim.hashing.types import PdqHash
+
+#: Refuse vPDQ texts with more frames than this (10 hours at one per second).
+MAX_VPDQ_FRAMES = 36_000
+
+
+@dataclass(frozen=True, slots=True)
+class VpdqFrame:
+    """One hashed video frame."""
+
+    frame_number: int
+    timestamp: float
+    pdq: PdqHash
+
+    @property
+    def quality(self) -> int:
+        """The frame's PDQ quality (0-100)."""
+        return self.pdq.quality if self.pdq.quality is not None else 0
+
+    def to_line(self) -> str:
+        """The frame as one line of Meta's text format."""
+        return f"{self.frame_number},{self.quality},{self.pdq.hex},{self.timestamp:.3f}"
+
+
+@dataclass(frozen=True, slots=True)
+class VpdqHash:
+    """A video's perceptual hash: its sampled frames, in order."""
+
+    frames: tuple[VpdqFrame, ...]
+
+    @classmethod
+    def parse(cls, text: str) -> VpdqHash:
+        """Parse Meta's text format: one `frame,quality,hex,timestamp` per line."""
+        if not isinstance(text, str):
+            raise InvalidHashError(
+                f"{type(text).__name__} is not a vPDQ hash: expected text lines "
+                "'frame_number,quality,pdq_hex,timestamp'"
+            )
+        lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+        if not lines:
+            raise InvalidHashError(
+                "an empty vPDQ hash has no frames: expected one or more lines "
+                "'frame_number,quality,pdq_hex,timestamp'"
+            )
+        if len(lines) > MAX_VPDQ_FRAMES:
+            raise InvalidHashError(
+                f"a vPDQ hash of {len(lines)} frames is too long: at most "
+                f"{MAX_VPDQ_FRAMES}; sample fewer frames per second"
+            )
+        frames = tuple(_parse_line(number, line) for number, line in enumerate(lines))
+        for before, after in zip(frames, frames[1:], strict=False):
+            if after.frame_number < before.frame_number:
+                raise InvalidHashError(
+                    f"vPDQ frame {after.frame_number} comes after frame "
+                    f"{before.frame_number}: expected frames in increasing order"
+                )
+        return cls(frames)
+
+    def to_text(self) -> str:
+        """Meta's text format, one line per frame, newline-terminated."""
+        return "".join(frame.to_line() + "\n" for frame in self.frames)
+
+
+def _parse_line(index: int, line: str) -> VpdqFrame:
+    parts = line.split(",")
+    where = f"vPDQ line {index + 1}"
+    if len(parts) != 4:
+        raise InvalidHashError(
+            f"{where} has {len(parts)} fields: expected 4, "
+            "'frame_number,quality,pdq_hex,timestamp'"
+        )
+    try:
+        frame_number, quality = int(parts[0]), int(parts[1])
+        timestamp = float(parts[3])
+    except ValueError:
+        raise InvalidHashError(
+            f"{where}: frame number and quality must be integers and the "
+            "timestamp a number of seconds"
+        ) from None
+    if frame_number < 0 or not math.isfinite(timestamp) or timestamp < 0:
+        raise InvalidHashError(
+            f"{where}: frame number and timestamp must be zero or positive"
+        )
+    try:
+        pdq = PdqHash.parse(parts[2], quality=quality)
+    except InvalidHashError as error:
+        raise InvalidHashError(f"{where}: {error}") from None
+    return VpdqFrame(frame_number, timestamp, pdq)

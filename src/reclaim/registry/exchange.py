@@ -1,0 +1,206 @@
+"""The StopNCII hash-exchange model on top of the registry.
+
+StopNCII serves aggregate hash records by modification time: a client asks
+for records modified at or after `startTimestamp`, pages with an opaque
+`nextPageToken`, and stores `nextSetTimestamp` as its checkpoint. Here a
+page token is a feed position, and record times never decrease along the
+feed (`feed.publish`), so restarting from any page's `nextSetTimestamp`
+re-delivers at most that second's records and never skips one.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from reclaim.hashing.errors import InvalidHashError
+from reclaim.hashing.types import Md5Hash, PdqHash, SignalType
+from reclaim.registry.cases import CaseStatus
+from reclaim.registry.errors import InvalidRequestError
+from reclaim.registry.feed import as_utc, utcnow
+from reclaim.registry.feedback import FeedbackItem, FeedbackValue
+from reclaim.registry.hashlist import attach
+from reclaim.registry.identifiers import new_case_number
+from reclaim.registry.models import Case, Feedback, HashRecord, Platform
+from reclaim.registry.platforms import PlatformIdentity
+from reclaim.registry.submissions import SubmittedHash
+
+#: Our hash types and StopNCII's names for them. vPDQ has no StopNCII type.
+SIGNAL_NAMES = {SignalType.PDQ.value: "ImagePDQ", SignalType.MD5.value: "VideoMD5"}
+SIGNAL_TYPES = {name: kind for kind, name in SIGNAL_NAMES.items()}
+
+STATUS_NAMES = {"active": "Active", "withdrawn": "Withdrawn"}
+
+FEEDBACK_NAMES = {
+    FeedbackValue.MATCH_FOUND.value: "PendingReview",
+    FeedbackValue.PENDING_REVIEW.value: "PendingReview",
+    FeedbackValue.BLOCKED.value: "Blocked",
+    FeedbackValue.NOT_BLOCKED.value: "NotBlocked",
+}
+#: StopNCII feedback values that carry an outcome; the rest only tag a hash.
+FEEDBACK_VALUES = {
+    "PendingReview": FeedbackValue.PENDING_REVIEW,
+    "Blocked": FeedbackValue.BLOCKED,
+    "NotBlocked": FeedbackValue.NOT_BLOCKED,
+}
+TAG_ONLY = {"None", "Unknown", "QualityUnknown", "Withdrawn", "Deleted"}
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeRecord:
+    """One record in StopNCII's shape."""
+
+    last_modified: int
+    signal_name: str
+    value: str
+    status_name: str
+    feedbacks: tuple[tuple[str, tuple[str, ...], str], ...]  # (value, tags, source)
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangePage:
+    """One FetchHashes answer."""
+
+    records: list[ExchangeRecord]
+    next_token: str | None
+    next_set_timestamp: int
+    has_more: bool
+
+
+def parse_token(token: str | None) -> int:
+    """A page token back to a feed position (0 for none)."""
+    if not token:
+        return 0
+    if not token.isdigit() or len(token) > 19:
+        raise InvalidRequestError(
+            f"{token[:30]!r} is not a page token from this server: pass the "
+            "nextPageToken you were given, or none to start"
+        )
+    return int(token)
+
+
+def fetch(
+    session: Session,
+    platform: PlatformIdentity,
+    *,
+    start_timestamp: int,
+    token: str | None,
+    page_size: int,
+) -> ExchangePage:
+    """Records modified at or after `start_timestamp`, after the page token."""
+    after = parse_token(token)
+    since = datetime.fromtimestamp(max(start_timestamp, 0), UTC)
+    rows = session.scalars(
+        select(HashRecord)
+        .where(
+            HashRecord.updated_at >= since,
+            HashRecord.change > after,
+            HashRecord.program.in_(platform.programs),
+            HashRecord.signal_type.in_(tuple(SIGNAL_NAMES)),
+        )
+        .order_by(HashRecord.change)
+        .limit(page_size + 1)
+    ).all()
+    has_more = len(rows) > page_size
+    rows = rows[:page_size]
+    opinions: dict[int, list[tuple[str, tuple[str, ...], str]]] = defaultdict(list)
+    if rows:
+        for row, source in session.execute(
+            select(Feedback, Platform.name)
+            .join(Platform, Platform.id == Feedback.platform_id)
+            .where(Feedback.hash_id.in_([r.id for r in rows]))
+        ):
+            tags = tuple(t for t in row.tags.split(",") if t)
+            opinions[row.hash_id].append((FEEDBACK_NAMES[row.value], tags, source))
+    records = [
+        ExchangeRecord(
+            int(as_utc(r.updated_at).timestamp()),
+            SIGNAL_NAMES[r.signal_type],
+            r.value,
+            STATUS_NAMES.get(r.status, "Unknown"),
+            tuple(opinions.get(r.id, ())),
+        )
+        for r in rows
+    ]
+    next_set = records[-1].last_modified if records else max(start_timestamp, 0)
+    return ExchangePage(
+        records, str(rows[-1].change) if has_more else None, next_set, has_more
+    )
+
+
+def signal_type_of(name: object) -> str:
+    """Our type for a StopNCII signal name; the pytx client's `str(enum)` too."""
+    text = str(name)
+    text = text.rsplit(".", 1)[-1]  # "StopNCIISignalType.ImagePDQ" -> "ImagePDQ"
+    if text not in SIGNAL_TYPES:
+        raise InvalidHashError(
+            f"{str(name)[:40]!r} is not a supported signalType: expected ImagePDQ "
+            "or VideoMD5"
+        )
+    return SIGNAL_TYPES[text]
+
+
+def submitted(signal_type: str, value: object) -> SubmittedHash:
+    """A platform-submitted hash (no quality is sent), validated."""
+    if signal_type == SignalType.PDQ:
+        parsed = PdqHash.parse(value)  # type: ignore[arg-type]
+        if not 96 <= parsed.value.bit_count() <= 128:
+            raise InvalidHashError("a degenerate PDQ hash (flat image) is refused")
+        return SubmittedHash(SignalType.PDQ, parsed.hex, None)
+    return SubmittedHash(SignalType.MD5, Md5Hash.parse(value).hex, None)  # type: ignore[arg-type]
+
+
+def guess_type(value: object) -> str:
+    """StopNCII feedback names a hash by value only: PDQ is 64 hex, MD5 32."""
+    text = str(value).strip()
+    return SignalType.PDQ.value if len(text) == 64 else SignalType.MD5.value
+
+
+def feedback_item(value: object, feedback: object, tags: object) -> FeedbackItem:
+    """One StopNCII feedback entry as ours."""
+    kind = guess_type(value)
+    digest = submitted(kind, value).digest
+    name = str(feedback)
+    if name not in FEEDBACK_VALUES and name not in TAG_ONLY:
+        raise InvalidHashError(
+            f"{name[:30]!r} is not a feedbackValue: expected Blocked, NotBlocked, "
+            "PendingReview, None, QualityUnknown"
+        )
+    clean_tags = tuple(str(t)[:100] for t in tags) if isinstance(tags, list) else ()
+    return FeedbackItem(kind, digest, FEEDBACK_VALUES.get(name), tags=clean_tags)
+
+
+def platform_case(session: Session, platform: PlatformIdentity) -> Case:
+    """The open case that holds hashes this platform submitted itself."""
+    program = "adult" if "adult" in platform.programs else platform.programs[0]
+    case = session.scalars(
+        select(Case).where(
+            Case.platform_id == platform.id,
+            Case.program == program,
+            Case.status == CaseStatus.ACTIVE.value,
+        )
+    ).first()
+    if case is None:
+        case = Case(
+            number=new_case_number(),
+            pin_hash=None,
+            program=program,
+            status=CaseStatus.ACTIVE.value,
+            platform_id=platform.id,
+            created_at=utcnow(),
+        )
+        session.add(case)
+        session.flush()
+    return case
+
+
+def submit(
+    session: Session, platform: PlatformIdentity, hashes: Sequence[SubmittedHash]
+) -> list[HashRecord]:
+    """Add a platform's own hashes to its case; returns changed records."""
+    return attach(session, platform_case(session, platform), hashes)

@@ -1,0 +1,169 @@
+"""Platform feedback on hashes, and quarantine of disputed hashes.
+
+Values: `match_found`, `pending_review`, `blocked` (confirmed and removed),
+`not_blocked` (reviewed, not removed). Each platform has one current value
+per hash. A hash that `quarantine_after` platforms mark `not_blocked` is
+quarantined: it stays in the list, flagged, until the operator resolves it.
+That defends against people submitting hashes of legitimate content.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from reclaim.hashing.errors import InvalidHashError
+from reclaim.hashing.types import Md5Hash, PdqHash, SignalType
+from reclaim.hashing.vpdq_format import VpdqHash
+from reclaim.registry import audit
+from reclaim.registry.errors import InvalidRequestError
+from reclaim.registry.feed import utcnow
+from reclaim.registry.models import Feedback, HashRecord
+from reclaim.registry.platforms import PlatformIdentity
+from reclaim.registry.submissions import SubmittedHash
+
+
+class FeedbackValue(enum.StrEnum):
+    """A platform's outcome for a hash. Names are wire and storage keys."""
+
+    MATCH_FOUND = "match_found"
+    PENDING_REVIEW = "pending_review"
+    BLOCKED = "blocked"
+    NOT_BLOCKED = "not_blocked"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackItem:
+    """One validated piece of feedback."""
+
+    signal_type: str
+    digest: str
+    value: FeedbackValue | None  # None: keep the current value, update tags only
+    copies: int | None = None
+    shareable: bool = False
+    tags: tuple[str, ...] = ()
+
+
+def canonical_value(signal_type: str, value: object) -> str:
+    """The stored form of a hash value, for looking it up."""
+    if signal_type == SignalType.PDQ:
+        return PdqHash.parse(value).hex  # type: ignore[arg-type]
+    if signal_type == SignalType.MD5:
+        return Md5Hash.parse(value).hex  # type: ignore[arg-type]
+    if signal_type == SignalType.VPDQ:
+        return VpdqHash.parse(value).to_text()  # type: ignore[arg-type]
+    raise InvalidHashError(
+        f"{signal_type[:20]!r} is not a hash type: expected pdq, md5 or vpdq"
+    )
+
+
+def parse_items(items: Sequence[object], *, limit: int) -> list[FeedbackItem]:
+    """Validate feedback items; refuse all if any is malformed."""
+    if not isinstance(items, Sequence) or isinstance(items, str) or not items:
+        raise InvalidRequestError("'items' must be a non-empty list of feedback")
+    if len(items) > limit:
+        raise InvalidRequestError(f"{len(items)} items is too many: at most {limit}")
+    parsed, problems = [], []
+    for index, item in enumerate(items):
+        try:
+            if not isinstance(item, Mapping):
+                raise ValueError("expected an object")
+            kind = str(item.get("type", ""))
+            value = canonical_value(kind, item.get("value"))
+            outcome = FeedbackValue(str(item.get("feedback")))
+            copies = item.get("copies")
+            if copies is not None and (
+                not isinstance(copies, int) or isinstance(copies, bool) or copies < 0
+            ):
+                raise ValueError("'copies' must be a whole number, 0 or more")
+            shareable = item.get("shareable", False)
+            if not isinstance(shareable, bool):
+                raise ValueError("'shareable' must be true or false")
+            digest = SubmittedHash(SignalType(kind), value, None).digest
+            parsed.append(FeedbackItem(kind, digest, outcome, copies, shareable))
+        except (InvalidHashError, ValueError) as error:
+            problems.append(f"items[{index}]: {error}")
+    if problems:
+        raise InvalidRequestError(
+            f"{len(problems)} of {len(items)} feedback items were refused; none "
+            "was stored. feedback must be match_found, pending_review, blocked "
+            "or not_blocked",
+            problems,
+        )
+    return parsed
+
+
+def give(
+    session: Session,
+    platform: PlatformIdentity,
+    items: Sequence[FeedbackItem],
+    *,
+    quarantine_after: int,
+) -> tuple[int, list[int], list[HashRecord]]:
+    """Store feedback: (items applied, indexes of unknown hashes, changed records)."""
+    applied, unknown, changed = 0, [], []
+    now = utcnow()
+    for index, item in enumerate(items):
+        records = session.scalars(
+            select(HashRecord).where(
+                HashRecord.signal_type == item.signal_type,
+                HashRecord.digest == item.digest,
+                HashRecord.program.in_(platform.programs),
+            )
+        ).all()
+        if not records:
+            unknown.append(index)
+            continue
+        for record in records:
+            _store(session, platform, record, item, now)
+            if item.value is FeedbackValue.NOT_BLOCKED and not record.quarantined:
+                if _not_blocked_count(session, record) >= quarantine_after:
+                    record.quarantined = True
+                    changed.append(record)
+                    audit.record(
+                        session,
+                        audit.Action.HASH_QUARANTINED,
+                        audit.Actor.PLATFORM,
+                        platform_id=platform.id,
+                        hash_id=record.id,
+                    )
+        applied += 1
+    return applied, unknown, changed
+
+
+def _store(
+    session: Session,
+    platform: PlatformIdentity,
+    record: HashRecord,
+    item: FeedbackItem,
+    now: object,
+) -> None:
+    row = session.get(Feedback, (platform.id, record.id))
+    if row is None:
+        row = Feedback(
+            platform_id=platform.id,
+            hash_id=record.id,
+            value=(item.value or FeedbackValue.MATCH_FOUND).value,
+            shareable=False,
+            tags="",
+        )
+        session.add(row)
+    if item.value is not None:
+        row.value = item.value.value
+    row.copies = item.copies if item.copies is not None else row.copies
+    row.shareable = item.shareable
+    if item.tags:
+        row.tags = ",".join(sorted(set(item.tags)))[:1000]
+    row.updated_at = now  # type: ignore[assignment]
+    session.flush()
+
+
+def _not_blocked_count(session: Session, record: HashRecord) -> int:
+    query = select(func.count()).where(
+        Feedback.hash_id == record.id, Feedback.value == FeedbackValue.NOT_BLOCKED.value
+    )
+    return int(session.scalar(query) or 0)
