@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
 from PIL import Image
+
+from reclaim.config import Settings
+
+if TYPE_CHECKING:
+    from reclaim.registry.service import Registry
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "conformance"
@@ -110,3 +117,108 @@ def _bits_to_int(bits: np.ndarray) -> int:
     # pdqhash returns the most significant bit first (as python-threatexchange
     # reads it when it builds the hex string).
     return int("".join("1" if b else "0" for b in bits), 2)
+
+
+# ---- databases and servers for the registry ------------------------------
+
+PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+
+
+def _postgres_or_skip() -> None:
+    import psycopg
+
+    try:
+        psycopg.connect(PG_ADMIN, connect_timeout=3).close()
+    except psycopg.OperationalError as error:
+        reason = f"PostgreSQL is not reachable on 127.0.0.1:5432 ({error})"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database; dropped afterwards."""
+    import uuid
+
+    import psycopg
+
+    _postgres_or_skip()
+    name = f"reclaim_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: every registry test runs on SQLite and PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/registry.db"
+        return
+    with postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    """Settings on the test database, with generous rate limits."""
+    return Settings(
+        database_url=database_url, case_rate=(10_000, 3600), pin_rate=(10_000, 3600)
+    )
+
+
+@pytest.fixture
+def registry(settings: Settings) -> Iterator[Registry]:
+    """A migrated, empty registry."""
+    from reclaim.registry import schema
+    from reclaim.registry.service import Registry
+
+    service = Registry(settings)
+    schema.upgrade(service.db.engine)
+    yield service
+    service.close()
+
+
+def random_pdq(rng: np.random.Generator) -> str:
+    """A valid-looking PDQ hash: 256 bits with exactly 128 set."""
+    bits = np.zeros(256, dtype=bool)
+    bits[rng.choice(256, 128, replace=False)] = True
+    return format(int("".join("1" if b else "0" for b in bits), 2), "064x")
+
+
+@contextmanager
+def live_server(app: object) -> Iterator[str]:
+    """Run an ASGI app with uvicorn on a free 127.0.0.1 port, in a thread."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, access_log=False, log_config=None
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()

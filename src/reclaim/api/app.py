@@ -20,9 +20,19 @@ logger = logging.getLogger(__name__)
 
 def create_app(settings: Settings, registry: Registry | None = None) -> FastAPI:
     """The registry API. Checks the database schema at startup."""
+    # uvicorn's access log records client addresses and full paths: never on,
+    # however the app is served.
+    access = logging.getLogger("uvicorn.access")
+    access.disabled = True
+    access.propagate = False
     owned = registry is None
     service = registry or Registry(settings)
-    service.check_schema()
+    try:
+        service.check_schema()
+    except Exception:
+        if owned:
+            service.close()
+        raise
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

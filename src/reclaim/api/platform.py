@@ -90,11 +90,7 @@ def _ndjson(cursor: int, rows: Iterator[tuple[object, ...]]) -> Iterator[bytes]:
     chunk: list[str] = []
     for kind, value, quality, program, case_count, quarantined, change, updated in rows:
         count += 1
-        stamp = (
-            as_utc(updated).isoformat()
-            if isinstance(updated, datetime)
-            else str(updated)
-        )
+        stamp = _iso(updated)
         chunk.append(
             f'{{"type":"{kind}","value":{dumps(value)},"quality":{dumps(quality)},'
             f'"program":"{program}","status":"active","case_count":{case_count},'

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -18,10 +20,16 @@ db_app = typer.Typer(help="The registry database.", no_args_is_help=True)
 platforms_app = typer.Typer(help="Platforms and their API keys.", no_args_is_help=True)
 
 
-def _registry() -> Registry:
+@contextmanager
+def _registry() -> Iterator[Registry]:
+    """A Registry on the configured database, closed however the command ends."""
     from reclaim.registry.service import Registry
 
-    return Registry(settings())
+    service = Registry(settings())
+    try:
+        yield service
+    finally:
+        service.close()
 
 
 @user_errors
@@ -60,8 +68,10 @@ def db_upgrade() -> None:
     from reclaim.registry.db import make_engine
 
     engine = make_engine(settings().database_url)
-    before, after = schema.upgrade(engine)
-    engine.dispose()
+    try:
+        before, after = schema.upgrade(engine)
+    finally:
+        engine.dispose()
     if before == after:
         out.print(f"database already at revision {after}")
     else:
@@ -77,9 +87,8 @@ def platforms_add(
     ] = "adult",
 ) -> None:
     """Register a platform and print its API key (shown only this once)."""
-    registry = _registry()
-    info, key = registry.add_platform(name, programs.split(","))
-    registry.close()
+    with _registry() as registry:
+        info, key = registry.add_platform(name, programs.split(","))
     out.print(f"platform {info.name} may read: {', '.join(info.programs)}")
     out.print("API key (store it now; it cannot be shown again):")
     typer.echo(key)
@@ -89,9 +98,10 @@ def platforms_add(
 @user_errors
 def platforms_list() -> None:
     """List platforms (never their keys)."""
-    registry = _registry()
     table = Table("name", "programs", "status", "keys", "since")
-    for p in registry.list_platforms():
+    with _registry() as registry:
+        found = registry.list_platforms()
+    for p in found:
         status = "[red]revoked[/red]" if p.revoked else "active"
         table.add_row(
             p.name,
@@ -100,7 +110,6 @@ def platforms_list() -> None:
             str(p.active_keys),
             p.created_at.date().isoformat(),
         )
-    registry.close()
     out.print(table)
 
 
@@ -110,9 +119,8 @@ def platforms_rotate(
     name: Annotated[str, typer.Argument(help="The platform's name.")],
 ) -> None:
     """Revoke a platform's keys and print a new one (shown only this once)."""
-    registry = _registry()
-    _, key = registry.rotate_key(name)
-    registry.close()
+    with _registry() as registry:
+        _, key = registry.rotate_key(name)
     out.print(f"old keys of {name} revoked; new API key:")
     typer.echo(key)
 
@@ -123,9 +131,8 @@ def platforms_revoke(
     name: Annotated[str, typer.Argument(help="The platform's name.")],
 ) -> None:
     """Revoke a platform: its keys stop working at once."""
-    registry = _registry()
-    registry.revoke_platform(name)
-    registry.close()
+    with _registry() as registry:
+        registry.revoke_platform(name)
     out.print(f"platform {name} revoked")
 
 
@@ -138,9 +145,8 @@ def audit(
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False,
 ) -> None:
     """Read the audit trail: who did what and when (no personal data)."""
-    registry = _registry()
-    events = registry.audit_log(limit=limit, action=action)
-    registry.close()
+    with _registry() as registry:
+        events = registry.audit_log(limit=limit, action=action)
     if as_json:
         for e in events:
             typer.echo(

@@ -1,0 +1,110 @@
+"""The operator's and the person's registry commands, with real servers."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from reclaim.api.app import create_app
+from reclaim.cli.main import app
+from reclaim.config import Settings
+from tests.conftest import live_server
+
+
+@pytest.fixture
+def env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    values = {
+        "RECLAIM_DATABASE_URL": settings.database_url,
+        "RECLAIM_CASE_RATE": "1000/hour",
+        "RECLAIM_PIN_RATE": "1000/hour",
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values
+
+
+def run(*args: str, input: str | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args), input=input)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_operator_commands(env: dict[str, str]) -> None:
+    code, out, _ = run("db", "upgrade")
+    assert code == 0 and "revision 0001" in out
+    assert run("db", "upgrade")[1].startswith("database already at revision")
+    code, out, _ = run(
+        "platforms", "add", "Example Social", "--programs", "minor,adult"
+    )
+    assert code == 0
+    key = out.strip().splitlines()[-1]
+    assert re.fullmatch(r"rk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}", key)
+    code, out, _ = run("platforms", "list")
+    assert "Example Social" in out and "adult,minor" in out and key not in out
+    code, out, _ = run("platforms", "rotate", "Example Social")
+    assert code == 0 and out.strip().splitlines()[-1] != key
+    assert run("platforms", "revoke", "Example Social")[0] == 0
+    assert "revoked" in run("platforms", "list")[1]
+    code, _, err = run("platforms", "add", "Example Social")
+    assert code == 2 and err.startswith("reclaim: a platform named")
+    code, _, err = run("platforms", "rotate", "Nobody")
+    assert code == 2 and "no platform is named" in err
+    code, out, _ = run("audit", "--json", "--limit", "10")
+    actions = [json.loads(line)["action"] for line in out.splitlines()]
+    assert {"platform_added", "key_issued", "key_revoked", "platform_revoked"} <= set(
+        actions
+    )
+    assert key not in out
+
+
+def test_serve_refuses_an_unmigrated_database(env: dict[str, str]) -> None:
+    code, _, err = run("serve")
+    assert code == 2 and "run `reclaim db upgrade` first" in err
+
+
+def test_bad_settings_are_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECLAIM_CASE_RATE", "lots")
+    code, _, err = run("platforms", "list")
+    assert code == 2 and "RECLAIM_CASE_RATE='lots' is not valid" in err
+    monkeypatch.delenv("RECLAIM_CASE_RATE")
+    monkeypatch.setenv("RECLAIM_PORTT", "1")
+    code, _, err = run("platforms", "list")
+    assert code == 2 and "unknown setting RECLAIM_PORTT" in err
+
+
+def test_submit_status_withdraw(
+    env: dict[str, str],
+    settings: Settings,
+    photos: dict[str, np.ndarray],
+    tmp_path: Path,
+) -> None:
+    assert run("db", "upgrade")[0] == 0
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for name in ("astronaut", "coffee"):
+        Image.fromarray(photos[name]).save(folder / f"{name}.jpg")
+    (folder / "notes.txt").write_text("not an image")
+    with live_server(create_app(settings)) as url:
+        code, out, err = run(
+            "submit", str(folder), "--program", "adult", "--registry", url
+        )
+        assert code == 0, err
+        assert "skipped" in err and "notes.txt" in err
+        number = re.search(r"case number\s+(\S+)", out).group(1)  # type: ignore[union-attr]
+        pin = re.search(r"PIN\s+([0-9A-Z-]{19})", out).group(1)  # type: ignore[union-attr]
+        assert "2 hashes submitted" in out
+        code, out, _ = run("status", number, "--pin", pin, "--registry", url)
+        assert code == 0 and out.count("active") >= 3
+        code, _, err = run("status", number, "--pin", "WRONG", "--registry", url)
+        assert code == 2 and "no case matches" in err
+        code, out, _ = run("withdraw", number, "--registry", url, input=f"{pin}\nn\n")
+        assert code == 0
+        code, out, _ = run("withdraw", number, "--pin", pin, "--yes", "--registry", url)
+        assert code == 0 and "withdrawn" in out
+    code, _, err = run("status", number, "--pin", pin, "--registry", url)
+    assert code == 3 and "cannot reach the registry" in err

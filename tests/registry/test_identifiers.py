@@ -1,0 +1,61 @@
+"""Case numbers catch typos; PINs are long and random."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from reclaim.registry.identifiers import (
+    ALPHABET,
+    new_case_number,
+    new_pin,
+    normalise_pin,
+    parse_case_number,
+)
+
+
+def test_new_numbers_parse_back_in_any_typing() -> None:
+    for _ in range(200):
+        number = new_case_number()
+        assert len(number) == 11 and number.count("-") == 2
+        assert parse_case_number(number) == number
+        assert parse_case_number(number.lower().replace("-", " ")) == number
+
+
+@given(st.data())
+def test_every_single_symbol_typo_is_caught(data: st.DataObject) -> None:
+    number = new_case_number().replace("-", "")
+    position = data.draw(st.integers(0, len(number) - 1))
+    wrong = data.draw(st.sampled_from([c for c in ALPHABET if c != number[position]]))
+    typo = number[:position] + wrong + number[position + 1 :]
+    assert parse_case_number(typo) is None
+
+
+@given(st.data())
+def test_every_neighbour_swap_is_caught(data: st.DataObject) -> None:
+    number = new_case_number().replace("-", "")
+    position = data.draw(st.integers(0, len(number) - 2))
+    a, b = number[position], number[position + 1]
+    if a == b:
+        return
+    swapped = number[:position] + b + a + number[position + 2 :]
+    assert parse_case_number(swapped) is None
+
+
+def test_confusable_letters_are_read_as_digits() -> None:
+    number = new_case_number()
+    typed = number.replace("0", "O").replace("1", "l")
+    assert parse_case_number(typed) == number
+
+
+def test_garbage_is_not_a_number() -> None:
+    for text in ["", "abc", "U" * 9, "X" * 500, "123-456-78"]:
+        assert parse_case_number(text) is None
+
+
+def test_pins_are_long_random_and_normalised() -> None:
+    pins = {new_pin() for _ in range(1000)}
+    assert len(pins) == 1000
+    pin = pins.pop()
+    assert len(pin.replace("-", "")) == 16  # 80 bits
+    assert normalise_pin(pin.lower().replace("-", " ")) == pin.replace("-", "")
