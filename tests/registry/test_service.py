@@ -284,3 +284,45 @@ def _platform(registry: Registry):  # type: ignore[no-untyped-def]
     return registry.authenticate(
         registry.add_platform(f"p-{uuid.uuid4().hex[:8]}", ["minor", "adult"])[1]
     )
+
+
+def test_operator_resolves_quarantine(registry: Registry) -> None:
+    keep_me, drop_me = pdq_item(), pdq_item()
+    registry.create_case("adult", [keep_me, drop_me])
+    platforms = [
+        registry.authenticate(registry.add_platform(n, ["adult"])[1]) for n in "AB"
+    ]
+    for platform in platforms:
+        registry.give_feedback(
+            platform,
+            [
+                {**keep_me, "feedback": "not_blocked"},
+                {**drop_me, "feedback": "not_blocked"},
+            ],
+        )
+    disputed = {d.value: d for d in registry.quarantined()}
+    assert set(disputed) == {keep_me["value"], drop_me["value"]}
+    assert disputed[drop_me["value"]].not_blocked == 2
+    cursor = registry.changes(platforms[0], cursor=0, limit=100).cursor
+    registry.resolve_quarantine(disputed[keep_me["value"]].id, "keep")
+    registry.resolve_quarantine(disputed[drop_me["value"]].id, "remove")
+    later = {
+        e.value: e
+        for e in registry.changes(platforms[0], cursor=cursor, limit=100).entries
+    }
+    assert (later[keep_me["value"]].status, later[keep_me["value"]].quarantined) == (
+        "active",
+        False,
+    )
+    assert later[drop_me["value"]].status == "removed"
+    assert registry.quarantined() == []
+    # A new case with the removed hash does not bring it back.
+    registry.create_case("adult", [drop_me])
+    final = {
+        e.value: e for e in registry.changes(platforms[0], cursor=0, limit=100).entries
+    }
+    assert final[drop_me["value"]].status == "removed"
+    with pytest.raises(InvalidRequestError, match="not awaiting review"):
+        registry.resolve_quarantine(disputed[keep_me["value"]].id, "keep")
+    with pytest.raises(NotFoundError):
+        registry.resolve_quarantine(999_999, "keep")

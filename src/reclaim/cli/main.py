@@ -31,6 +31,7 @@ app.command("serve")(server.serve)
 app.command("audit")(server.audit)
 app.add_typer(server.db_app, name="db")
 app.add_typer(server.platforms_app, name="platforms")
+app.add_typer(server.quarantine_app, name="quarantine")
 
 
 def _version(value: bool) -> None:

@@ -174,3 +174,51 @@ def audit(
             " ".join(f"{k}={v}" for k, v in sorted(e.detail.items())),
         )
     out.print(table)
+
+
+quarantine_app = typer.Typer(
+    help="Hashes several platforms reviewed and did not block.", no_args_is_help=True
+)
+
+
+@quarantine_app.command("list")
+@user_errors
+def quarantine_list(
+    limit: Annotated[int, typer.Option(min=1, help="How many to show.")] = 100,
+) -> None:
+    """List quarantined hashes awaiting your review."""
+    with _registry() as registry:
+        disputed = registry.quarantined(limit=limit)
+    table = Table("id", "type", "hash", "program", "cases", "blocked", "not blocked")
+    for d in disputed:
+        value = d.value if d.signal_type != "vpdq" else "(video)"
+        table.add_row(
+            str(d.id),
+            d.signal_type,
+            value,
+            d.program,
+            str(d.case_count),
+            str(d.blocked),
+            str(d.not_blocked),
+        )
+    out.print(table if disputed else "no hashes await review")
+
+
+@quarantine_app.command("keep")
+@user_errors
+def quarantine_keep(record_id: Annotated[int, typer.Argument(help="Hash id.")]) -> None:
+    """Keep a quarantined hash in the list and clear its flag."""
+    with _registry() as registry:
+        registry.resolve_quarantine(record_id, "keep")
+    out.print(f"hash {record_id} kept in the list")
+
+
+@quarantine_app.command("remove")
+@user_errors
+def quarantine_remove(
+    record_id: Annotated[int, typer.Argument(help="Hash id.")],
+) -> None:
+    """Take a quarantined hash out of every platform's list for good."""
+    with _registry() as registry:
+        registry.resolve_quarantine(record_id, "remove")
+    out.print(f"hash {record_id} removed from the list")

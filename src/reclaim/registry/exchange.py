@@ -34,7 +34,7 @@ from reclaim.registry.submissions import SubmittedHash
 SIGNAL_NAMES = {SignalType.PDQ.value: "ImagePDQ", SignalType.MD5.value: "VideoMD5"}
 SIGNAL_TYPES = {name: kind for kind, name in SIGNAL_NAMES.items()}
 
-STATUS_NAMES = {"active": "Active", "withdrawn": "Withdrawn"}
+STATUS_NAMES = {"active": "Active", "withdrawn": "Withdrawn", "removed": "Deleted"}
 
 FEEDBACK_NAMES = {
     FeedbackValue.MATCH_FOUND.value: "PendingReview",

@@ -24,6 +24,7 @@ class HashStatus(enum.StrEnum):
 
     ACTIVE = "active"
     WITHDRAWN = "withdrawn"
+    REMOVED = "removed"  # by the operator after review; never reactivated
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +105,8 @@ def attach(
         elif record.id in linked:
             continue
         record.case_count += 1
-        record.status = HashStatus.ACTIVE.value
+        if record.status != HashStatus.REMOVED.value:
+            record.status = HashStatus.ACTIVE.value
         if submitted.quality is not None:
             record.quality = max(record.quality or 0, submitted.quality)
         session.add(CaseHash(case_id=case.id, hash_id=record.id, added_at=now))
@@ -125,7 +127,7 @@ def detach_all(session: Session, case: Case) -> list[HashRecord]:
     records = list(session.scalars(query))
     for record in records:
         record.case_count = max(record.case_count - 1, 0)
-        if record.case_count == 0:
+        if record.case_count == 0 and record.status == HashStatus.ACTIVE.value:
             record.status = HashStatus.WITHDRAWN.value
     return records
 

@@ -24,6 +24,7 @@ from reclaim.registry import (
     feedback,
     hashlist,
     platforms,
+    quarantine,
     schema,
 )
 from reclaim.registry.db import Database, make_engine
@@ -463,6 +464,30 @@ class Registry:
             return len(hashes)
 
         return self._write(work)
+
+    # ---- the operator's review ---------------------------------------------
+
+    def quarantined(self, *, limit: int = 100) -> list[quarantine.Disputed]:
+        """Hashes awaiting the operator's review."""
+        with self.db.read() as session:
+            return quarantine.listing(session, limit=limit)
+
+    def resolve_quarantine(self, record_id: int, decision: str) -> None:
+        """Keep a quarantined hash in the list, or remove it for good."""
+        chosen = quarantine.Decision(decision)
+
+        def work(session: Session) -> None:
+            record = quarantine.resolve(session, record_id, chosen)
+            audit.record(
+                session,
+                audit.Action.QUARANTINE_RESOLVED,
+                audit.Actor.OPERATOR,
+                hash_id=record.id,
+                decision=chosen.value,
+            )
+            publish(session, [record])
+
+        self._write(work)
 
     # ---- the operator's reading -------------------------------------------
 
