@@ -4,12 +4,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+WEB_STAMP := web/node_modules/.built
 # Tests use both cores; the benchmarks pin themselves to one.
 PYTEST_WORKERS ?= 2
 
 .PHONY: setup run test lint bench clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(WEB_STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,11 +18,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-run: $(STAMP)
+# Browser libraries the page serves itself, from the npm registry.
+$(WEB_STAMP): web/package.json web/package-lock.json web/build.mjs
+	cd web && npm ci --no-audit --no-fund --loglevel=error && node build.mjs
+	touch $(WEB_STAMP)
+
+run: setup
 	$(BIN)/reclaim db upgrade
 	$(BIN)/reclaim serve
 
-test: $(STAMP)
+test: setup
+	scripts/ensure-chromium
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests
 
 lint: $(STAMP)
@@ -29,9 +36,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy --strict src
 
-bench: $(STAMP)
+bench: setup
 	$(BIN)/python bench/pdq_speed.py
 	$(BIN)/python bench/pdq_conformance.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache \
+		web/node_modules src/reclaim/web/static/vendor

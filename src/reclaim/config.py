@@ -127,6 +127,12 @@ SETTINGS: tuple[Setting, ...] = (
         _bool,
     ),
     Setting("log_level", "INFO", "Logging level of the server.", str),
+    Setting(
+        "leave_url",
+        "https://www.wikipedia.org/",
+        "Neutral site the web app's 'Leave quickly' button opens.",
+        str,
+    ),
 )
 
 
@@ -147,6 +153,7 @@ class Settings:
     quarantine_after: int = 2
     trust_forwarded_for: bool = False
     log_level: str = "INFO"
+    leave_url: str = "https://www.wikipedia.org/"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

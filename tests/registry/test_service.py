@@ -326,3 +326,25 @@ def test_operator_resolves_quarantine(registry: Registry) -> None:
         registry.resolve_quarantine(disputed[keep_me["value"]].id, "keep")
     with pytest.raises(NotFoundError):
         registry.resolve_quarantine(999_999, "keep")
+
+
+def test_a_crash_mid_request_leaves_no_half_case(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import reclaim.registry.service as service_module
+
+    def crash(*_: object, **__: object) -> int:
+        raise RuntimeError("power cut")
+
+    platform = _platform(registry)
+    before = registry.changes(platform, cursor=0, limit=10).cursor
+    monkeypatch.setattr(service_module, "publish", crash)
+    with pytest.raises(RuntimeError, match="power cut"):
+        registry.create_case("adult", [pdq_item(), pdq_item()])
+    monkeypatch.undo()
+    with registry.db.read() as session:
+        assert session.scalar(select(func.count()).select_from(Case)) == 0
+    page = registry.changes(platform, cursor=0, limit=10)
+    assert page.entries == [] and page.cursor == before
+    actions = [e.action for e in registry.audit_log(limit=50)]
+    assert "case_created" not in actions

@@ -14,6 +14,7 @@ from reclaim.api.middleware import BodyLimit, SecurityHeaders
 from reclaim.api.ratelimit import Limiter, MemoryLimiter, RedisLimiter
 from reclaim.config import Settings
 from reclaim.registry.service import Registry
+from reclaim.web import routes as web_routes
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,8 @@ def create_app(settings: Settings, registry: Registry | None = None) -> FastAPI:
     app.include_router(cases.router)
     app.include_router(platform.router)
     app.include_router(stopncii.router)
+    app.include_router(web_routes.router)
+    app.mount("/static", web_routes.static_files(), name="static")
 
     @app.get("/healthz", tags=["service"], summary="Liveness and schema check")
     async def healthz() -> dict[str, object]:

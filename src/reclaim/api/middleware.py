@@ -19,8 +19,10 @@ SECURITY_HEADERS = [
     (b"cross-origin-opener-policy", b"same-origin"),
     (
         b"content-security-policy",
-        b"default-src 'self'; img-src 'self' blob: data:; object-src 'none'; "
-        b"base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+        b"default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; "
+        b"img-src 'self' blob: data:; media-src 'self' blob:; worker-src 'self'; "
+        b"connect-src 'self'; object-src 'none'; base-uri 'none'; "
+        b"frame-ancestors 'none'; form-action 'self'",
     ),
     (
         b"permissions-policy",

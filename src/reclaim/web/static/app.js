@@ -1,0 +1,427 @@
+// The reclaim page: choose files, hash them on this device, send only hashes.
+// Every request goes to this site's own API (same origin, no cookies, no
+// referrer); file bytes, names, sizes and dimensions never leave the page.
+const messages = JSON.parse(document.getElementById("messages").textContent);
+const MIN_QUALITY = 50;
+const PER_REQUEST = 100;
+
+function t(key, values = {}) {
+  const text = messages[key] ?? key;
+  return text.replace(/\{([a-z_]+)\}/g, (whole, name) => (name in values ? String(values[name]) : whole));
+}
+
+const $ = (id) => document.getElementById(id);
+const state = {
+  program: null,
+  files: [], // {id, file, name, kind, status, hashes, include, element}
+  nextId: 1,
+  addTo: null, // {number, pin} when adding to an existing case
+};
+
+// ---- leaving quickly ------------------------------------------------------
+
+function leave() {
+  document.body.replaceChildren();
+  document.title = "";
+  window.location.replace(document.body.dataset.leaveUrl || "https://www.wikipedia.org/");
+}
+$("leave").addEventListener("click", leave);
+let escapes = [];
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape") return;
+  const now = Date.now();
+  escapes = escapes.filter((at) => now - at < 1500);
+  escapes.push(now);
+  if (escapes.length >= 3) leave();
+});
+
+// ---- steps ------------------------------------------------------------------
+
+const steps = ["step-intro", "step-eligibility", "step-files", "step-done"];
+
+function show(step) {
+  for (const id of steps) $(id).hidden = id !== step;
+  const heading = $(step).querySelector("h1");
+  heading.focus();
+}
+
+function announce(text) {
+  $("live").textContent = "";
+  setTimeout(() => ($("live").textContent = text), 50);
+}
+
+$("start").addEventListener("click", () => show("step-eligibility"));
+
+$("eligibility-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const chosen = new FormData(event.target).get("program");
+  $("elig-error").hidden = Boolean(chosen);
+  if (!chosen) {
+    $("program-minor").focus();
+    return;
+  }
+  state.program = chosen;
+  state.addTo = null;
+  show("step-files");
+});
+
+// ---- choosing and hashing files -------------------------------------------------
+
+const worker = new Worker(new URL("./hash-worker.js", import.meta.url), { type: "module" });
+const pending = new Map();
+
+worker.onmessage = (event) => {
+  const { id } = event.data;
+  const entry = state.files.find((f) => f.id === id);
+  if (!entry) return;
+  if (event.data.type === "progress") {
+    entry.progress.value = event.data.percent;
+    entry.progress.hidden = false;
+    return;
+  }
+  if (event.data.type === "result") {
+    entry.hashes = event.data.hashes;
+    if (event.data.preview) entry.thumb.src = URL.createObjectURL(event.data.preview);
+    if (event.data.kind === "image" && event.data.quality < MIN_QUALITY) {
+      finish(entry, "bad", t("files.quality_low"));
+      entry.hashes = [];
+    } else {
+      finish(entry, "ready", t("files.ready"));
+    }
+  } else {
+    const reasons = {
+      heic: t("files.heic_failed"),
+      unsupported: t("files.unsupported"),
+      unfit: t("files.quality_low"),
+      unreadable: t("files.failed", { reason: t("files.unsupported") }),
+    };
+    finish(entry, "bad", reasons[event.data.code] || t("files.failed", { reason: event.data.message || "" }));
+  }
+  const resolve = pending.get(id);
+  if (resolve) {
+    pending.delete(id);
+    resolve();
+  }
+};
+
+function finish(entry, status, text) {
+  entry.status = status;
+  entry.state.textContent = text;
+  entry.state.classList.toggle("bad", status === "bad");
+  entry.progress.hidden = true;
+  entry.checkbox.disabled = status !== "ready";
+  entry.checkbox.checked = status === "ready" && entry.include;
+  updateCount();
+}
+
+function updateCount() {
+  const ready = state.files.filter((f) => f.status === "ready" && f.include).length;
+  $("file-count").textContent = state.files.length ? t("files.count", { count: ready }) : t("files.none");
+}
+
+function addFiles(list) {
+  for (const file of list) {
+    const entry = {
+      id: state.nextId++,
+      file,
+      name: file.name,
+      status: "hashing",
+      hashes: [],
+      include: true,
+    };
+    const item = document.createElement("li");
+    const isVideo = file.type.startsWith("video/");
+    const thumb = document.createElement(isVideo ? "video" : "img");
+    thumb.className = "thumb";
+    if (isVideo) {
+      thumb.muted = true;
+      thumb.preload = "metadata";
+      thumb.setAttribute("aria-label", t("files.preview", { name: file.name }));
+    } else {
+      thumb.alt = t("files.preview", { name: file.name });
+    }
+    thumb.src = URL.createObjectURL(file);
+    const row = document.createElement("div");
+    row.className = "row";
+    const checkbox = document.createElement("input");
+    checkbox.type = "checkbox";
+    checkbox.id = `include-${entry.id}`;
+    checkbox.checked = true;
+    checkbox.disabled = true;
+    const label = document.createElement("label");
+    label.htmlFor = checkbox.id;
+    label.className = "name";
+    label.textContent = file.name;
+    checkbox.addEventListener("change", () => {
+      entry.include = checkbox.checked;
+      updateCount();
+    });
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.textContent = "✕";
+    remove.setAttribute("aria-label", t("files.remove", { name: file.name }));
+    remove.addEventListener("click", () => {
+      state.files = state.files.filter((f) => f !== entry);
+      item.remove();
+      updateCount();
+      $("file-input").focus();
+    });
+    row.append(checkbox, label, remove);
+    const status = document.createElement("div");
+    const stateText = document.createElement("span");
+    stateText.className = "state";
+    stateText.textContent = t("files.hashing");
+    const progress = document.createElement("progress");
+    progress.max = 100;
+    progress.value = 0;
+    progress.hidden = true;
+    progress.setAttribute("aria-label", t("files.progress", { name: file.name, percent: 0 }));
+    status.append(stateText, progress);
+    item.append(thumb, row, status);
+    $("file-list").append(item);
+    Object.assign(entry, { element: item, thumb, checkbox, state: stateText, progress });
+    state.files.push(entry);
+    pending.set(entry.id, () => {});
+    worker.postMessage({ id: entry.id, file });
+  }
+  updateCount();
+}
+
+$("file-input").addEventListener("change", (event) => {
+  addFiles(event.target.files);
+  event.target.value = "";
+});
+const drop = $("drop");
+drop.addEventListener("dragover", (event) => {
+  event.preventDefault();
+  drop.classList.add("over");
+});
+drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+drop.addEventListener("drop", (event) => {
+  event.preventDefault();
+  drop.classList.remove("over");
+  addFiles(event.dataTransfer.files);
+});
+$("clear").addEventListener("click", () => {
+  state.files = [];
+  $("file-list").replaceChildren();
+  updateCount();
+});
+
+// ---- talking to the registry (hashes only) --------------------------------------
+
+async function api(path, body) {
+  let response;
+  try {
+    response = await fetch(path, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+      credentials: "omit",
+      referrerPolicy: "no-referrer",
+      cache: "no-store",
+    });
+  } catch {
+    throw Object.assign(new Error(t("submit.offline")), { offline: true });
+  }
+  const payload = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const error = new Error(payload.error || t("error.generic"));
+    error.status = response.status;
+    error.retryAfter = Number(response.headers.get("Retry-After") || 0);
+    throw error;
+  }
+  return payload;
+}
+
+function chosenHashes() {
+  const seen = new Set();
+  const hashes = [];
+  for (const entry of state.files) {
+    if (entry.status !== "ready" || !entry.include) continue;
+    for (const hash of entry.hashes) {
+      const key = `${hash.type}:${hash.value}`;
+      if (!seen.has(key)) {
+        seen.add(key);
+        hashes.push(hash);
+      }
+    }
+  }
+  return hashes;
+}
+
+$("submit").addEventListener("click", async () => {
+  const error = $("files-error");
+  error.hidden = true;
+  const hashes = chosenHashes();
+  if (hashes.length === 0) {
+    error.textContent = t("files.nothing");
+    error.hidden = false;
+    return;
+  }
+  $("submit").disabled = true;
+  announce(t("submit.sending"));
+  try {
+    let number;
+    let pin;
+    let start = 0;
+    if (state.addTo) {
+      ({ number, pin } = state.addTo);
+    } else {
+      const created = await api("/api/v1/cases", { program: state.program, hashes: hashes.slice(0, PER_REQUEST) });
+      number = created.case_number;
+      pin = created.pin;
+      start = PER_REQUEST;
+    }
+    for (let i = start; i < hashes.length; i += PER_REQUEST) {
+      await api(`/api/v1/cases/${encodeURIComponent(number)}/hashes`, { pin, hashes: hashes.slice(i, i + PER_REQUEST) });
+    }
+    if (state.addTo) {
+      state.addTo = null;
+      await showStatus(number, pin);
+      for (const id of steps) $(id).hidden = true;
+      $("status-case").focus();
+    } else {
+      done(number, pin, hashes.length);
+    }
+    state.files = [];
+    $("file-list").replaceChildren();
+    updateCount();
+  } catch (failure) {
+    error.textContent = failure.offline ? failure.message : t("submit.error", { reason: failure.message });
+    error.hidden = false;
+    error.focus?.();
+  } finally {
+    $("submit").disabled = false;
+  }
+});
+
+function done(number, pin, count) {
+  $("case-number").textContent = number;
+  $("case-pin").textContent = pin;
+  $("done-count").textContent = t("done.count", { count });
+  const receipt = [
+    t("receipt.title"),
+    "",
+    `${t("done.number")}: ${number}`,
+    `${t("done.pin")}: ${pin}`,
+    "",
+    t("receipt.keep"),
+    t("done.warning"),
+    "",
+  ].join("\n");
+  const link = $("receipt");
+  if (link.href.startsWith("blob:")) URL.revokeObjectURL(link.href);
+  link.href = URL.createObjectURL(new Blob([receipt], { type: "text/plain;charset=utf-8" }));
+  $("status-number").value = number;
+  show("step-done");
+}
+
+for (const button of document.querySelectorAll("[data-copy]")) {
+  button.addEventListener("click", async () => {
+    const text = $(button.dataset.copy).textContent;
+    try {
+      await navigator.clipboard.writeText(text);
+    } catch {
+      const range = document.createRange();
+      range.selectNodeContents($(button.dataset.copy));
+      getSelection().removeAllRanges();
+      getSelection().addRange(range);
+    }
+    button.textContent = t("done.copied");
+    announce(t("done.copied"));
+    setTimeout(() => (button.textContent = t("done.copy")), 2000);
+  });
+}
+
+$("to-status").addEventListener("click", () => {
+  $("status-pin").focus();
+});
+
+// ---- case status, adding files, withdrawing ---------------------------------
+
+let current = null;
+
+async function showStatus(number, pin) {
+  const view = (await api(`/api/v1/cases/${encodeURIComponent(number)}/status`, { pin })).case;
+  current = { number: view.number, pin };
+  renderCase(view);
+}
+
+function renderCase(view) {
+  $("status-case").textContent = `${t("status.case", { number: view.number })} · ${t(`status.${view.status}`)}`;
+  const rows = $("status-rows");
+  rows.replaceChildren();
+  const shared = $("status-shared");
+  shared.replaceChildren();
+  for (const item of view.hashes) {
+    const row = document.createElement("tr");
+    const kind = item.type === "pdq" ? t("kind.image") : t("kind.video");
+    for (const value of [kind, t(`status.${item.status}`), item.platforms_matched, item.platforms_reviewed, item.platforms_removed]) {
+      const cell = document.createElement("td");
+      cell.textContent = String(value);
+      row.append(cell);
+    }
+    rows.append(row);
+    for (const outcome of item.shared) {
+      const li = document.createElement("li");
+      li.textContent = t("status.shared", { platform: outcome.platform, outcome: t(`status.outcome.${outcome.outcome}`) });
+      shared.append(li);
+    }
+  }
+  const open = view.status === "active";
+  $("status-add").hidden = !open;
+  $("status-withdraw").hidden = !open;
+  $("status-result").hidden = false;
+}
+
+$("status-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const error = $("status-error");
+  error.hidden = true;
+  const number = $("status-number").value.trim();
+  const pin = $("status-pin").value.trim();
+  if (!number || !pin) {
+    error.textContent = t("status.not_found");
+    error.hidden = false;
+    return;
+  }
+  try {
+    await showStatus(number, pin);
+    $("status-case").focus();
+  } catch (failure) {
+    $("status-result").hidden = true;
+    if (failure.status === 429) {
+      error.textContent = t("status.limited", { minutes: Math.max(1, Math.ceil((failure.retryAfter || 60) / 60)) });
+    } else if (failure.status === 404) {
+      error.textContent = t("status.not_found");
+    } else {
+      error.textContent = failure.message;
+    }
+    error.hidden = false;
+  }
+});
+
+$("status-add").addEventListener("click", () => {
+  state.addTo = current;
+  show("step-files");
+});
+
+const dialog = $("confirm");
+$("status-withdraw").addEventListener("click", () => dialog.showModal());
+$("confirm-no").addEventListener("click", () => {
+  dialog.close();
+  $("status-withdraw").focus();
+});
+$("confirm-yes").addEventListener("click", async () => {
+  dialog.close();
+  try {
+    const view = (await api(`/api/v1/cases/${encodeURIComponent(current.number)}/withdraw`, { pin: current.pin })).case;
+    renderCase(view);
+    announce(t("status.withdrawn_done"));
+    $("status-case").focus();
+  } catch (failure) {
+    $("status-error").textContent = failure.message;
+    $("status-error").hidden = false;
+  }
+});

@@ -1,0 +1,146 @@
+"""Headless Debian Chromium driving the real app over a real server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from tests.conftest import live_server
+
+from reclaim.api.app import create_app
+from reclaim.config import Settings
+from reclaim.registry import schema
+from reclaim.registry.service import Registry
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+AXE = (
+    Path(__file__).resolve().parents[2]
+    / "web"
+    / "node_modules"
+    / "axe-core"
+    / "axe.min.js"
+)
+
+
+def _require(path: str | Path, what: str) -> None:
+    if not Path(path).exists():
+        reason = f"{what} is missing at {path}: run `make test` (it installs it)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    _require(CHROMIUM, "Debian's Chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def app_url(tmp_path: Path) -> Iterator[str]:
+    """The whole app (API + page) on SQLite, served by uvicorn on 127.0.0.1."""
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path}/web.db",
+        case_rate=(1000, 3600),
+        pin_rate=(1000, 3600),
+        leave_url="about:blank",
+    )
+    registry = Registry(settings)
+    schema.upgrade(registry.db.engine)
+    with live_server(create_app(settings, registry)) as url:
+        yield url
+    registry.close()
+
+
+@pytest.fixture
+def page_factory(browser, app_url):  # type: ignore[no-untyped-def]
+    """New pages (own context each) with a viewport and language."""
+    contexts = []
+
+    def make(*, width: int = 1024, height: int = 900, locale: str = "en-US"):  # type: ignore[no-untyped-def]
+        context = browser.new_context(
+            viewport={"width": width, "height": height},
+            locale=locale,
+            extra_http_headers={"Accept-Language": locale},
+        )
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def axe_violations(page) -> list[dict]:  # type: ignore[no-untyped-def]
+    """axe-core's WCAG 2.x A/AA violations on the page as it is now."""
+    _require(AXE, "axe-core (web/node_modules)")
+    # Evaluated through DevTools, not injected into the page: the CSP stays on.
+    page.evaluate(AXE.read_text())
+    result = page.evaluate(
+        """async () => {
+            const r = await axe.run(document, {runOnly: {type: 'tag',
+              values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']}});
+            return r.violations.map(v => ({id: v.id, impact: v.impact,
+              nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}));
+        }"""
+    )
+    return list(result)
+
+
+@pytest.fixture(scope="session")
+def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Real files a person might pick: JPEG, HEIC, PNG, MP4, and a broken one."""
+    import av
+    import pillow_heif
+    import skimage.data
+
+    pillow_heif.register_heif_opener()
+    root = tmp_path_factory.mktemp("media")
+    astronaut = Image.fromarray(skimage.data.astronaut())
+    coffee = Image.fromarray(skimage.data.coffee())
+    files = {
+        "jpeg": root / "beach photo.jpg",
+        "heic": root / "IMG_0042.HEIC",
+        "png": root / "screenshot.png",
+        "video": root / "clip.mp4",
+        "broken": root / "broken.jpg",
+    }
+    astronaut.save(files["jpeg"], quality=90)
+    coffee.save(files["heic"], quality=85)
+    Image.fromarray(skimage.data.chelsea()).save(files["png"])
+    with av.open(str(files["video"]), "w") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        frame = np.asarray(astronaut.resize((320, 240)))
+        for index in range(20):
+            shifted = np.roll(frame, index * 4, axis=1)
+            for packet in stream.encode(
+                av.VideoFrame.from_ndarray(shifted, format="rgb24")
+            ):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    files["broken"].write_bytes(files["jpeg"].read_bytes()[:2000])
+    shutil.copy(files["jpeg"], root / "copy.jpg")
+    return files

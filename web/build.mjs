@@ -1,0 +1,20 @@
+// Copies the browser libraries the web app serves itself into its static
+// folder (never loaded from a CDN), with their licences.
+import { copyFileSync, mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const vendor = join(here, "..", "src", "reclaim", "web", "static", "vendor");
+mkdirSync(vendor, { recursive: true });
+
+const files = [
+  ["hash-wasm/dist/index.esm.min.js", "hash-wasm.mjs"],
+  ["hash-wasm/LICENSE", "hash-wasm.LICENSE.txt"],
+  ["libheif-js/libheif-wasm/libheif-bundle.mjs", "libheif.mjs"],
+  ["libheif-js/libheif-wasm/LICENSE", "libheif.LICENSE.txt"],
+];
+for (const [from, to] of files) {
+  copyFileSync(join(here, "node_modules", from), join(vendor, to));
+}
+console.log(`vendored ${files.length} files into ${vendor}`);
