@@ -113,15 +113,20 @@ def quality_of(grid: npt.NDArray[np.float32]) -> int:
     return min(total // 90, 100)
 
 
-def _reduce_rows(pixels: npt.NDArray[np.uint8], rows: SampleWeights) -> np.ndarray:
-    """Apply the row weights band by band: (H, W, C) uint8 -> (64, W*C) float64."""
+def _reduce_rows(pixels: np.ndarray, rows: SampleWeights) -> np.ndarray:
+    """Apply the row weights band by band: (H, ...) -> (64, prod(...)) float64.
+
+    `einsum` without `optimize` runs numpy's own loops: BLAS would start its
+    thread pool for each of the 64 small products, which costs more than the
+    work (10x slower on 2 cores when OpenBLAS threads are left on).
+    """
     height = pixels.shape[0]
     flat = pixels.reshape(height, -1)
     out = np.empty((GRID, flat.shape[1]), np.float64)
     for k in range(GRID):
         start, stop = int(rows.starts[k]), int(rows.stops[k])
-        band = flat[start:stop].astype(np.float64)
-        np.matmul(rows.dense[k, start:stop], band, out=out[k])
+        band = flat[start:stop].astype(np.float64, copy=False)
+        out[k] = np.einsum("l,lw->w", rows.dense[k, start:stop], band, optimize=False)
     return out
 
 
@@ -159,8 +164,9 @@ def luma_grid(
     along_w = along_w.folded(scale, stored_w)
     reduced = _reduce_rows(pixels, along_h)
     if pixels.ndim == 3:
-        reduced = reduced.reshape(GRID, stored_w, pixels.shape[2]) @ LUMA
-    grid = reduced @ along_w.dense.T
+        channels = reduced.reshape(GRID, stored_w, pixels.shape[2])
+        reduced = np.einsum("kwc,c->kw", channels, LUMA, optimize=False)
+    grid = _reduce_rows(np.ascontiguousarray(reduced.T), along_w).T
     if orientation.transposes:
         grid = grid.T
     return np.ascontiguousarray(grid, np.float32)

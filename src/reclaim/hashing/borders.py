@@ -1,0 +1,84 @@
+"""Solid borders (letterbox and pillarbox bars, frames) around a picture.
+
+A copy with black bars added, or a photo put on a solid background, hashes
+far from the original. Finding the bars lets us hash the picture inside them
+as well. A row or column is border when every pixel in it is within
+`tolerance` of the border colour (taken from the image's edge), and the
+picture left inside must keep at least `MIN_KEEP` of each dimension.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+#: Largest per-channel difference from the border colour still counted as bar.
+TOLERANCE = 24
+
+#: Crop only if the picture inside keeps at least this share of each side.
+MIN_KEEP = 0.3
+
+#: Ignore borders thinner than this share of the side (compression noise).
+MIN_BAR = 0.02
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    """The picture inside the borders: rows [top, bottom), columns [left, right)."""
+
+    top: int
+    bottom: int
+    left: int
+    right: int
+
+    def crop(self, pixels: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+        """The pixels inside the box."""
+        return np.ascontiguousarray(
+            pixels[self.top : self.bottom, self.left : self.right]
+        )
+
+
+def _runs(flags: npt.NDArray[np.bool_]) -> tuple[int, int]:
+    """Length of the True run at the start and at the end."""
+    n = len(flags)
+    start = n if flags.all() else int(np.argmin(flags))
+    end = n if flags.all() else int(np.argmin(flags[::-1]))
+    return start, end
+
+
+def find_borders(
+    pixels: npt.NDArray[np.uint8], *, tolerance: int = TOLERANCE
+) -> Box | None:
+    """The picture inside solid borders, or None if there are none to remove."""
+    image = pixels if pixels.ndim == 3 else pixels[..., None]
+    height, width = image.shape[:2]
+    if height < 16 or width < 16:
+        return None
+    corners = np.stack([image[0, 0], image[0, -1], image[-1, 0], image[-1, -1]])
+    colour = np.median(corners, axis=0).astype(np.int16)
+    # Every other row and column is enough to find bars; the box is then
+    # pulled in by one step so no bar pixel can remain inside it.
+    step = 2 if min(height, width) >= 64 else 1
+    sample = image[::step, ::step].astype(np.int16)
+    far = np.abs(sample - colour).max(axis=2) > tolerance
+    top, bottom = _runs(~far.any(axis=1))
+    left, right = _runs(~far.any(axis=0))
+    rows, cols = far.shape
+    if top >= rows or left >= cols:
+        return None  # the whole image is one colour
+    inward = step - 1
+    box = Box(
+        min(top * step + (inward if top else 0), height),
+        max((rows - bottom) * step - (inward if bottom else 0), 0),
+        min(left * step + (inward if left else 0), width),
+        max((cols - right) * step - (inward if right else 0), 0),
+    )
+    top, bottom = box.top, height - box.bottom
+    left, right = box.left, width - box.right
+    kept_h, kept_w = box.bottom - box.top, box.right - box.left
+    if kept_h < MIN_KEEP * height or kept_w < MIN_KEEP * width:
+        return None
+    thick = max(top, bottom) >= MIN_BAR * height or max(left, right) >= MIN_BAR * width
+    return box if thick else None

@@ -1,0 +1,257 @@
+"""Video hashing: MD5 of the bytes, and vPDQ-compatible frame hashes (PyAV).
+
+Frames are sampled as Meta's vPDQ does: with `frame_mod = int(seconds_per_hash
+* fps)`, decoded frame i is hashed when `i % frame_mod == 0`, and its timestamp
+is `i / fps`. Only sampled frames are converted to RGB, decoding is threaded,
+and each sampled frame is hashed with our PDQ. If every sampled frame shows
+the same solid bars (letterbox, pillarbox), the picture inside the bars is
+hashed as well (`cropped`), so a letterboxed copy still matches its original.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+
+import av
+import numpy as np
+
+from reclaim.hashing.borders import Box, find_borders
+from reclaim.hashing.digest import file_digests
+from reclaim.hashing.errors import MediaTooLargeError, UnreadableMediaError
+from reclaim.hashing.pdq import features_of_grid, luma_grid
+from reclaim.hashing.types import Md5Hash, PdqHash
+from reclaim.hashing.vpdq_format import MAX_VPDQ_FRAMES, VpdqFrame, VpdqHash
+
+#: Longest video accepted (matches the longest vPDQ hash at one frame a second).
+MAX_DURATION_SECONDS = 10 * 3600
+
+#: Largest frame accepted, in pixels (8K is 33 MP).
+MAX_FRAME_PIXELS = 40_000_000
+
+#: Decoding gives up after this many seconds of wall time.
+DECODE_TIME_LIMIT = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class VideoHash:
+    """A video's hashes: MD5 of the file, and vPDQ frames."""
+
+    md5: Md5Hash
+    frames: tuple[VpdqFrame, ...]
+    fps: float
+    cropped: tuple[VpdqFrame, ...] = ()
+    crop: Box | None = None
+
+    @property
+    def vpdq(self) -> VpdqHash:
+        """The frames as a vPDQ hash (Meta's text format via `.to_text()`)."""
+        return VpdqHash(self.frames)
+
+    @property
+    def cropped_vpdq(self) -> VpdqHash | None:
+        """The frames inside the bars, if the video has bars."""
+        return VpdqHash(self.cropped) if self.cropped else None
+
+
+def _rate(stream: av.video.stream.VideoStream) -> float:
+    for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
+        if rate:
+            value = float(Fraction(rate))
+            if 0 < value < 1000:
+                return value
+    return 30.0
+
+
+def _hash_frame(pixels: np.ndarray) -> PdqHash | None:
+    try:
+        return features_of_grid(luma_grid(pixels)).hash()
+    except Exception:  # noqa: BLE001 - a flat frame (fade to black) has no hash
+        return None
+
+
+class _Letterbox:
+    """Decides the bars from the first sampled frames, then crops the rest.
+
+    Bars must be the same in every sampled frame that shows any picture; a
+    frame with picture where the bars were (a fade, a title) counts against
+    them, and more than 10% such frames drops the cropped hashes.
+    """
+
+    DECIDE_AFTER = 3
+
+    def __init__(self) -> None:
+        self.box: Box | None = None
+        self.decided = False
+        self.pending: list[tuple[int, float, np.ndarray]] = []
+        self.boxes: list[Box] = []
+        self.frames: list[VpdqFrame] = []
+        self.disagree = 0
+        self.seen = 0
+
+    def add(self, index: int, timestamp: float, pixels: np.ndarray) -> None:
+        found = find_borders(pixels)
+        height, width = pixels.shape[:2]
+        full = Box(0, height, 0, width)
+        if found is None and _is_flat(pixels):
+            return  # a blank frame says nothing about bars
+        self.seen += 1
+        box = found or full
+        if not self.decided:
+            self.boxes.append(box)
+            self.pending.append((index, timestamp, pixels))
+            if len(self.boxes) >= self.DECIDE_AFTER:
+                self._decide(full)
+            return
+        if self.box is None:
+            return
+        if not _inside(self.box, box):
+            self.disagree += 1
+        self._hash(index, timestamp, pixels)
+
+    def _decide(self, full: Box) -> None:
+        self.decided = True
+        union = Box(
+            min(b.top for b in self.boxes),
+            max(b.bottom for b in self.boxes),
+            min(b.left for b in self.boxes),
+            max(b.right for b in self.boxes),
+        )
+        self.box = None if union == full else union
+        if self.box is not None:
+            for index, timestamp, pixels in self.pending:
+                self._hash(index, timestamp, pixels)
+        self.pending.clear()
+
+    def _hash(self, index: int, timestamp: float, pixels: np.ndarray) -> None:
+        assert self.box is not None
+        pdq = _hash_frame(self.box.crop(pixels))
+        if pdq is not None:
+            self.frames.append(VpdqFrame(index, timestamp, pdq))
+
+    def result(self) -> tuple[Box | None, tuple[VpdqFrame, ...]]:
+        if not self.decided and self.boxes:
+            height, width = self.pending[0][2].shape[:2]
+            self._decide(Box(0, height, 0, width))
+        if self.box is None or self.disagree > 0.1 * max(self.seen, 1):
+            return None, ()
+        return self.box, tuple(self.frames)
+
+
+def _inside(bars: Box, frame: Box) -> bool:
+    """Whether a frame's own borders are at least the video's bars."""
+    return (
+        frame.top >= bars.top
+        and frame.bottom <= bars.bottom
+        and frame.left >= bars.left
+        and frame.right <= bars.right
+    )
+
+
+def _is_flat(pixels: np.ndarray) -> bool:
+    return int(pixels.max()) - int(pixels.min()) <= 24
+
+
+def _reason(error: BaseException) -> str:
+    text = getattr(error, "strerror", None) or str(error) or type(error).__name__
+    return str(text).split(": '")[0][:200]
+
+
+def _check_limits(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream
+) -> None:
+    width, height = stream.codec_context.width, stream.codec_context.height
+    if width * height > MAX_FRAME_PIXELS:
+        raise MediaTooLargeError(
+            f"frames of {width}x{height} pixels are over the "
+            f"{MAX_FRAME_PIXELS // 1_000_000} MP limit"
+        )
+    if container.duration is not None:
+        seconds = container.duration / 1_000_000
+        if seconds > MAX_DURATION_SECONDS:
+            raise MediaTooLargeError(
+                f"the video lasts {seconds / 3600:.1f} hours: over the "
+                f"{MAX_DURATION_SECONDS // 3600} hour limit; cut it into parts"
+            )
+
+
+def video_hash(
+    path: str | os.PathLike[str],
+    *,
+    seconds_per_hash: float = 1.0,
+    time_limit: float = DECODE_TIME_LIMIT,
+    letterbox: bool = True,
+    on_progress: Callable[[float], None] | None = None,
+) -> VideoHash:
+    """MD5 and vPDQ frame hashes of a video file.
+
+    `seconds_per_hash=0` hashes every frame. `on_progress` gets the share of
+    the video decoded so far (0-1) when the duration is known.
+    """
+    name = os.fspath(path)
+    try:
+        if os.path.getsize(name) == 0:
+            raise UnreadableMediaError("the file is empty (0 bytes): nothing to hash")
+    except OSError as error:
+        raise UnreadableMediaError(f"cannot read the file: {error.strerror}") from None
+    if seconds_per_hash < 0:
+        raise ValueError("seconds_per_hash must be zero (every frame) or positive")
+    md5 = file_digests(name).md5
+    started = time.monotonic()
+    try:
+        container = av.open(name, metadata_errors="ignore")
+    except (av.error.FFmpegError, UnicodeDecodeError, OSError) as error:
+        raise UnreadableMediaError(f"not a readable video: {_reason(error)}") from None
+    frames: list[VpdqFrame] = []
+    bars = _Letterbox()
+    with container:
+        if not container.streams.video:
+            kinds = ", ".join(sorted({s.type for s in container.streams})) or "nothing"
+            raise UnreadableMediaError(
+                f"the file has no video track (it holds {kinds}): nothing to hash"
+            )
+        stream = container.streams.video[0]
+        _check_limits(container, stream)
+        stream.thread_type = "AUTO"
+        fps = _rate(stream)
+        frame_mod = max(1, int(seconds_per_hash * fps))
+        total = (container.duration or 0) / 1_000_000 * fps
+        index = -1
+        try:
+            for frame in container.decode(stream):
+                index += 1
+                if time.monotonic() - started > time_limit:
+                    raise MediaTooLargeError(
+                        f"decoding took over {time_limit:.0f} s: the video is too "
+                        "long or too complex to hash here"
+                    )
+                if index % frame_mod:
+                    continue
+                if len(frames) >= MAX_VPDQ_FRAMES:
+                    raise MediaTooLargeError(
+                        f"over {MAX_VPDQ_FRAMES} sampled frames: hash fewer frames "
+                        "per second"
+                    )
+                pixels = frame.to_ndarray(format="rgb24")
+                pdq = _hash_frame(pixels)
+                if pdq is not None:
+                    frames.append(VpdqFrame(index, index / fps, pdq))
+                if letterbox:
+                    bars.add(index, index / fps, pixels)
+                if on_progress is not None and total > 0:
+                    on_progress(min(index / total, 1.0))
+        except av.error.FFmpegError as error:
+            if index < 0:
+                raise UnreadableMediaError(
+                    f"the video cannot be decoded: {_reason(error)}"
+                ) from None
+            # A truncated file: keep what decoded before the damage.
+    if not frames:
+        raise UnreadableMediaError(
+            "no frame of the video could be hashed (corrupt, or blank throughout)"
+        )
+    crop, cropped = bars.result() if letterbox else (None, ())
+    return VideoHash(md5, tuple(frames), fps, cropped, crop)
