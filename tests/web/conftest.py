@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from tests.conftest import live_server
 
 from reclaim.api.app import create_app
 from reclaim.config import Settings
 from reclaim.registry import schema
 from reclaim.registry.service import Registry
+from tests.conftest import live_server
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -78,6 +78,7 @@ def page_factory(browser, app_url):  # type: ignore[no-untyped-def]
 
     def make(*, width: int = 1024, height: int = 900, locale: str = "en-US"):  # type: ignore[no-untyped-def]
         context = browser.new_context(
+            base_url=app_url,
             viewport={"width": width, "height": height},
             locale=locale,
             extra_http_headers={"Accept-Language": locale},
@@ -144,3 +145,19 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     files["broken"].write_bytes(files["jpeg"].read_bytes()[:2000])
     shutil.copy(files["jpeg"], root / "copy.jpg")
     return files
+
+
+def wait_for(page, function: str, arg: object = None, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    """Poll a JS function until it returns true.
+
+    Playwright's own wait_for_function evaluates a string inside the page,
+    which the app's Content-Security-Policy (no 'unsafe-eval') rightly blocks;
+    page.evaluate goes through DevTools and is not affected.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(function, arg):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {function[:80]}")
+        page.wait_for_timeout(50)

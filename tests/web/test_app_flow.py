@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from reclaim.hashing import pdq_hash
+from tests.web.conftest import wait_for
 
 
 def choose_program_and_files(page, files, program="adult"):  # type: ignore[no-untyped-def]
@@ -16,7 +17,8 @@ def choose_program_and_files(page, files, program="adult"):  # type: ignore[no-u
 
 
 def wait_until_hashed(page, count: int) -> None:  # type: ignore[no-untyped-def]
-    page.wait_for_function(
+    wait_for(
+        page,
         """count => {
             const m = JSON.parse(document.getElementById('messages').textContent);
             const states = [...document.querySelectorAll('#file-list .state')];
@@ -64,7 +66,7 @@ def test_spanish_phone_flow(
     assert rows == 3
     page.click("#status-withdraw")
     page.click("#confirm-yes")
-    page.wait_for_function("document.getElementById('status-withdraw').hidden")
+    wait_for(page, "() => document.getElementById('status-withdraw').hidden")
     assert message(page, "status.withdrawn") in (
         page.text_content("#status-case") or ""
     )

@@ -25,7 +25,7 @@ from reclaim.registry.cases import CaseView
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 
-ERRORS = error_responses(404, 409, 413, 422, 429, 500, 503)
+ERRORS = error_responses(400, 404, 409, 413, 422, 429, 500, 503)
 
 
 def case_out(view: CaseView) -> CaseOut:

@@ -23,7 +23,7 @@ from reclaim.registry.service import MAX_PAGE
 
 router = APIRouter(prefix="/api/v1/platform", tags=["platform"])
 
-ERRORS = error_responses(401, 403, 413, 422, 500, 503)
+ERRORS = error_responses(400, 401, 403, 413, 422, 500, 503)
 
 
 @router.get(

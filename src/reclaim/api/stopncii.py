@@ -22,7 +22,10 @@ from reclaim.registry.service import MAX_PAGE
 
 router = APIRouter(prefix="/stopncii/v1", tags=["stopncii"])
 
-ERRORS = error_responses(401, 413, 422, 500, 503)
+ERRORS = error_responses(400, 401, 413, 422, 500, 503)
+
+#: 9999-12-31T23:59:59Z, the last second a timestamp can name.
+MAX_TIMESTAMP = 253_402_300_799
 
 
 def exchange_platform(
@@ -51,7 +54,7 @@ ExchangePlatform = Annotated[PlatformIdentity, Depends(exchange_platform)]
 async def fetch_hashes(
     request: Request,
     platform: ExchangePlatform,
-    start_timestamp: int = Query(10, alias="startTimestamp", ge=0, le=2**40),
+    start_timestamp: int = Query(10, alias="startTimestamp", ge=0, le=MAX_TIMESTAMP),
     page_size: int = Query(800, alias="pageSize", ge=1, le=MAX_PAGE),
     next_page_token: str | None = Query(None, alias="nextPageToken", max_length=40),
 ) -> dict[str, Any]:

@@ -76,7 +76,11 @@ def parse_token(token: str | None) -> int:
     """A page token back to a feed position (0 for none)."""
     if not token:
         return 0
-    if not token.isdigit() or len(token) > 19:
+    if (
+        not (token.isascii() and token.isdigit())
+        or len(token) > 19
+        or int(token) > 2**63 - 1
+    ):
         raise InvalidRequestError(
             f"{token[:30]!r} is not a page token from this server: pass the "
             "nextPageToken you were given, or none to start"

@@ -102,6 +102,7 @@ def attach(
             )
             session.add(record)
             session.flush()
+            existing[(record.signal_type, record.digest)] = record
         elif record.id in linked:
             continue
         record.case_count += 1

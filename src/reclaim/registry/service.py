@@ -425,7 +425,10 @@ class Registry:
                 kind = exchange.signal_type_of(record.get("signalType"))
                 one = exchange.submitted(kind, record.get("hashValue"))
                 hashes.append(one)
-                for opinion in record.get("CSPFeedbacks") or []:  # type: ignore[attr-defined]
+                opinions = record.get("CSPFeedbacks") or []
+                if not isinstance(opinions, list):
+                    raise InvalidHashError("'CSPFeedbacks' must be a list of objects")
+                for opinion in opinions:
                     if isinstance(opinion, Mapping):
                         notes.append(
                             exchange.feedback_item(

@@ -1,0 +1,1 @@
+"""Browser tests: the web app and its in-browser hashing, in headless Chromium."""
