@@ -116,3 +116,18 @@ def test_hidden_files_in_folders_are_skipped(folder: Path) -> None:
     assert len(out.splitlines()) == 3
     code, _, err = _run("hash", str(folder / ".DS_Store"), "-f", "jsonl")
     assert code == 2 and "not a readable image" in err
+
+
+def test_videos_get_md5_and_vpdq(photos: dict[str, np.ndarray], tmp_path: Path) -> None:
+    from tests.conftest import write_video
+
+    video = write_video(
+        tmp_path / "clip.mp4", photos["astronaut"][:240, :320], frames=25
+    )
+    code, out, err = _run("hash", str(video), "-f", "jsonl")
+    assert code == 0, err
+    row = json.loads(out)
+    assert row["pdq"] is None and len(row["md5"]) == 32
+    assert row["vpdq_frames"] == 3  # frames 0, 10, 20 at 10 fps, one a second
+    lines = row["vpdq"].strip().splitlines()
+    assert [line.split(",")[0] for line in lines] == ["0", "10", "20"]

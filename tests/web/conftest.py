@@ -15,7 +15,7 @@ from reclaim.api.app import create_app
 from reclaim.config import Settings
 from reclaim.registry import schema
 from reclaim.registry.service import Registry
-from tests.conftest import live_server
+from tests.conftest import live_server, write_video
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -112,7 +112,6 @@ def axe_violations(page) -> list[dict]:  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Real files a person might pick: JPEG, HEIC, PNG, MP4, and a broken one."""
-    import av
     import pillow_heif
     import skimage.data
 
@@ -130,18 +129,7 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     astronaut.save(files["jpeg"], quality=90)
     coffee.save(files["heic"], quality=85)
     Image.fromarray(skimage.data.chelsea()).save(files["png"])
-    with av.open(str(files["video"]), "w") as container:
-        stream = container.add_stream("libx264", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
-        frame = np.asarray(astronaut.resize((320, 240)))
-        for index in range(20):
-            shifted = np.roll(frame, index * 4, axis=1)
-            for packet in stream.encode(
-                av.VideoFrame.from_ndarray(shifted, format="rgb24")
-            ):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+    write_video(files["video"], np.asarray(astronaut.resize((320, 240))))
     files["broken"].write_bytes(files["jpeg"].read_bytes()[:2000])
     shutil.copy(files["jpeg"], root / "copy.jpg")
     return files

@@ -39,10 +39,17 @@ def _pin(pin: str | None) -> str:
     return pin or typer.prompt("PIN", hide_input=True)
 
 
-def _submittable(result: FileHashes) -> dict[str, Any] | None:
+def _submittable(result: FileHashes) -> list[dict[str, Any]]:
+    """What of a file's hashes goes to the registry (never the file)."""
+    if result.video is not None and result.digests is not None:
+        items: list[dict[str, Any]] = [{"type": "md5", "value": result.digests.md5.hex}]
+        for variant in (result.video.vpdq, result.video.cropped_vpdq):
+            if variant is not None and any(f.quality >= 50 for f in variant.frames):
+                items.append({"type": "vpdq", "value": variant.to_text()})
+        return items
     if result.pdq is not None and result.unfit_reason is None:
-        return {"type": "pdq", "value": result.pdq.hex, "quality": result.pdq.quality}
-    return None
+        return [{"type": "pdq", "value": result.pdq.hex, "quality": result.pdq.quality}]
+    return []
 
 
 @user_errors
@@ -59,7 +66,7 @@ def submit(
     workers: Annotated[int, typer.Option("--workers", "-j", min=1)] = os.cpu_count()
     or 1,
 ) -> None:
-    """Hash images here, then send only the hashes to the registry.
+    """Hash images and videos here, then send only the hashes to the registry.
 
     Nothing but the hashes leaves this device: no image, no file name.
     """
@@ -76,12 +83,11 @@ def submit(
     )
     items: list[dict[str, Any]] = []
     for result in results:
-        item = _submittable(result)
-        if item is None:
+        chosen = _submittable(result)
+        if not chosen:
             reason = result.error or result.unfit_reason or "not an image"
             typer.echo(f"reclaim: skipped {result.path}: {reason}", err=True)
-        elif item not in items:
-            items.append(item)
+        items.extend(item for item in chosen if item not in items)
     if not items:
         fail("nothing to submit: no file gave a usable hash", ExitCode.USER_ERROR)
     client = _client(registry)

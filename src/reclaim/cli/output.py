@@ -39,6 +39,11 @@ def record(result: FileHashes) -> dict[str, Any]:
     }
     if result.pdq is not None and result.unfit_reason is not None:
         row["unfit_reason"] = result.unfit_reason
+    if result.video is not None:
+        row["vpdq_frames"] = len(result.video.frames)
+        row["vpdq"] = result.video.vpdq.to_text()
+        if result.video.cropped_vpdq is not None:
+            row["vpdq_cropped"] = result.video.cropped_vpdq.to_text()
     if result.dihedral:
         row["dihedral"] = {
             name: h.hex for name, h in zip(DIHEDRAL_NAMES, result.dihedral, strict=True)
@@ -59,6 +64,8 @@ def write_csv(results: Sequence[FileHashes], stream: IO[str]) -> None:
     for result in results:
         row = record(result)
         row.pop("unfit_reason", None)
+        for key in ("vpdq", "vpdq_cropped", "vpdq_frames"):
+            row.pop(key, None)
         for name, value in row.pop("dihedral", {}).items():
             row[f"pdq_{name}"] = value
         writer.writerow(row)
@@ -70,7 +77,11 @@ def print_table(results: Sequence[FileHashes], console: Console) -> None:
     table.add_column("what", style="dim", no_wrap=True)
     table.add_column("value", no_wrap=True, overflow="fold")
     for result in results:
-        if result.pdq is not None:
+        if result.video is not None:
+            status = f"video, {len(result.video.frames)} frames hashed" + (
+                " (and inside its bars)" if result.video.cropped else ""
+            )
+        elif result.pdq is not None:
             verdict = (
                 "[green]fit to submit[/green]"
                 if result.unfit_reason is None

@@ -1,4 +1,4 @@
-"""Hashing one file on disk: its digests, and its PDQ hash when it is an image.
+"""Hashing one file on disk: digests, and PDQ for images or vPDQ for videos.
 
 This is what `reclaim hash` runs for each file, in worker processes. It never
 raises for a bad file: the reason goes into `FileHashes.error`.
@@ -14,6 +14,26 @@ from reclaim.hashing.distance import MIN_QUALITY
 from reclaim.hashing.errors import MediaError
 from reclaim.hashing.images import pdq_features
 from reclaim.hashing.types import PdqHash
+from reclaim.hashing.video import VideoHash, video_hash
+
+#: File name endings hashed as videos (MD5 + vPDQ) rather than images.
+VIDEO_SUFFIXES = frozenset(
+    {
+        ".mp4",
+        ".m4v",
+        ".mov",
+        ".webm",
+        ".mkv",
+        ".avi",
+        ".3gp",
+        ".3g2",
+        ".mpg",
+        ".mpeg",
+        ".wmv",
+        ".flv",
+        ".ts",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +45,7 @@ class FileHashes:
     pdq: PdqHash | None = None
     dihedral: tuple[PdqHash, ...] = ()
     error: str | None = None
+    video: VideoHash | None = None
 
     @property
     def ok(self) -> bool:
@@ -59,6 +80,11 @@ def hash_file(
         return FileHashes(
             name, error=f"cannot read the file: {error.strerror or error}"
         )
+    if os.path.splitext(name)[1].lower() in VIDEO_SUFFIXES:
+        try:
+            return FileHashes(name, digests, video=video_hash(name))
+        except MediaError as error:
+            return FileHashes(name, digests, error=str(error))
     try:
         features = pdq_features(name, exact=exact, dihedral=dihedral)
     except MediaError as error:
