@@ -56,8 +56,9 @@ def test_the_whole_flow_by_keyboard(page_factory, media: dict[str, Path]) -> Non
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "files-h"
     tab_to(page, "#file-input")
+    page.wait_for_timeout(200)  # let the Tab's focus settle before activating
     with page.expect_file_chooser() as chooser:
-        page.keyboard.press("Enter")
+        page.keyboard.press("Space")
     chooser.value.set_files([str(media["jpeg"])])
     wait_until_hashed(page, 1)
     tab_to(page, "#submit")
