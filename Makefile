@@ -13,9 +13,13 @@ PYTEST_WORKERS ?= 2
 setup: $(STAMP) $(WEB_STAMP)
 
 $(STAMP): pyproject.toml
+	scripts/ensure-system-packages
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# Meta's vpdq (a test oracle) builds against FFmpeg's development libraries.
+	$(BIN)/python -m pip install --quiet vpdq==0.2.5 \
+		|| echo "note: vpdq did not build (FFmpeg dev libraries missing?); its tests will skip"
 	touch $(STAMP)
 
 # Browser libraries the page serves itself, from the npm registry.
@@ -28,7 +32,7 @@ run: setup
 	$(BIN)/reclaim serve
 
 test: setup
-	scripts/ensure-chromium
+	scripts/ensure-system-packages
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests
 
 lint: $(STAMP)

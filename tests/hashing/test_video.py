@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +16,19 @@ from tests.conftest import require_shared
 pytestmark = pytest.mark.conformance
 
 
+def _vpdq():  # type: ignore[no-untyped-def]
+    try:
+        import vpdq
+    except ImportError as error:
+        reason = f"Meta's vpdq package is not installed ({error}): make test builds it"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return vpdq
+
+
 def test_frames_equal_the_vpdq_oracle() -> None:
-    import vpdq
+    vpdq = _vpdq()
 
     folder = require_shared("vpdq", "tmk", "sample-videos")
     videos = sorted(folder.glob("*.mp4"))
