@@ -33,9 +33,9 @@ from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pdqhash  # noqa: E402
-import skimage.data  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from photos import photo_file  # noqa: E402
 from reclaim.hashing import decode  # noqa: E402
 from reclaim.hashing.images import _features  # noqa: E402
 
@@ -51,22 +51,10 @@ REPEATS = 5
 
 def make_files() -> dict[str, list[Path]]:
     """Write (once) the benchmark photos; they are real decodes every run."""
-    CACHE.mkdir(exist_ok=True)
-    files: dict[str, list[Path]] = {}
-    for label, (size, ext) in SETS.items():
-        files[label] = []
-        for name in PHOTOS:
-            path = CACHE / f"{name}-{size[0]}x{size[1]}.{ext}"
-            if not path.exists():
-                rng = np.random.default_rng(len(name))
-                photo = Image.fromarray(np.asarray(getattr(skimage.data, name)()))
-                photo = photo.convert("RGB").resize(size, Image.Resampling.LANCZOS)
-                noisy = np.asarray(photo).astype(np.float64)
-                noisy += rng.normal(0, 3, noisy.shape)
-                image = Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8))
-                image.save(path, quality=90) if ext == "jpg" else image.save(path)
-            files[label].append(path)
-    return files
+    return {
+        label: [photo_file(name, size, ext) for name in PHOTOS]
+        for label, (size, ext) in SETS.items()
+    }
 
 
 def timed(function: Callable[[], Any]) -> tuple[float, Any]:

@@ -36,9 +36,9 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
-import skimage.data  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from photos import photo_file  # noqa: E402
 from reclaim.hashing import pdq_hash  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,17 +86,8 @@ PAGE_SCRIPT = """async (repeats) => {
 
 
 def make_photo() -> Path:
-    """The 12 MP benchmark JPEG, written once (same recipe as pdq_speed.py)."""
-    CACHE.mkdir(exist_ok=True)
-    path = CACHE / f"{PHOTO}-{SIZE[0]}x{SIZE[1]}.jpg"
-    if not path.exists():
-        rng = np.random.default_rng(len(PHOTO))
-        photo = Image.fromarray(np.asarray(getattr(skimage.data, PHOTO)()))
-        photo = photo.convert("RGB").resize(SIZE, Image.Resampling.LANCZOS)
-        noisy = np.asarray(photo).astype(np.float64)
-        noisy += rng.normal(0, 3, noisy.shape)
-        Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).save(path, quality=90)
-    return path
+    """The 12 MP benchmark JPEG (the same file bench/pdq_speed.py uses)."""
+    return photo_file(PHOTO, SIZE, "jpg")
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):

@@ -303,12 +303,22 @@ class Registry:
     ) -> tuple[int, list[int]]:
         """Store feedback; returns (items applied, indexes of unknown hashes)."""
         parsed = feedback.parse_items(items, limit=MAX_PAGE)
+        return self._store_feedback(platform, parsed, api="reclaim")
+
+    def _store_feedback(
+        self,
+        platform: PlatformIdentity,
+        items: Sequence[feedback.FeedbackItem],
+        *,
+        api: str,
+    ) -> tuple[int, list[int]]:
+        """Store validated feedback, audit it and publish any quarantine."""
 
         def work(session: Session) -> tuple[int, list[int]]:
             applied, unknown, changed = feedback.give(
                 session,
                 platform,
-                parsed,
+                items,
                 quarantine_after=self.settings.quarantine_after,
             )
             audit.record(
@@ -317,6 +327,7 @@ class Registry:
                 audit.Actor.PLATFORM,
                 platform_id=platform.id,
                 items=applied,
+                api=api,
             )
             publish(session, changed)
             return applied, unknown
@@ -394,26 +405,7 @@ class Registry:
                 f"{len(problems)} feedback entries were refused; none was stored",
                 problems,
             )
-
-        def work(session: Session) -> tuple[int, list[int]]:
-            applied, unknown, changed = feedback.give(
-                session,
-                platform,
-                items,
-                quarantine_after=self.settings.quarantine_after,
-            )
-            audit.record(
-                session,
-                audit.Action.FEEDBACK_GIVEN,
-                audit.Actor.PLATFORM,
-                platform_id=platform.id,
-                items=applied,
-                api="stopncii",
-            )
-            publish(session, changed)
-            return applied, unknown
-
-        return self._write(work)
+        return self._store_feedback(platform, items, api="stopncii")
 
     def exchange_submit(
         self, platform: PlatformIdentity, records: Sequence[Mapping[str, object]]
