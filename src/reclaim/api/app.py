@@ -70,6 +70,11 @@ def create_app(settings: Settings, registry: Registry | None = None) -> FastAPI:
     return app
 
 
+def app_from_env() -> FastAPI:
+    """An app configured from RECLAIM_* variables (uvicorn's factory, workers)."""
+    return create_app(Settings.from_env())
+
+
 def make_limiter(settings: Settings, secret: str) -> Limiter:
     """Redis-backed limits when RECLAIM_REDIS_URL is set, else in-process ones."""
     if settings.redis_url:

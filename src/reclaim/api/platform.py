@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from fastapi import APIRouter, Query
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from reclaim.api.deps import PlatformDep, RegistryDep
@@ -15,7 +15,6 @@ from reclaim.api.schemas import (
     ChangesReply,
     FeedbackBatch,
     FeedbackReply,
-    RecordOut,
     error_responses,
 )
 from reclaim.registry.feed import as_utc
@@ -38,28 +37,32 @@ async def changes(
     cursor: int = Query(0, ge=0, le=2**62, description="last cursor you received"),
     limit: int = Query(1000, ge=1, le=MAX_PAGE),
     program: list[str] | None = Query(None, description="restrict to programs"),
-) -> ChangesReply:
+) -> JSONResponse:
     page = await run_in_threadpool(
         lambda: registry.changes(platform, cursor=cursor, limit=limit, programs=program)
     )
-    return ChangesReply(
-        records=[
-            RecordOut(
-                type=e.signal_type,
-                value=e.value,
-                quality=e.quality,
-                program=e.program,
-                status=e.status,
-                case_count=e.case_count,
-                quarantined=e.quarantined,
-                change=e.change,
-                updated_at=e.updated_at,
-            )
+    # Serialised by hand: pydantic per record costs more than the query for
+    # 10,000-record pages. The shape is ChangesReply's (checked by the tests).
+    body = {
+        "ok": True,
+        "records": [
+            {
+                "type": e.signal_type,
+                "value": e.value,
+                "quality": e.quality,
+                "program": e.program,
+                "status": e.status,
+                "case_count": e.case_count,
+                "quarantined": e.quarantined,
+                "change": e.change,
+                "updated_at": _iso(e.updated_at),
+            }
             for e in page.entries
         ],
-        cursor=page.cursor,
-        has_more=page.has_more,
-    )
+        "cursor": page.cursor,
+        "has_more": page.has_more,
+    }
+    return JSONResponse(body)
 
 
 @router.get(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from reclaim.api.deps import registry as registry_of
@@ -57,7 +58,7 @@ async def fetch_hashes(
     start_timestamp: int = Query(10, alias="startTimestamp", ge=0, le=MAX_TIMESTAMP),
     page_size: int = Query(800, alias="pageSize", ge=1, le=MAX_PAGE),
     next_page_token: str | None = Query(None, alias="nextPageToken", max_length=40),
-) -> dict[str, Any]:
+) -> JSONResponse:
     service = registry_of(request)
     page = await run_in_threadpool(
         lambda: service.exchange_fetch(
@@ -67,26 +68,28 @@ async def fetch_hashes(
             page_size=page_size,
         )
     )
-    return {
-        "count": len(page.records),
-        "nextPageToken": page.next_token,
-        "nextSetTimestamp": page.next_set_timestamp,
-        "hasMoreRecords": page.has_more,
-        "hashRecords": [
-            {
-                "lastModtimestamp": r.last_modified,
-                "signalType": r.signal_name,
-                "hashValue": r.value,
-                "hashStatus": r.status_name,
-                "caseNumbers": {},
-                "CSPFeedbacks": [
-                    {"feedbackValue": value, "tags": list(tags), "source": source}
-                    for value, tags, source in r.feedbacks
-                ],
-            }
-            for r in page.records
-        ],
-    }
+    return JSONResponse(
+        {
+            "count": len(page.records),
+            "nextPageToken": page.next_token,
+            "nextSetTimestamp": page.next_set_timestamp,
+            "hasMoreRecords": page.has_more,
+            "hashRecords": [
+                {
+                    "lastModtimestamp": r.last_modified,
+                    "signalType": r.signal_name,
+                    "hashValue": r.value,
+                    "hashStatus": r.status_name,
+                    "caseNumbers": {},
+                    "CSPFeedbacks": [
+                        {"feedbackValue": value, "tags": list(tags), "source": source}
+                        for value, tags, source in r.feedbacks
+                    ],
+                }
+                for r in page.records
+            ],
+        }
+    )
 
 
 @router.post("/SubmitFeedback", responses=ERRORS, summary="StopNCII SubmitFeedback")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
@@ -36,7 +37,13 @@ def _registry() -> Iterator[Registry]:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
-    workers: Annotated[int, typer.Option(help="Server processes.", min=1)] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Server processes (set RECLAIM_REDIS_URL so they share rate limits).",
+            min=1,
+        ),
+    ] = 1,
 ) -> None:
     """Start the registry API (RECLAIM_* settings; SQLite by default)."""
     import uvicorn
@@ -45,18 +52,30 @@ def serve(
 
     config = settings()
     config = config.replace(host=host or config.host, port=port or config.port)
-    logging.basicConfig(
-        level=config.log_level, format="%(levelname)s %(name)s: %(message)s"
-    )
-    if workers > 1:
-        raise typer.BadParameter("use one process per `reclaim serve` behind a proxy")
+    logging.getLogger().setLevel(config.log_level.upper())
+    # Fail here, in this process, if the database is not migrated.
     app = create_app(config)
     err.print(
         f"reclaim registry on http://{config.host}:{config.port}", highlight=False
     )
-    # access_log off: uvicorn's access log would record client addresses.
+    target: object = app
+    if workers > 1:
+        # Each worker builds its own app from the same RECLAIM_* settings.
+        os.environ["RECLAIM_HOST"] = config.host
+        os.environ["RECLAIM_PORT"] = str(config.port)
+        target = "reclaim.api.app:app_from_env"
     uvicorn.run(
-        app, host=config.host, port=config.port, access_log=False, log_level="warning"
+        target,  # type: ignore[arg-type]
+        factory=workers > 1,
+        workers=workers,
+        host=config.host,
+        port=config.port,
+        # uvicorn's access log would record client addresses: never on.
+        access_log=False,
+        log_config=None,
+        # Client addresses come from X-Forwarded-For only when configured.
+        proxy_headers=config.trust_forwarded_for,
+        server_header=False,
     )
 
 

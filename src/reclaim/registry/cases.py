@@ -93,7 +93,7 @@ def create(
     )
     session.add(case)
     session.flush()
-    return case, pin, attach(session, case, hashes)
+    return case, pin, attach(session, case, hashes, new_case=True)
 
 
 def open_case(session: Session, number: str, pin: str, *, lock: bool = False) -> Case:

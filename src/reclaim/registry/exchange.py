@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from reclaim.hashing.errors import InvalidHashError
@@ -99,11 +99,40 @@ def fetch(
     """Records modified at or after `start_timestamp`, after the page token."""
     after = parse_token(token)
     since = datetime.fromtimestamp(max(start_timestamp, 0), UTC)
-    rows = session.scalars(
-        select(HashRecord)
+    # Record times never decrease along the feed (feed.publish), so "modified
+    # at or after `since`" is "at or after the first such feed position":
+    # one index probe, then a range scan in feed order.
+    first = after + 1
+    if not token:
+        # Only the first page looks the time up; later pages continue after
+        # their token, which already lies past `since`.
+        stamp = session.scalar(
+            select(HashRecord.updated_at)
+            .where(HashRecord.updated_at >= since)
+            .order_by(HashRecord.updated_at)
+            .limit(1)
+        )
+        if stamp is None:
+            return ExchangePage([], None, max(start_timestamp, 0), False)
+        first = int(
+            session.scalar(
+                select(func.min(HashRecord.change)).where(
+                    HashRecord.updated_at == stamp
+                )
+            )
+            or 0
+        )
+    rows = session.execute(
+        select(
+            HashRecord.id,
+            HashRecord.signal_type,
+            HashRecord.value,
+            HashRecord.status,
+            HashRecord.change,
+            HashRecord.updated_at,
+        )
         .where(
-            HashRecord.updated_at >= since,
-            HashRecord.change > after,
+            HashRecord.change >= first,
             HashRecord.program.in_(platform.programs),
             HashRecord.signal_type.in_(tuple(SIGNAL_NAMES)),
         )
@@ -114,13 +143,15 @@ def fetch(
     rows = rows[:page_size]
     opinions: dict[int, list[tuple[str, tuple[str, ...], str]]] = defaultdict(list)
     if rows:
-        for row, source in session.execute(
-            select(Feedback, Platform.name)
+        # By feed range, not by a 10,000-item IN list.
+        for hash_id, value, tag_text, source in session.execute(
+            select(Feedback.hash_id, Feedback.value, Feedback.tags, Platform.name)
             .join(Platform, Platform.id == Feedback.platform_id)
-            .where(Feedback.hash_id.in_([r.id for r in rows]))
+            .join(HashRecord, HashRecord.id == Feedback.hash_id)
+            .where(HashRecord.change.between(rows[0].change, rows[-1].change))
         ):
-            tags = tuple(t for t in row.tags.split(",") if t)
-            opinions[row.hash_id].append((FEEDBACK_NAMES[row.value], tags, source))
+            tags = tuple(t for t in tag_text.split(",") if t)
+            opinions[hash_id].append((FEEDBACK_NAMES[value], tags, source))
     records = [
         ExchangeRecord(
             int(as_utc(r.updated_at).timestamp()),

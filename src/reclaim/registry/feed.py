@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
 from reclaim.registry.models import HashRecord, Instance
@@ -37,14 +37,18 @@ def publish(session: Session, records: Sequence[HashRecord]) -> int:
         head: int = session.scalars(select(Instance.feed_head)).one()
         return head
     session.flush()
-    new_head, last_time = session.execute(
+    now = utcnow()
+    # One statement takes the lock, moves the head, and keeps time monotonic.
+    new_head, stamp = session.execute(
         update(Instance)
         .where(Instance.id == 1)
-        .values(feed_head=Instance.feed_head + len(unique))
+        .values(
+            feed_head=Instance.feed_head + len(unique),
+            feed_time=case((Instance.feed_time > now, Instance.feed_time), else_=now),
+        )
         .returning(Instance.feed_head, Instance.feed_time)
     ).one()
-    stamp = max(utcnow(), as_utc(last_time))
-    session.execute(update(Instance).where(Instance.id == 1).values(feed_time=stamp))
+    stamp = as_utc(stamp)
     first = new_head - len(unique) + 1
     for offset, record in enumerate(unique):
         record.change = first + offset

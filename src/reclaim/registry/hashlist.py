@@ -74,15 +74,21 @@ def lock_records(
 
 
 def attach(
-    session: Session, case: Case, hashes: Sequence[SubmittedHash]
+    session: Session,
+    case: Case,
+    hashes: Sequence[SubmittedHash],
+    *,
+    new_case: bool = False,
 ) -> list[HashRecord]:
     """Link hashes to an active case; returns the records that changed."""
     existing = lock_records(session, case.program, hashes)
-    linked = set(
-        session.scalars(
-            select(CaseHash.hash_id).where(CaseHash.case_id == case.id)
-        ).all()
-    )
+    linked: set[int] = set()
+    if not new_case:
+        linked = set(
+            session.scalars(
+                select(CaseHash.hash_id).where(CaseHash.case_id == case.id)
+            ).all()
+        )
     now = utcnow()
     changed: list[HashRecord] = []
     for submitted in hashes:
@@ -143,13 +149,28 @@ def changes_since(
     session: Session, *, programs: Sequence[str], cursor: int, limit: int
 ) -> list[ListEntry]:
     """Records whose latest change is after `cursor`, oldest change first."""
+    # Plain column rows, not ORM objects: a 10,000-record page is read
+    # several times faster this way.
     query = (
-        select(HashRecord)
+        select(*ENTRY_COLUMNS)
         .where(HashRecord.change > cursor, HashRecord.program.in_(programs))
         .order_by(HashRecord.change)
         .limit(limit)
     )
-    return [ListEntry.of(r) for r in session.scalars(query)]
+    return [ListEntry(*row[:-1], as_utc(row[-1])) for row in session.execute(query)]
+
+
+ENTRY_COLUMNS = (
+    HashRecord.signal_type,
+    HashRecord.value,
+    HashRecord.quality,
+    HashRecord.program,
+    HashRecord.status,
+    HashRecord.case_count,
+    HashRecord.quarantined,
+    HashRecord.change,
+    HashRecord.updated_at,
+)
 
 
 def feed_head(session: Session) -> int:

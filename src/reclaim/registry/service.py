@@ -113,8 +113,10 @@ class Registry:
                 program=chosen.value,
                 hashes=len(hashes),
             )
+            view = cases.view(session, case)
+            # Last: the feed lock is held from here until commit.
             publish(session, changed)
-            return NewCase(case.number, pin, cases.view(session, case))
+            return NewCase(case.number, pin, view)
 
         new = self._write(work)
         logger.info("case %s created with %d hashes", new.number, len(hashes))

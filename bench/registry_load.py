@@ -1,0 +1,316 @@
+"""Registry load: case creations per second, and a 1M-hash list sync, on PostgreSQL.
+
+Runs `reclaim serve` as a real server process on 127.0.0.1 against a fresh
+PostgreSQL database, then:
+
+1. 32 concurrent clients create cases (one PDQ hash each) for a fixed time;
+   every answer must be 201, and the database must hold exactly that many
+   cases and feed positions afterwards.
+2. 1,000,000 hash records are bulk-loaded (setup, not timed), then synced from
+   empty through the platform snapshot stream and through the StopNCII
+   FetchHashes pages; every hash must arrive exactly once. A raw `SELECT` of
+   the same rows through psycopg is the reference the API is compared with.
+
+Goals printed beside the numbers: >= 300 creations/s on 2 cores, a full 1M
+sync in <= 20 s. The server and the load generator share the machine's cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import numpy as np
+import psycopg
+
+ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+ROOT = Path(__file__).resolve().parents[1]
+CLIENTS = 32
+DURATION = 10.0
+LIST_SIZE = 1_000_000
+WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def random_pdq(rng: np.random.Generator) -> str:
+    bits = np.zeros(256, dtype=bool)
+    bits[rng.choice(256, 128, replace=False)] = True
+    return format(int("".join("1" if b else "0" for b in bits), 2), "064x")
+
+
+class Server:
+    """`reclaim serve` in its own process, on a fresh database."""
+
+    def __init__(self, database: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "RECLAIM_DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}",
+            "RECLAIM_CASE_RATE": "1000000000/hour",
+            "RECLAIM_PIN_RATE": "1000000000/hour",
+            "RECLAIM_LOG_LEVEL": "WARNING",
+        }
+        reclaim = str(ROOT / ".venv" / "bin" / "reclaim")
+        subprocess.run(
+            [reclaim, "db", "upgrade"], env=self.env, check=True, capture_output=True
+        )
+        self.process = subprocess.Popen(
+            [reclaim, "serve", "--port", str(self.port), "--workers", str(WORKERS)],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError("the server did not start")
+
+    def platform_key(self) -> str:
+        reclaim = str(ROOT / ".venv" / "bin" / "reclaim")
+        out = subprocess.run(
+            [
+                reclaim,
+                "platforms",
+                "add",
+                f"bench-{uuid.uuid4().hex[:6]}",
+                "--programs",
+                "adult",
+            ],
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        return out.strip().splitlines()[-1]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def fresh_database() -> str:
+    name = f"reclaim_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return name
+
+
+def drop_database(name: str) -> None:
+    with psycopg.connect(ADMIN, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def create_cases(url: str) -> tuple[int, list[float], int]:
+    rng = np.random.default_rng(1)
+    hashes = [random_pdq(rng) for _ in range(20_000)]
+    latencies: list[float] = []
+    failures = 0
+    ok = 0
+    stop_at = time.monotonic() + DURATION
+    counter = iter(range(10**9))
+
+    async def client() -> None:
+        nonlocal ok, failures
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            while time.monotonic() < stop_at:
+                value = hashes[next(counter) % len(hashes)]
+                body = {
+                    "program": "adult",
+                    "hashes": [{"type": "pdq", "value": value, "quality": 100}],
+                }
+                started = time.perf_counter()
+                response = await http.post("/api/v1/cases", json=body)
+                latencies.append(time.perf_counter() - started)
+                if response.status_code == 201:
+                    ok += 1
+                else:
+                    failures += 1
+
+    await asyncio.gather(*(client() for _ in range(CLIENTS)))
+    return ok, latencies, failures
+
+
+def bench_creations() -> tuple[float, float, float, bool]:
+    database = fresh_database()
+    server = Server(database)
+    try:
+        ok, latencies, failures = asyncio.run(create_cases(server.url))
+        with psycopg.connect(f"host=127.0.0.1 user=postgres dbname={database}") as conn:
+            cases = conn.execute("SELECT count(*) FROM cases").fetchone()[0]  # type: ignore[index]
+            head = conn.execute("SELECT feed_head FROM instance").fetchone()[0]  # type: ignore[index]
+            distinct = conn.execute("SELECT count(*) FROM hashes").fetchone()[0]  # type: ignore[index]
+        correct = failures == 0 and cases == ok and head >= distinct and distinct > 0
+        if not correct:
+            print(
+                f"FAIL creations: {ok} answered 201, {failures} failed, {cases} cases stored"
+            )
+        latencies.sort()
+        p50 = latencies[len(latencies) // 2] * 1000
+        p99 = latencies[int(len(latencies) * 0.99)] * 1000
+        return ok / DURATION, p50, p99, correct
+    finally:
+        server.stop()
+        drop_database(database)
+
+
+def load_list(database: str) -> tuple[set[str], datetime]:
+    rng = np.random.default_rng(7)
+    raw = rng.integers(0, 2**63, size=(LIST_SIZE, 4), dtype=np.uint64)
+    values = ["".join(f"{int(w):016x}" for w in row) for row in raw]
+    start = datetime.now(UTC) - timedelta(days=1)
+    with psycopg.connect(f"host=127.0.0.1 user=postgres dbname={database}") as conn:
+        with conn.cursor().copy(
+            "COPY hashes (signal_type, digest, value, quality, program, status, "
+            "case_count, quarantined, change, updated_at) FROM STDIN"
+        ) as copy:
+            for index, value in enumerate(values, start=1):
+                copy.write_row(
+                    (
+                        "pdq",
+                        hashlib.sha256(value.encode()).hexdigest(),
+                        value,
+                        100,
+                        "adult",
+                        "active",
+                        1,
+                        False,
+                        index,
+                        start + timedelta(microseconds=index * 50),
+                    )
+                )
+        last = start + timedelta(microseconds=LIST_SIZE * 50)
+        conn.execute(
+            "UPDATE instance SET feed_head = %s, feed_time = %s", (LIST_SIZE, last)
+        )
+    return set(values), last
+
+
+def bench_sync() -> dict[str, float]:
+    database = fresh_database()
+    server = Server(database)
+    try:
+        expected, _ = load_list(database)
+        key = server.platform_key()
+        results: dict[str, float] = {}
+
+        started = time.perf_counter()
+        with psycopg.connect(f"host=127.0.0.1 user=postgres dbname={database}") as conn:
+            raw = {
+                row[0]
+                for row in conn.execute(
+                    "SELECT value FROM hashes WHERE status = 'active'"
+                )
+            }
+        results["raw SELECT (reference)"] = time.perf_counter() - started
+        assert raw == expected
+
+        started = time.perf_counter()
+        seen: set[str] = set()
+        last: dict[str, object] = {}
+        with httpx.stream(
+            "GET",
+            f"{server.url}/api/v1/platform/snapshot",
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=120,
+        ) as response:
+            for line in response.iter_lines():
+                record = json.loads(line)
+                if "end" in record:
+                    last = record
+                else:
+                    seen.add(record["value"])
+        results["platform snapshot (NDJSON)"] = time.perf_counter() - started
+        assert seen == expected and last == {
+            "end": True,
+            "cursor": LIST_SIZE,
+            "count": LIST_SIZE,
+        }
+
+        started = time.perf_counter()
+        seen = set()
+        token = ""
+        headers = {"x-functions-key": key, "Ocp-Apim-Subscription-Key": key}
+        with httpx.Client(base_url=server.url, headers=headers, timeout=120) as http:
+            while True:
+                params = {"startTimestamp": 10, "pageSize": 10_000}
+                if token:
+                    params["nextPageToken"] = token
+                page = http.get("/stopncii/v1/FetchHashes", params=params).json()
+                seen.update(r["hashValue"] for r in page["hashRecords"])
+                if not page["hasMoreRecords"]:
+                    break
+                token = page["nextPageToken"]
+        results["StopNCII FetchHashes (10k pages)"] = time.perf_counter() - started
+        assert seen == expected
+
+        started = time.perf_counter()
+        seen = set()
+        cursor = 0
+        with httpx.Client(
+            base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=120
+        ) as http:
+            while True:
+                page = http.get(
+                    "/api/v1/platform/changes",
+                    params={"cursor": cursor, "limit": 10_000},
+                ).json()
+                seen.update(r["value"] for r in page["records"])
+                cursor = page["cursor"]
+                if not page["has_more"]:
+                    break
+        results["platform changes (10k pages)"] = time.perf_counter() - started
+        assert seen == expected
+        return results
+    finally:
+        server.stop()
+        drop_database(database)
+
+
+def main() -> int:
+    print(
+        f"registry on PostgreSQL, server and {CLIENTS} clients on {os.cpu_count()} cores\n"
+    )
+    rate, p50, p99, correct = bench_creations()
+    verdict = "met" if rate >= 300 else "MISSED"
+    print(
+        f"case creations: {rate:7.0f}/s  (p50 {p50:.0f} ms, p99 {p99:.0f} ms)  goal >= 300/s: {verdict}"
+    )
+    print()
+    results = bench_sync()
+    reference = results["raw SELECT (reference)"]
+    print(f"sync of {LIST_SIZE:,} hashes from empty:")
+    for name, seconds in results.items():
+        goal = (
+            ""
+            if "reference" in name
+            else ("  goal <= 20 s: " + ("met" if seconds <= 20 else "MISSED"))
+        )
+        print(
+            f"  {name:<34} {seconds:6.1f} s  {LIST_SIZE / seconds:9,.0f}/s  {seconds / reference:5.1f}x raw{goal}"
+        )
+    return 0 if correct else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
