@@ -43,6 +43,7 @@ lint: $(STAMP)
 bench: setup
 	$(BIN)/python bench/pdq_speed.py
 	$(BIN)/python bench/web_pdq.py
+	$(BIN)/python bench/registry_load.py
 	$(BIN)/python bench/pdq_conformance.py
 
 clean:
