@@ -1,4 +1,4 @@
-"""On-device hashing: PDQ for images, and the hash value types.
+"""On-device hashing: PDQ for images, MD5 and vPDQ for videos, hash value types.
 
 Everything here runs on a person's own device and imports only numpy, Pillow
 (+ pillow-heif), PyAV and the standard library.
@@ -21,6 +21,8 @@ from reclaim.hashing.images import pdq_features, pdq_hash, pdq_hash_dihedral
 from reclaim.hashing.orientation import Orientation
 from reclaim.hashing.pdq import DIHEDRAL_NAMES, PdqFeatures
 from reclaim.hashing.types import Md5Hash, PdqHash, SignalType
+from reclaim.hashing.video import VideoHash, video_hash
+from reclaim.hashing.vpdq_format import VpdqFrame, VpdqHash
 
 __all__ = [
     "DIHEDRAL_NAMES",
@@ -41,10 +43,14 @@ __all__ = [
     "PdqHash",
     "SignalType",
     "UnreadableMediaError",
+    "VideoHash",
+    "VpdqFrame",
+    "VpdqHash",
     "decode",
     "hamming",
     "is_match",
     "pdq_features",
     "pdq_hash",
     "pdq_hash_dihedral",
+    "video_hash",
 ]
