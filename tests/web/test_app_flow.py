@@ -102,3 +102,24 @@ def test_bad_files_are_explained_not_sent(page_factory, media) -> None:  # type:
     page.click("#submit")
     assert page.is_visible("#files-error")
     assert page.is_hidden("#step-done")
+
+
+def test_add_more_files_to_a_case(page_factory, media: dict[str, Path]) -> None:  # type: ignore[no-untyped-def]
+    page = page_factory()
+    page.goto("/")
+    choose_program_and_files(page, [media["jpeg"]])
+    wait_until_hashed(page, 1)
+    page.click("#submit")
+    page.wait_for_selector("#step-done:not([hidden])")
+    page.fill("#status-pin", page.text_content("#case-pin") or "")
+    page.click("#status-form button[type=submit]")
+    page.wait_for_selector("#status-result:not([hidden])")
+    assert page.locator("#status-rows tr").count() == 1
+    page.click("#status-add")
+    assert page.is_visible("#step-files")
+    page.set_input_files("#file-input", [str(media["png"]), str(media["video"])])
+    wait_until_hashed(page, 2)
+    page.click("#submit")
+    wait_for(page, "() => document.querySelectorAll('#status-rows tr').length === 3")
+    kinds = page.locator("#status-rows tr td:first-child").all_text_contents()
+    assert kinds.count(message(page, "kind.video")) == 1
