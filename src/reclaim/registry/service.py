@@ -191,12 +191,7 @@ class Registry:
                 platform_id=platform.id,
                 programs=platform.programs,
             )
-            audit.record(
-                session,
-                audit.Action.KEY_ISSUED,
-                audit.Actor.OPERATOR,
-                platform_id=platform.id,
-            )
+            _operator_did(session, platform.id, audit.Action.KEY_ISSUED)
             return key
 
         key = self._write(work)
@@ -207,17 +202,8 @@ class Registry:
 
         def work(session: Session) -> str:
             platform, key = platforms.rotate(session, name)
-            audit.record(
-                session,
-                audit.Action.KEY_REVOKED,
-                audit.Actor.OPERATOR,
-                platform_id=platform.id,
-            )
-            audit.record(
-                session,
-                audit.Action.KEY_ISSUED,
-                audit.Actor.OPERATOR,
-                platform_id=platform.id,
+            _operator_did(
+                session, platform.id, audit.Action.KEY_REVOKED, audit.Action.KEY_ISSUED
             )
             return key
 
@@ -229,12 +215,7 @@ class Registry:
 
         def work(session: Session) -> None:
             platform = platforms.revoke(session, name)
-            audit.record(
-                session,
-                audit.Action.PLATFORM_REVOKED,
-                audit.Actor.OPERATOR,
-                platform_id=platform.id,
-            )
+            _operator_did(session, platform.id, audit.Action.PLATFORM_REVOKED)
 
         self._write(work)
         return self._info(name)
@@ -494,6 +475,12 @@ class Registry:
         """The newest audit events first."""
         with self.db.read() as session:
             return audit.read(session, limit=limit, action=action)
+
+
+def _operator_did(session: Session, platform_id: int, *actions: audit.Action) -> None:
+    """Audit operator actions on one platform, in order."""
+    for action in actions:
+        audit.record(session, action, audit.Actor.OPERATOR, platform_id=platform_id)
 
 
 def _retryable(error: Exception) -> bool:
