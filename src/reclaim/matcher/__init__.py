@@ -1,0 +1,8 @@
+"""The platform matcher: a synced copy of the hash list and an exact PDQ index."""
+
+from __future__ import annotations
+
+from reclaim.matcher.errors_index import IndexArgumentError
+from reclaim.matcher.index import Matches, PdqIndex
+
+__all__ = ["IndexArgumentError", "Matches", "PdqIndex"]

@@ -1,0 +1,251 @@
+"""`PdqIndex`: every stored PDQ hash within a Hamming radius of a query, exactly.
+
+Concurrency contract
+--------------------
+A `PdqIndex` never changes after it is built. `with_changes` returns a *new*
+index that shares the unchanged arrays with the old one; the old one keeps
+answering exactly as before. A service holds its current index in one
+attribute, queries whatever object it read from there, and a writer thread
+swaps in the new index with a single assignment, which is atomic in Python.
+A reader therefore sees either the whole old state or the whole new state,
+never a torn one, and nobody waits on a lock.
+
+Positions
+---------
+Hashes are numbered 0, 1, 2, ... in the order they were given to `build` and
+then to each `with_changes(add=...)`. A position never changes and is never
+reused: removing a hash only marks its position as removed, so callers can
+keep their own arrays (ids, programs) indexed by position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from reclaim.hashing import MATCH_DISTANCE, PdqHash
+from reclaim.matcher.codes import CODE_BYTES, Codes, as_codes
+from reclaim.matcher.errors_index import IndexArgumentError
+from reclaim.matcher.flat import FlatSearch
+from reclaim.matcher.hits import Hits
+
+Structure = Literal["auto", "flat"]
+HashesIn = Iterable[str | PdqHash] | npt.NDArray[np.uint8]
+
+MAX_RADIUS = CODE_BYTES * 8
+
+#: Added hashes collect in one small flat segment up to this size.
+_DELTA_MAX = 1 << 16
+#: Past this many segments, or this share of hashes outside the first
+#: segment, `with_changes` rebuilds one segment (positions are kept).
+_MAX_SEGMENTS = 8
+_MAX_DELTA_SHARE = 0.125
+
+
+class _Search(Protocol):
+    """A structure that finds every stored code within a radius of a query."""
+
+    def __len__(self) -> int: ...
+
+    @property
+    def codes(self) -> Codes: ...
+
+    @property
+    def nbytes(self) -> int: ...
+
+    def search(self, queries: Codes, radius: int) -> Hits: ...
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Matches:
+    """The stored hashes within the radius of one query.
+
+    `positions` (int64) are positions in build order and `distances` (int32)
+    their Hamming distances, sorted by distance, then position.
+    """
+
+    positions: npt.NDArray[np.int64]
+    distances: npt.NDArray[np.int32]
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+
+@dataclass(frozen=True, slots=True)
+class _Segment:
+    start: int
+    search: _Search
+
+
+def _structure(codes: Codes, structure: Structure) -> _Search:
+    """Pick the search structure for a list of this size."""
+    return FlatSearch(codes)
+
+
+class PdqIndex:
+    """An immutable set of PDQ hashes searchable by Hamming radius.
+
+    Build with `PdqIndex.build(hashes)`; update with `with_changes`, which
+    returns a new index (see the module docstring for the concurrency
+    contract). Results are exact: every live stored hash within the radius.
+    """
+
+    __slots__ = ("_live", "_removed", "_segments", "_size", "_structure")
+
+    def __init__(
+        self,
+        segments: Sequence[_Segment],
+        size: int,
+        removed: npt.NDArray[np.uint8] | None,
+        structure: Structure,
+    ) -> None:
+        # Use `build`; this constructor trusts its arguments.
+        self._segments = tuple(segments)
+        self._size = size
+        self._removed = removed
+        self._structure: Structure = structure
+        dead = 0 if removed is None else int(np.bitwise_count(removed).sum())
+        self._live = size - dead
+
+    @classmethod
+    def build(cls, hashes: HashesIn, *, structure: Structure = "auto") -> PdqIndex:
+        """Index hex strings, `PdqHash` values or an (n, 32) uint8 array.
+
+        Positions follow the input order. `structure` forces a search
+        structure ("flat" or "mih") instead of choosing by size ("auto").
+        """
+        codes = as_codes(hashes)
+        segments = [_Segment(0, _structure(codes, structure))] if len(codes) else []
+        return cls(segments, len(codes), None, structure)
+
+    def __len__(self) -> int:
+        """The number of stored hashes that are not removed."""
+        return self._live
+
+    @property
+    def next_position(self) -> int:
+        """The position the next added hash gets (all positions ever used)."""
+        return self._size
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the index's arrays (codes, tables, removal marks)."""
+        removed = 0 if self._removed is None else self._removed.nbytes
+        return removed + sum(s.search.nbytes for s in self._segments)
+
+    def is_removed(self, position: int) -> bool:
+        """Whether the hash at `position` has been removed."""
+        self._check_positions(np.array([position]))
+        if self._removed is None:
+            return False
+        return bool(np.unpackbits(self._removed, count=self._size)[position])
+
+    def query(self, hashes: HashesIn, *, radius: int = MATCH_DISTANCE) -> list[Matches]:
+        """For each query hash, every live stored hash within `radius` bits."""
+        if type(radius) is not int or not 0 <= radius <= MAX_RADIUS:
+            raise IndexArgumentError(
+                f"{radius!r} is not a usable radius: expected an integer from 0 "
+                f"to {MAX_RADIUS}; PDQ matches are usually within {MATCH_DISTANCE}"
+            )
+        queries = as_codes(hashes)
+        hits = Hits.concat(
+            [s.search.search(queries, radius).shifted(s.start) for s in self._segments]
+        )
+        if self._removed is not None and len(hits):
+            hits = hits.where(~_bit(self._removed, hits.positions))
+        return _split(hits, len(queries))
+
+    def with_changes(
+        self,
+        *,
+        add: HashesIn = (),
+        remove: Iterable[int] | npt.NDArray[np.integer] = (),
+    ) -> PdqIndex:
+        """A new index with `add` appended (at `next_position` onwards) and the
+        hashes at positions `remove` removed. This index is left unchanged.
+
+        `remove` may name positions added by this same call; removing a
+        position twice is allowed.
+        """
+        codes = as_codes(add)
+        size = self._size + len(codes)
+        gone = np.asarray(
+            list(remove) if not isinstance(remove, np.ndarray) else remove
+        )
+        segments = list(self._segments)
+        if len(codes):
+            segments = self._added(segments, codes)
+        removed = self._removed
+        if removed is not None and len(removed) * 8 < size:
+            grown = np.zeros((size + 7) // 8, dtype=np.uint8)
+            grown[: len(removed)] = removed
+            removed = grown
+        if gone.size:
+            self._check_positions(gone, size=size)
+            bits = np.zeros(size, dtype=bool)
+            if removed is not None:
+                bits[:] = np.unpackbits(removed, count=size).astype(bool)
+            bits[gone.astype(np.int64)] = True
+            removed = np.packbits(bits)
+        return PdqIndex(segments, size, removed, self._structure)
+
+    def _added(self, segments: list[_Segment], codes: Codes) -> list[_Segment]:
+        """Segments with `codes` appended after the last position."""
+        last = segments[-1] if segments else None
+        if (
+            last is not None
+            and len(segments) > 1
+            and isinstance(last.search, FlatSearch)
+            and len(last.search) + len(codes) <= _DELTA_MAX
+        ):
+            merged = np.concatenate([last.search.codes, codes])
+            return [*segments[:-1], _Segment(last.start, FlatSearch(merged))]
+        segments = [*segments, _Segment(self._size, _structure(codes, self._structure))]
+        base = len(segments[0].search)
+        delta = sum(len(s.search) for s in segments[1:])
+        if len(segments) > _MAX_SEGMENTS or delta > _MAX_DELTA_SHARE * base:
+            every = np.concatenate([s.search.codes for s in segments])
+            segments = [_Segment(0, _structure(every, self._structure))]
+        return segments
+
+    def _check_positions(
+        self, positions: npt.NDArray[Any], *, size: int | None = None
+    ) -> None:
+        end = self._size if size is None else size
+        if positions.dtype.kind not in "iu" or positions.ndim != 1:
+            raise IndexArgumentError(
+                f"{positions.dtype} values are not positions: expected integers "
+                "from build order (0, 1, 2, ...)"
+            )
+        bad = positions[(positions < 0) | (positions >= end)]
+        if bad.size:
+            raise IndexArgumentError(
+                f"{int(bad[0])} is not a position in this index: expected 0 to "
+                f"{end - 1}; positions come from build and add order"
+            )
+
+
+def _bit(
+    packed: npt.NDArray[np.uint8], positions: npt.NDArray[np.int64]
+) -> npt.NDArray[np.bool_]:
+    """Bit `positions` of a `np.packbits` array (big-endian within bytes)."""
+    shift = (7 - (positions & 7)).astype(np.uint8)
+    bits: npt.NDArray[np.bool_] = ((packed[positions >> 3] >> shift) & 1).astype(bool)
+    return bits
+
+
+def _split(hits: Hits, count: int) -> list[Matches]:
+    """One `Matches` per query, sorted by distance, then position."""
+    order = np.lexsort((hits.positions, hits.distances, hits.queries))
+    queries = hits.queries[order]
+    positions = hits.positions[order]
+    distances = hits.distances[order]
+    bounds = np.searchsorted(queries, np.arange(count + 1))
+    return [
+        Matches(positions[a:b], distances[a:b])
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+    ]
