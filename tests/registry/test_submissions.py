@@ -72,3 +72,24 @@ def test_programs() -> None:
     assert parse_program("minor").value == "minor"
     with pytest.raises(InvalidRequestError, match="'minor'"):
         parse_program("kids")
+
+
+def test_vpdq_in_compact_form_is_stored_as_meta_text_and_dedupes() -> None:
+    from reclaim.hashing.vpdq_format import VpdqHash
+
+    text = f"0,100,{PDQ},0.000\n30,95,{PDQ},1.001\n"
+    compact = VpdqHash.parse(text).to_compact()
+    assert compact.startswith("vpdq1:") and len(compact) < len(text)
+    parsed = parse_hashes(
+        [{"type": "vpdq", "value": compact}, {"type": "vpdq", "value": text}],
+        limit=5,
+    )
+    assert [h.value for h in parsed] == [text]
+    (alone,) = parse_hashes([{"type": "vpdq", "value": compact}], limit=5)
+    assert alone.digest == parsed[0].digest
+
+
+def test_damaged_compact_vpdq_is_refused() -> None:
+    with pytest.raises(InvalidRequestError) as raised:
+        parse_hashes([{"type": "vpdq", "value": "vpdq1:AAAA!"}], limit=5)
+    assert "base64url" in raised.value.details[0]

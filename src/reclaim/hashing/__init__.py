@@ -22,6 +22,7 @@ from reclaim.hashing.orientation import Orientation
 from reclaim.hashing.pdq import DIHEDRAL_NAMES, PdqFeatures
 from reclaim.hashing.types import Md5Hash, PdqHash, SignalType
 from reclaim.hashing.video import VideoHash, video_hash
+from reclaim.hashing.video_match import VideoMatch, video_match
 from reclaim.hashing.vpdq_format import VpdqFrame, VpdqHash
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "SignalType",
     "UnreadableMediaError",
     "VideoHash",
+    "VideoMatch",
     "VpdqFrame",
     "VpdqHash",
     "decode",
@@ -53,4 +55,5 @@ __all__ = [
     "pdq_hash",
     "pdq_hash_dihedral",
     "video_hash",
+    "video_match",
 ]

@@ -2,7 +2,10 @@
 
 Each item is `{"type": "pdq"|"md5"|"vpdq", "value": ..., "quality": ...}`.
 PDQ hashes need a quality of at least 50 and a non-degenerate bit pattern;
-vPDQ hashes need at least one frame of quality 50. Every refused item is
+vPDQ hashes need at least one frame of quality 50; they come in Meta's text
+or our compact form (`vpdq1:...`) and are stored in one canonical form,
+Meta's text, so a video dedupes whichever form it came in (and the feed and
+feedback keep speaking the format vPDQ users exchange). Every refused item is
 reported with its position and reason, and nothing is stored.
 """
 
@@ -94,6 +97,7 @@ def _vpdq(item: Mapping[str, Any]) -> SubmittedHash:
             f"no frame of this vPDQ hash has quality {MIN_QUALITY} or more: it "
             "would match unrelated videos"
         )
+    # Canonical: Meta's text, whatever form came in (see the module docstring).
     return SubmittedHash(SignalType.VPDQ, parsed.to_text(), None)
 
 
