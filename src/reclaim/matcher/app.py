@@ -1,0 +1,244 @@
+"""`create_app(service)`: the matcher's HTTP API for a platform's upload pipeline.
+
+| endpoint | what |
+|---|---|
+| `POST /v1/match` | match a batch of hashes (pdq, md5, vpdq) |
+| `POST /v1/match/media` | match an uploaded image or video (hashed in memory) |
+| `GET /v1/review`, `GET/POST /v1/review/{id}` | the review queue and decisions |
+| `GET /status` | list size, cursor, lag, last sync result, backoff, outbox |
+| `GET /metrics` | Prometheus metrics |
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Literal
+
+from fastapi import FastAPI, Request
+from fastapi import Query as QueryParam
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from reclaim import __version__
+from reclaim.hashing import InvalidHashError, Md5Hash, PdqHash, VpdqHash
+from reclaim.matcher import http_errors
+from reclaim.matcher.http_errors import BadQueryError, UploadTooLargeError
+from reclaim.matcher.matching import Match
+from reclaim.matcher.media import hash_upload
+from reclaim.matcher.review import QueuedMatch
+from reclaim.matcher.service import MatcherService, Query, Result
+
+
+class Strict(BaseModel):
+    """Refuse unknown fields."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class HashIn(Strict):
+    """One hash to match."""
+
+    type: Literal["pdq", "md5", "vpdq"]
+    value: str = Field(max_length=4_000_000)
+    reference: str | None = Field(
+        default=None, max_length=200, description="your id for the content"
+    )
+
+
+class MatchRequest(Strict):
+    """A batch of hashes."""
+
+    hashes: list[HashIn]
+
+
+class Decision(Strict):
+    """A reviewer's decision."""
+
+    decision: Literal["blocked", "not_blocked"]
+    reviewer: str | None = Field(default=None, max_length=100)
+
+
+def create_app(service: MatcherService, *, background: bool = False) -> FastAPI:
+    """The matcher API; `background` starts sync and delivery threads with it."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if background:
+            service.start()
+        yield
+        if background:
+            service.stop()
+
+    app = FastAPI(
+        title="reclaim matcher",
+        version=__version__,
+        description="Match uploads against the synced hash list; review and act.",
+        lifespan=lifespan,
+    )
+    http_errors.install(app)
+    config = service.config
+
+    @app.post("/v1/match", summary="Match a batch of hashes")
+    def match(body: MatchRequest) -> dict[str, Any]:
+        if len(body.hashes) > config.max_batch:
+            raise BadQueryError(
+                f"{len(body.hashes)} hashes in one request is too many: at most "
+                f"{config.max_batch}; split the batch",
+                [],
+            )
+        started = time.perf_counter()
+        results = service.match(_queries(body.hashes))
+        service.metrics.latency.labels("hashes").observe(time.perf_counter() - started)
+        return {
+            "ok": True,
+            "results": [
+                {"index": n, "matches": _matches(result)}
+                for n, result in enumerate(results)
+            ],
+        }
+
+    @app.post(
+        "/v1/match/media",
+        summary="Match an uploaded image or video (hashed in memory, never stored)",
+        openapi_extra={
+            "requestBody": {
+                "content": {"application/octet-stream": {}},
+                "required": True,
+            }
+        },
+    )
+    async def match_media(
+        request: Request,
+        reference: str | None = QueryParam(None, max_length=200),
+    ) -> dict[str, Any]:
+        data = await _read_limited(request, config.max_upload_bytes)
+        started = time.perf_counter()
+        try:
+            hashes = await run_in_threadpool(
+                hash_upload, data, dihedral=config.dihedral
+            )
+        except Exception:
+            service.metrics.uploads.labels("unreadable").inc()
+            raise
+        finally:
+            del data  # the upload leaves memory as soon as it is hashed
+        result = await run_in_threadpool(
+            service.match_media, hashes, reference=reference
+        )
+        service.metrics.uploads.labels("matched" if result.matches else "clear").inc()
+        service.metrics.latency.labels("media").observe(time.perf_counter() - started)
+        return {
+            "ok": True,
+            "media": "video" if hashes.video is not None else "image",
+            "matches": _matches(result),
+        }
+
+    @app.get("/v1/review", summary="The review queue, newest first")
+    def review_list(
+        state: str | None = QueryParam(None, max_length=20),
+        limit: int = QueryParam(50, ge=1, le=1000),
+    ) -> dict[str, Any]:
+        items = service.queue.list(state=state, limit=limit)
+        return {"ok": True, "matches": [i.summary() for i in items]}
+
+    @app.get("/v1/review/{match_id}", summary="One match")
+    def review_show(match_id: int) -> dict[str, Any]:
+        return {"ok": True, "match": service.queue.get(match_id).summary()}
+
+    @app.post("/v1/review/{match_id}", summary="Decide a pending match")
+    def review_decide(match_id: int, body: Decision) -> dict[str, Any]:
+        item = service.decide(match_id, body.decision, reviewer=body.reviewer)
+        return {"ok": True, "match": item.summary()}
+
+    @app.get("/status", summary="List size, cursor, lag and sync health")
+    def status() -> dict[str, Any]:
+        return service.status()
+
+    @app.get("/metrics", summary="Prometheus metrics")
+    def metrics() -> Response:
+        return Response(
+            service.metrics.render(),
+            media_type="text/plain; version=0.0.4; charset=utf-8",
+        )
+
+    @app.get("/healthz", summary="Liveness")
+    def healthz() -> dict[str, Any]:
+        return {"ok": True, "version": __version__}
+
+    return app
+
+
+def _queries(items: list[HashIn]) -> list[Query]:
+    queries: list[Query] = []
+    problems: list[str] = []
+    for number, item in enumerate(items):
+        try:
+            if item.type == "pdq":
+                queries.append(
+                    Query(pdq=(PdqHash.parse(item.value),), reference=item.reference)
+                )
+            elif item.type == "md5":
+                queries.append(
+                    Query(md5=Md5Hash.parse(item.value), reference=item.reference)
+                )
+            else:
+                queries.append(
+                    Query(video=VpdqHash.parse(item.value), reference=item.reference)
+                )
+        except InvalidHashError as error:
+            problems.append(f"hashes[{number}]: {error}")
+    if problems:
+        raise BadQueryError(
+            f"{len(problems)} of {len(items)} hashes are not valid; nothing was "
+            "matched",
+            problems,
+        )
+    return queries
+
+
+def _matches(result: Result) -> list[dict[str, Any]]:
+    return [_match(match, item) for match, item in result.matches]
+
+
+def _match(match: Match, item: QueuedMatch) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "match_id": item.id,
+        "type": match.kind.value,
+        "program": match.program,
+        "distance": match.distance,
+        "state": item.state.value,
+    }
+    if match.variant is not None:
+        body["variant"] = match.variant
+    if match.query_percent is not None:
+        body["query_percent"] = round(match.query_percent, 2)
+        body["compared_percent"] = round(match.compared_percent or 0.0, 2)
+    return body
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise UploadTooLargeError(
+            f"the upload is {declared} bytes: at most {limit} are accepted; raise "
+            "[serve] max_upload_bytes or send the hashes instead"
+        )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise UploadTooLargeError(
+                f"the upload is over {limit} bytes: raise [serve] max_upload_bytes "
+                "or send the hashes instead"
+            )
+        chunks.append(chunk)
+    if not size:
+        raise BadQueryError(
+            "the upload is empty: send the image or video bytes as the request body",
+            [],
+        )
+    return b"".join(chunks)

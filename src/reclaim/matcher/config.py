@@ -1,0 +1,305 @@
+"""The matcher's config file: TOML data, parsed once into frozen objects.
+
+```toml
+[source]                      # where the hash list comes from
+kind = "reclaim"              # or "stopncii"
+url = "https://registry.example"
+api_key = "..."               # reclaim: the platform key
+programs = ["minor", "adult"] # reclaim: the programs to follow (default: all)
+# stopncii: subscription_key, function_key (default: subscription_key),
+#           program (the label given to its records, default "adult")
+
+[store]
+url = "sqlite:///./matcher-data/matcher.db"   # or postgresql+psycopg://...
+
+[sync]
+poll_seconds = 5
+
+[match]
+radius = 31
+dihedral = true
+
+[policy]
+auto_action_distance = 0      # omit: every match goes to human review
+
+[webhook]
+url = "https://moderation.example/hooks/reclaim"
+secret = "..."
+
+[serve]
+host = "127.0.0.1"
+port = 8100
+```
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+from reclaim.hashing import MATCH_DISTANCE
+from reclaim.matcher.errors import ConfigError
+
+T = TypeVar("T")
+
+SOURCE_KINDS = ("reclaim", "stopncii")
+DEFAULT_STORE = "sqlite:///./matcher-data/matcher.db"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceConfig:
+    """Where the list comes from and how to authenticate."""
+
+    kind: str
+    url: str
+    api_key: str = ""
+    programs: tuple[str, ...] = ()
+    subscription_key: str = ""
+    function_key: str = ""
+    program: str = "adult"
+    page_size: int = 5000
+    timeout_seconds: float = 30.0
+
+    def __repr__(self) -> str:
+        # Keys never appear in logs or tracebacks.
+        return f"SourceConfig(kind={self.kind!r}, url={self.url!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyConfig:
+    """What happens to a match: auto-action when close enough, else review."""
+
+    auto_action_distance: int | None = None
+
+    def auto_action(self, distance: int) -> bool:
+        """Whether a match at `distance` is actioned without a person."""
+        limit = self.auto_action_distance
+        return limit is not None and distance <= limit
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookConfig:
+    """The platform's moderation endpoint and the HMAC secret to sign for it."""
+
+    url: str = ""
+    secret: str = ""
+    timeout_seconds: float = 10.0
+    max_backoff_seconds: float = 300.0
+
+    @property
+    def enabled(self) -> bool:
+        """Whether actions are delivered at all."""
+        return bool(self.url)
+
+    def __repr__(self) -> str:
+        return f"WebhookConfig(url={self.url!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class MatcherConfig:
+    """Everything `reclaim matcher` needs, validated."""
+
+    source: SourceConfig
+    store_url: str = DEFAULT_STORE
+    poll_seconds: float = 5.0
+    max_backoff_seconds: float = 300.0
+    radius: int = MATCH_DISTANCE
+    dihedral: bool = True
+    vpdq_threshold: float = 80.0
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    webhook: WebhookConfig = field(default_factory=WebhookConfig)
+    host: str = "127.0.0.1"
+    port: int = 8100
+    max_upload_bytes: int = 64 * 1024 * 1024
+    max_batch: int = 10_000
+
+    @classmethod
+    def load(cls, path: str | Path) -> MatcherConfig:
+        """Read and validate a TOML config file."""
+        where = Path(path)
+        try:
+            text = where.read_text(encoding="utf-8")
+        except OSError as error:
+            raise ConfigError(
+                f"cannot read the matcher config {str(where)!r}: {error.strerror}; "
+                "pass --config with the path of a TOML file (see docs/matcher.md)"
+            ) from None
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(
+                f"{str(where)!r} is not valid TOML: {error}; fix the file"
+            ) from None
+        return cls.from_mapping(data, origin=str(where))
+
+    @classmethod
+    def from_mapping(
+        cls, data: Mapping[str, Any], *, origin: str = "config"
+    ) -> MatcherConfig:
+        """Validate already-parsed TOML data."""
+        reader = _Reader(data, origin)
+        kind = reader.get("source", "kind", str, "reclaim")
+        if kind not in SOURCE_KINDS:
+            reader.bad("source", "kind", kind, "'reclaim' or 'stopncii'")
+        url = reader.get("source", "url", str, None)
+        if not url.startswith(("http://", "https://")):
+            reader.bad("source", "url", url, "an http:// or https:// URL")
+        subscription = reader.get("source", "subscription_key", str, "")
+        source = SourceConfig(
+            kind=kind,
+            url=url.rstrip("/"),
+            api_key=reader.get("source", "api_key", str, ""),
+            programs=tuple(reader.get("source", "programs", _strings, [])),
+            subscription_key=subscription,
+            function_key=reader.get("source", "function_key", str, subscription),
+            program=reader.get("source", "program", str, "adult"),
+            page_size=reader.get("source", "page_size", _count(1, 10_000), 5000),
+            timeout_seconds=reader.get("source", "timeout_seconds", _seconds, 30.0),
+        )
+        if kind == "reclaim" and not source.api_key:
+            reader.missing("source", "api_key", "the platform's registry API key")
+        if kind == "stopncii" and not source.subscription_key:
+            reader.missing("source", "subscription_key", "your StopNCII API key")
+        webhook = WebhookConfig(
+            url=reader.get("webhook", "url", str, ""),
+            secret=reader.get("webhook", "secret", str, ""),
+            timeout_seconds=reader.get("webhook", "timeout_seconds", _seconds, 10.0),
+            max_backoff_seconds=reader.get(
+                "webhook", "max_backoff_seconds", _seconds, 300.0
+            ),
+        )
+        if webhook.url and len(webhook.secret) < 16:
+            reader.missing(
+                "webhook", "secret", "an HMAC secret of at least 16 characters"
+            )
+        auto = reader.get("policy", "auto_action_distance", _count(0, 256), -1)
+        return cls(
+            source=source,
+            store_url=reader.get("store", "url", str, DEFAULT_STORE),
+            poll_seconds=reader.get("sync", "poll_seconds", _seconds, 5.0),
+            max_backoff_seconds=reader.get(
+                "sync", "max_backoff_seconds", _seconds, 300.0
+            ),
+            radius=reader.get("match", "radius", _count(0, 128), MATCH_DISTANCE),
+            dihedral=reader.get("match", "dihedral", _boolean, True),
+            vpdq_threshold=reader.get("match", "vpdq_threshold", _percent, 80.0),
+            policy=PolicyConfig(None if auto < 0 else auto),
+            webhook=webhook,
+            host=reader.get("serve", "host", str, "127.0.0.1"),
+            port=reader.get("serve", "port", _count(1, 65535), 8100),
+            max_upload_bytes=reader.get(
+                "serve", "max_upload_bytes", _count(1, 2**40), 64 * 1024 * 1024
+            ),
+            max_batch=reader.get("serve", "max_batch", _count(1, 1_000_000), 10_000),
+        )
+
+
+class _Reader:
+    """Typed look-ups in the TOML tables, with errors that name the key."""
+
+    KNOWN = {
+        "source": {
+            "kind",
+            "url",
+            "api_key",
+            "programs",
+            "subscription_key",
+            "function_key",
+            "program",
+            "page_size",
+            "timeout_seconds",
+        },
+        "store": {"url"},
+        "sync": {"poll_seconds", "max_backoff_seconds"},
+        "match": {"radius", "dihedral", "vpdq_threshold"},
+        "policy": {"auto_action_distance"},
+        "webhook": {"url", "secret", "timeout_seconds", "max_backoff_seconds"},
+        "serve": {"host", "port", "max_upload_bytes", "max_batch"},
+    }
+
+    def __init__(self, data: Mapping[str, Any], origin: str) -> None:
+        self.data = data
+        self.origin = origin
+        for section, table in data.items():
+            if section not in self.KNOWN or not isinstance(table, dict):
+                raise ConfigError(
+                    f"{origin}: [{section}] is not a matcher config section: "
+                    f"expected one of {', '.join(sorted(self.KNOWN))}"
+                )
+            for key in table:
+                if key not in self.KNOWN[section]:
+                    raise ConfigError(
+                        f"{origin}: [{section}] {key} is not a known key: expected "
+                        f"one of {', '.join(sorted(self.KNOWN[section]))}; check "
+                        "the spelling"
+                    )
+
+    def get(
+        self,
+        section: str,
+        key: str,
+        parse: Callable[[Any], T],
+        default: T | None,
+    ) -> T:
+        table = self.data.get(section, {})
+        if key not in table:
+            if default is None:
+                self.missing(section, key, "a value")
+            return default
+        try:
+            return parse(table[key])
+        except (TypeError, ValueError) as error:
+            self.bad(section, key, table[key], str(error))
+
+    def bad(self, section: str, key: str, value: object, expected: str) -> NoReturn:
+        shown = "<secret>" if "key" in key or key == "secret" else repr(value)
+        raise ConfigError(
+            f"{self.origin}: [{section}] {key} = {shown} is not valid: expected "
+            f"{expected}; fix the config file"
+        )
+
+    def missing(self, section: str, key: str, what: str) -> NoReturn:
+        raise ConfigError(
+            f"{self.origin}: [{section}] {key} is missing: expected {what}; add it "
+            "to the config file"
+        )
+
+
+def _strings(value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError("a list of strings")
+    return value
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("true or false")
+    return value
+
+
+def _seconds(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ValueError("a positive number of seconds")
+    return float(value)
+
+
+def _percent(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("a percentage from 0 to 100")
+    if not 0 <= value <= 100:
+        raise ValueError("a percentage from 0 to 100")
+    return float(value)
+
+
+def _count(low: int, high: int) -> Callable[[Any], int]:
+    def parse(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"an integer from {low} to {high}")
+        if not low <= value <= high:
+            raise ValueError(f"an integer from {low} to {high}")
+        return value
+
+    return parse

@@ -1,0 +1,43 @@
+"""Errors of the platform matcher.
+
+ReclaimError
+ +-- MatcherError
+      +-- ConfigError          the config file is missing, malformed or invalid
+      +-- SourceError          the hash-list source could not be used
+      |    +-- SourceUnavailable   unreachable, timed out or a 5xx answer
+      |    +-- SourceRejected      the key was refused (revoked, wrong) or 4xx
+      +-- QueryError           a match query that cannot be answered (bad input)
+      +-- ReviewError          no such match, or a decision that is not allowed
+"""
+
+from __future__ import annotations
+
+from reclaim.errors import ReclaimError
+
+
+class MatcherError(ReclaimError):
+    """Base class of the matcher's errors."""
+
+
+class ConfigError(MatcherError):
+    """The matcher's config file cannot be used."""
+
+
+class SourceError(MatcherError):
+    """Fetching the list from, or reporting to, the source failed."""
+
+
+class SourceUnavailable(SourceError):
+    """The source is down, slow or answered with a server error: retry later."""
+
+
+class SourceRejected(SourceError):
+    """The source refused the request (key revoked or wrong, or a bad request)."""
+
+
+class QueryError(MatcherError):
+    """A match query that is malformed or too large."""
+
+
+class ReviewError(MatcherError):
+    """A review action on an unknown match, or a decision not allowed."""

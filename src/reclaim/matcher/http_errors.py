@@ -1,0 +1,83 @@
+"""The matcher API's one JSON error shape, and domain errors mapped onto it.
+
+Every error response is `{"ok": false, "error": str, "errors": [str],
+"status": int}`, the same shape as the registry's, built only by
+`error_response`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from reclaim.hashing import HashingError, MediaTooLargeError
+from reclaim.matcher.errors import MatcherError, QueryError, ReviewError
+
+logger = logging.getLogger(__name__)
+
+
+class UploadTooLargeError(MatcherError):
+    """An upload over the configured size limit."""
+
+
+class BadQueryError(QueryError):
+    """Some items of a match request are malformed (one line each)."""
+
+    def __init__(self, message: str, details: list[str]) -> None:
+        super().__init__(message)
+        self.details = details
+
+
+def error_response(
+    status: int, message: str, errors: list[str] | None = None
+) -> JSONResponse:
+    """A JSON response in the canonical error shape."""
+    body = {"ok": False, "error": message, "errors": errors or [], "status": status}
+    return JSONResponse(body, status_code=status)
+
+
+def install(app: FastAPI) -> None:
+    """Register handlers so no error leaves in another shape."""
+
+    @app.exception_handler(MatcherError)
+    async def _matcher(_: Request, error: MatcherError) -> JSONResponse:
+        if isinstance(error, UploadTooLargeError):
+            return error_response(413, str(error))
+        if isinstance(error, ReviewError):
+            status = 404 if "there is no match" in str(error) else 409
+            if "is not a" in str(error):
+                status = 422
+            return error_response(status, str(error))
+        details = error.details if isinstance(error, BadQueryError) else []
+        return error_response(422, str(error), details)
+
+    @app.exception_handler(HashingError)
+    async def _hashing(_: Request, error: HashingError) -> JSONResponse:
+        status = 413 if isinstance(error, MediaTooLargeError) else 422
+        return error_response(status, str(error))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, error: RequestValidationError) -> JSONResponse:
+        problems = [
+            f"{'.'.join(str(p) for p in item.get('loc', ()))}: {item.get('msg')}"
+            for item in error.errors()
+        ]
+        return error_response(
+            422, "the request does not have the expected form", problems
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        message = {404: "no such endpoint", 405: "method not allowed here"}.get(
+            error.status_code, str(error.detail)
+        )
+        return error_response(error.status_code, message)
+
+    @app.exception_handler(Exception)
+    async def _internal(_: Request, error: Exception) -> JSONResponse:
+        logger.error("internal error: %s", type(error).__name__, exc_info=error)
+        return error_response(500, "internal error: the matcher could not finish this")

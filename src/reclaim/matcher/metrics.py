@@ -1,0 +1,83 @@
+"""Prometheus metrics of one matcher service (its own registry, no globals)."""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+
+class Metrics:
+    """The counters, gauges and histograms `/metrics` exposes."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.queries = Counter(
+            "reclaim_matcher_queries",
+            "Hashes queried, by type.",
+            ["type"],
+            registry=self.registry,
+        )
+        self.matches = Counter(
+            "reclaim_matcher_matches",
+            "Matches found and queued, by type and verdict.",
+            ["type", "state"],
+            registry=self.registry,
+        )
+        self.uploads = Counter(
+            "reclaim_matcher_uploads",
+            "Media uploads matched, by outcome.",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.syncs = Counter(
+            "reclaim_matcher_syncs",
+            "Sync attempts, by result.",
+            ["result"],
+            registry=self.registry,
+        )
+        self.list_size = Gauge(
+            "reclaim_matcher_list_size",
+            "Records in the in-memory list, by type.",
+            ["type"],
+            registry=self.registry,
+        )
+        self.last_sync = Gauge(
+            "reclaim_matcher_last_successful_sync_timestamp_seconds",
+            "When the list was last synced successfully (Unix time).",
+            registry=self.registry,
+        )
+        self.outbox = Gauge(
+            "reclaim_matcher_outbox_pending",
+            "Messages waiting to be delivered, by channel.",
+            ["channel"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "reclaim_matcher_match_seconds",
+            "Time to answer a match request, by endpoint.",
+            ["endpoint"],
+            registry=self.registry,
+            buckets=(
+                0.001,
+                0.0025,
+                0.005,
+                0.01,
+                0.025,
+                0.05,
+                0.1,
+                0.25,
+                0.5,
+                1,
+                2.5,
+                10,
+            ),
+        )
+
+    def render(self) -> bytes:
+        """The text exposition format."""
+        return generate_latest(self.registry)

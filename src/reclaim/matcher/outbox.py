@@ -1,0 +1,105 @@
+"""Durable outgoing messages (webhooks, feedback) retried until acknowledged.
+
+A message is written in the same transaction as the match or decision it is
+about, so nothing acknowledged is ever lost; it is deleted only when the
+other side answers with success, and retried with capped exponential backoff
+until then.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+
+from reclaim.matcher.tables import outbox
+
+FEEDBACK = "feedback"
+WEBHOOK = "webhook"
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message waiting to be sent."""
+
+    id: int
+    payload: dict[str, Any]
+    attempts: int
+
+
+def enqueue(connection: Connection, channel: str, payload: Mapping[str, Any]) -> None:
+    """Add a message inside the caller's transaction."""
+    connection.execute(
+        insert(outbox).values(
+            channel=channel,
+            payload=json.dumps(payload, sort_keys=True),
+            created_at=datetime.now(UTC),
+            attempts=0,
+            next_attempt=0.0,
+        )
+    )
+
+
+class Outbox:
+    """Reading, acknowledging and rescheduling queued messages."""
+
+    def __init__(self, engine: Engine, *, max_backoff: float = 300.0) -> None:
+        self.engine = engine
+        self.max_backoff = max_backoff
+
+    def due(self, channel: str, *, limit: int = 500) -> list[Message]:
+        """Messages whose next attempt is due, oldest first."""
+        query = (
+            select(outbox.c.id, outbox.c.payload, outbox.c.attempts)
+            .where(outbox.c.channel == channel, outbox.c.next_attempt <= time.time())
+            .order_by(outbox.c.id)
+            .limit(limit)
+        )
+        with self.engine.connect() as connection:
+            return [
+                Message(row.id, json.loads(row.payload), row.attempts)
+                for row in connection.execute(query)
+            ]
+
+    def done(self, ids: Sequence[int]) -> None:
+        """Forget acknowledged messages."""
+        if ids:
+            with self.engine.begin() as connection:
+                connection.execute(delete(outbox).where(outbox.c.id.in_(list(ids))))
+
+    def retry_later(self, messages: Sequence[Message], error: str) -> float:
+        """Reschedule failed messages; returns the longest delay given."""
+        longest = 0.0
+        with self.engine.begin() as connection:
+            for message in messages:
+                delay = min(2.0 ** min(message.attempts, 20), self.max_backoff)
+                longest = max(longest, delay)
+                connection.execute(
+                    update(outbox)
+                    .where(outbox.c.id == message.id)
+                    .values(
+                        attempts=message.attempts + 1,
+                        next_attempt=time.time() + delay,
+                        last_error=error[:300],
+                    )
+                )
+        return longest
+
+    def pending(self) -> dict[str, int]:
+        """Messages waiting, per channel."""
+        query = select(outbox.c.channel, func.count()).group_by(outbox.c.channel)
+        counts = {FEEDBACK: 0, WEBHOOK: 0}
+        with self.engine.connect() as connection:
+            for channel, count in connection.execute(query):
+                counts[channel] = int(count)
+        return counts
+
+    def retry_now(self) -> None:
+        """Make every waiting message due at once (operator's 'retry now')."""
+        with self.engine.begin() as connection:
+            connection.execute(update(outbox).values(next_attempt=0.0))

@@ -1,0 +1,222 @@
+"""The review queue: every match, its state, and decisions by moderators.
+
+Recording matches, and deciding one, write the queue row and the outgoing
+messages it causes (feedback to the source, a webhook to the platform) in one
+transaction, so an answered match request or decision is never lost.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, insert, select, update
+
+from reclaim.matcher.config import PolicyConfig
+from reclaim.matcher.errors import ReviewError
+from reclaim.matcher.matching import Match
+from reclaim.matcher.outbox import FEEDBACK, WEBHOOK, enqueue
+from reclaim.matcher.tables import matches
+
+
+class State(enum.StrEnum):
+    """Where a match stands. Names are storage and wire keys."""
+
+    PENDING = "pending"  # waiting for a person
+    AUTO_ACTIONED = "auto_actioned"  # the policy actioned it
+    BLOCKED = "blocked"  # a reviewer confirmed it and it was removed
+    NOT_BLOCKED = "not_blocked"  # a reviewer found it was not a match
+
+
+DECISIONS = (State.BLOCKED, State.NOT_BLOCKED)
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedMatch:
+    """One match in the review queue."""
+
+    id: int
+    created_at: datetime
+    kind: str
+    program: str
+    value: str
+    distance: int
+    reference: str | None
+    state: State
+    decided_at: datetime | None
+    reviewer: str | None
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON form for the API, CLI and webhooks (no hash value)."""
+        return {
+            "id": self.id,
+            "created_at": _iso(self.created_at),
+            "type": self.kind,
+            "program": self.program,
+            "distance": self.distance,
+            "reference": self.reference,
+            "state": self.state.value,
+            "decided_at": _iso(self.decided_at),
+            "reviewer": self.reviewer,
+        }
+
+
+class ReviewQueue:
+    """Matches recorded with the policy's verdict, and reviewers' decisions."""
+
+    def __init__(
+        self, engine: Engine, policy: PolicyConfig, *, webhooks: bool = True
+    ) -> None:
+        self.engine = engine
+        self.policy = policy
+        self.webhooks = webhooks
+
+    def record(self, found: Sequence[tuple[Match, str | None]]) -> list[QueuedMatch]:
+        """Queue matches (each with the platform's content reference)."""
+        queued: list[QueuedMatch] = []
+        now = datetime.now(UTC)
+        with self.engine.begin() as connection:
+            for match, reference in found:
+                auto = self.policy.auto_action(match.distance)
+                state = State.AUTO_ACTIONED if auto else State.PENDING
+                row_id = connection.execute(
+                    insert(matches)
+                    .values(
+                        created_at=now,
+                        kind=match.kind.value,
+                        program=match.program,
+                        value=match.value,
+                        distance=match.distance,
+                        reference=reference,
+                        state=state.value,
+                    )
+                    .returning(matches.c.id)
+                ).scalar_one()
+                item = QueuedMatch(
+                    row_id,
+                    now,
+                    match.kind.value,
+                    match.program,
+                    match.value,
+                    match.distance,
+                    reference,
+                    state,
+                    None,
+                    None,
+                )
+                feedback = "blocked" if auto else "pending_review"
+                self._announce(connection, item, feedback)
+                queued.append(item)
+        return queued
+
+    def decide(
+        self, match_id: int, decision: str, *, reviewer: str | None = None
+    ) -> QueuedMatch:
+        """A moderator's decision on a pending match (blocked or not_blocked)."""
+        if decision not in {d.value for d in DECISIONS}:
+            raise ReviewError(
+                f"{decision[:30]!r} is not a decision: expected 'blocked' (confirmed "
+                "and removed) or 'not_blocked' (not a match)"
+            )
+        now = datetime.now(UTC)
+        with self.engine.begin() as connection:
+            current = self._get(connection, match_id)
+            if current.state is not State.PENDING:
+                raise ReviewError(
+                    f"match {match_id} is already {current.state.value}: only "
+                    "pending matches can be decided"
+                )
+            changed = connection.execute(
+                update(matches)
+                .where(matches.c.id == match_id, matches.c.state == State.PENDING.value)
+                .values(state=decision, decided_at=now, reviewer=reviewer)
+            )
+            if changed.rowcount != 1:
+                raise ReviewError(
+                    f"match {match_id} was decided by someone else just now; "
+                    "show it again"
+                )
+            item = self._get(connection, match_id)
+            self._announce(connection, item, decision)
+        return item
+
+    def _announce(
+        self, connection: Connection, item: QueuedMatch, feedback: str
+    ) -> None:
+        enqueue(
+            connection,
+            FEEDBACK,
+            {"type": item.kind, "value": item.value, "feedback": feedback},
+        )
+        if self.webhooks:
+            event = "match.review" if item.state is State.PENDING else "match.action"
+            if item.state is State.NOT_BLOCKED:
+                event = "match.cleared"
+            enqueue(connection, WEBHOOK, {"event": event, "match": item.summary()})
+
+    def get(self, match_id: int) -> QueuedMatch:
+        """One match by id."""
+        with self.engine.connect() as connection:
+            return self._get(connection, match_id)
+
+    def _get(self, connection: Connection, match_id: int) -> QueuedMatch:
+        row = connection.execute(
+            select(matches).where(matches.c.id == match_id)
+        ).first()
+        if row is None:
+            raise ReviewError(
+                f"there is no match {match_id}: list them with `reclaim matcher "
+                "review list`"
+            )
+        return _queued(row)
+
+    def list(self, *, state: str | None = None, limit: int = 50) -> list[QueuedMatch]:
+        """Matches, newest first, optionally only those in one state."""
+        query = select(matches).order_by(matches.c.id.desc()).limit(limit)
+        if state is not None:
+            if state not in {s.value for s in State}:
+                raise ReviewError(
+                    f"{state[:30]!r} is not a state: expected one of "
+                    + ", ".join(s.value for s in State)
+                )
+            query = query.where(matches.c.state == state)
+        with self.engine.connect() as connection:
+            return [_queued(row) for row in connection.execute(query)]
+
+    def counts(self) -> dict[str, int]:
+        """Matches per state."""
+        result = {s.value: 0 for s in State}
+        query = select(matches.c.state, func.count()).group_by(matches.c.state)
+        with self.engine.connect() as connection:
+            for state, count in connection.execute(query):
+                result[state] = int(count)
+        return result
+
+
+def _queued(row: Any) -> QueuedMatch:
+    return QueuedMatch(
+        row.id,
+        _aware(row.created_at),
+        row.kind,
+        row.program,
+        row.value,
+        row.distance,
+        row.reference,
+        State(row.state),
+        _aware(row.decided_at) if row.decided_at else None,
+        row.reviewer,
+    )
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; they were stored as UTC.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return _aware(value).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,293 @@
+"""`MatcherService`: the store, the catalog, sync, review and delivery, wired.
+
+The service owns one current `Catalog` in an attribute. Queries read it once
+and use that version throughout; the sync thread builds the next version
+and swaps it in with one assignment, so queries never wait. Background
+threads (started by `start`) poll the source, deliver webhooks and send
+feedback; tests and one-shot commands call `sync_once` and `deliver` instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from reclaim.hashing import Md5Hash, PdqHash, SignalType, VideoHash, VpdqHash
+from reclaim.matcher.catalog import Catalog
+from reclaim.matcher.config import MatcherConfig
+from reclaim.matcher.feedback import Flushed, flush_feedback
+from reclaim.matcher.matching import Match, match_md5, match_pdq, match_vpdq
+from reclaim.matcher.media import MediaHashes
+from reclaim.matcher.metrics import Metrics
+from reclaim.matcher.outbox import Outbox
+from reclaim.matcher.review import QueuedMatch, ReviewQueue
+from reclaim.matcher.source import Source, open_source
+from reclaim.matcher.store import Applied, ListStore, open_engine
+from reclaim.matcher.sync import Syncer, SyncStatus
+from reclaim.matcher.webhook import WebhookSender
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """One hash to match: PDQ variants of one image, an MD5 or a video."""
+
+    pdq: tuple[PdqHash, ...] = ()
+    md5: Md5Hash | None = None
+    video: VpdqHash | VideoHash | None = None
+    reference: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """The matches of one query, as queued for review."""
+
+    matches: tuple[tuple[Match, QueuedMatch], ...]
+
+
+class MatcherService:
+    """Everything `reclaim matcher serve` runs, in one object."""
+
+    def __init__(
+        self,
+        config: MatcherConfig,
+        *,
+        source: Source | None = None,
+        webhook_transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.config = config
+        self.engine = open_engine(config.store_url)
+        self.store = ListStore(self.engine)
+        self.outbox = Outbox(
+            self.engine, max_backoff=config.webhook.max_backoff_seconds
+        )
+        self.queue = ReviewQueue(
+            self.engine, config.policy, webhooks=config.webhook.enabled
+        )
+        self.source = source or open_source(config.source)
+        self.webhooks = WebhookSender(
+            config.webhook, self.outbox, transport=webhook_transport
+        )
+        self.metrics = Metrics()
+        self._write_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._wake_delivery = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.last_feedback = Flushed(0, 0)
+        self.last_webhook = Flushed(0, 0)
+        started = time.perf_counter()
+        self.catalog = Catalog.build(self.store.records())
+        self.load_seconds = time.perf_counter() - started
+        self.syncer = Syncer(
+            self.store,
+            self.source,
+            on_applied=self._applied,
+            on_snapshot=self._reload,
+            poll_seconds=config.poll_seconds,
+            max_backoff=config.max_backoff_seconds,
+        )
+        self._observe()
+        logger.info(
+            "loaded %d listed records from the local store in %.2f s",
+            len(self.catalog),
+            self.load_seconds,
+        )
+
+    # ---- the list ---------------------------------------------------------
+
+    def _applied(self, applied: Applied) -> None:
+        self.catalog = self.catalog.with_changes(
+            listed=applied.listed, gone=applied.gone
+        )
+
+    def _reload(self) -> None:
+        self.catalog = Catalog.build(self.store.records())
+
+    def sync_once(self) -> SyncStatus:
+        """One sync attempt now (outcome in the returned status)."""
+        with self._write_lock:
+            try:
+                self.syncer.attempt()
+            finally:
+                # A failed catalog update may leave shared tables half-written:
+                # rebuild from the store, which holds only committed pages.
+                if self.syncer.status.result == "error":
+                    self._reload()
+            self.metrics.syncs.labels(self.syncer.status.result).inc()
+            self._observe()
+        return self.syncer.status
+
+    def _observe(self) -> None:
+        for kind, count in self.catalog.counts().items():
+            self.metrics.list_size.labels(kind).set(count)
+        if self.syncer.status.last_success:
+            self.metrics.last_sync.set(self.syncer.status.last_success)
+
+    # ---- matching ---------------------------------------------------------
+
+    def find(self, queries: Sequence[Query]) -> list[list[Match]]:
+        """The matches of each query, without queueing them."""
+        catalog = self.catalog  # one version for the whole request
+        radius = self.config.radius
+        found: list[list[Match]] = [[] for _ in queries]
+        pdq = [(n, q.pdq) for n, q in enumerate(queries) if q.pdq]
+        for match in match_pdq(catalog, [group for _, group in pdq], radius=radius):
+            found[pdq[match.query][0]].append(match)
+        md5 = [(n, q.md5) for n, q in enumerate(queries) if q.md5 is not None]
+        for match in match_md5(catalog, [digest for _, digest in md5]):
+            found[md5[match.query][0]].append(match)
+        videos = [(n, q.video) for n, q in enumerate(queries) if q.video is not None]
+        for match in match_vpdq(
+            catalog,
+            [video for _, video in videos],
+            radius=radius,
+            threshold=self.config.vpdq_threshold,
+        ):
+            found[videos[match.query][0]].append(match)
+        for kind, count in (
+            (SignalType.PDQ, len(pdq)),
+            (SignalType.MD5, len(md5)),
+            (SignalType.VPDQ, len(videos)),
+        ):
+            if count:
+                self.metrics.queries.labels(kind.value).inc(count)
+        return found
+
+    def match(self, queries: Sequence[Query]) -> list[Result]:
+        """Match queries and queue every match for review (committed on return)."""
+        found = self.find(queries)
+        pairs = [
+            (match, queries[number].reference)
+            for number, matches in enumerate(found)
+            for match in matches
+        ]
+        queued = iter(self.queue.record(pairs) if pairs else [])
+        results = [
+            Result(tuple((m, next(queued)) for m in matches)) for matches in found
+        ]
+        for result in results:
+            for _, item in result.matches:
+                self.metrics.matches.labels(item.kind, item.state.value).inc()
+        if pairs:
+            self._wake_delivery.set()
+        return results
+
+    def match_media(self, hashes: MediaHashes, *, reference: str | None) -> Result:
+        """Match an upload's hashes (image: PDQ variants + MD5; video: MD5 + vPDQ)."""
+        query = Query(
+            pdq=hashes.pdq, md5=hashes.md5, video=hashes.video, reference=reference
+        )
+        return self.match([query])[0]
+
+    # ---- review and delivery ----------------------------------------------
+
+    def decide(
+        self, match_id: int, decision: str, *, reviewer: str | None = None
+    ) -> QueuedMatch:
+        """Record a reviewer's decision; feedback and webhook follow."""
+        item = self.queue.decide(match_id, decision, reviewer=reviewer)
+        self._wake_delivery.set()
+        return item
+
+    def deliver(self) -> None:
+        """Send due feedback and webhooks now."""
+        self.last_feedback = flush_feedback(self.outbox, self.source)
+        self.last_webhook = self.webhooks.flush()
+        for channel, count in self.outbox.pending().items():
+            self.metrics.outbox.labels(channel).set(count)
+
+    # ---- status -----------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """What /status reports: list size, cursor, lag, sync health, outbox."""
+        sync = self.syncer.status
+        state = self.store.state()
+        now = time.time()
+        return {
+            "ok": sync.healthy,
+            "source": self.source.name,
+            "list": {
+                "size": len(self.catalog),
+                "by_type": self.catalog.counts(),
+                "loaded_in_seconds": round(self.load_seconds, 3),
+            },
+            "sync": {
+                "cursor": state.cursor,
+                "result": sync.result,
+                "message": sync.message,
+                "last_attempt": sync.last_attempt,
+                "last_success": sync.last_success,
+                "lag_seconds": (
+                    round(now - sync.last_success, 3) if sync.last_success else None
+                ),
+                "stored_at": state.synced_at.isoformat() if state.synced_at else None,
+                "consecutive_failures": sync.failures,
+                "backoff_seconds": sync.backoff_seconds,
+                "serving": "last good list" if not sync.healthy else "current list",
+            },
+            "review": self.queue.counts(),
+            "outbox": self.outbox.pending(),
+            "policy": {
+                "auto_action_distance": self.config.policy.auto_action_distance,
+                "radius": self.config.radius,
+                "dihedral": self.config.dihedral,
+            },
+        }
+
+    # ---- background threads -----------------------------------------------
+
+    def start(self) -> None:
+        """Start polling the source and delivering messages in the background."""
+        if self._threads:
+            return
+        self._stop.clear()
+        for name, target in (
+            ("sync", self._sync_loop),
+            ("delivery", self._deliver_loop),
+        ):
+            thread = threading.Thread(
+                target=target, name=f"reclaim-matcher-{name}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def _sync_loop(self) -> None:
+        while not self._stop.is_set():
+            self.sync_once()
+            wait = (
+                self.config.poll_seconds
+                if self.syncer.status.healthy
+                else self.syncer.status.backoff_seconds
+            )
+            self._stop.wait(wait)
+
+    def _deliver_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.deliver()
+            except Exception:  # the loop must outlive a database hiccup
+                logger.exception("delivery failed unexpectedly")
+            self._wake_delivery.wait(1.0)
+            self._wake_delivery.clear()
+
+    def stop(self) -> None:
+        """Stop the background threads and close connections."""
+        self._stop.set()
+        self._wake_delivery.set()
+        for thread in self._threads:
+            thread.join(30)
+        self._threads.clear()
+
+    def close(self) -> None:
+        """Stop, and release the source, webhooks and database."""
+        self.stop()
+        self.source.close()
+        self.webhooks.close()
+        self.engine.dispose()

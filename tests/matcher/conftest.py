@@ -1,0 +1,104 @@
+"""A real registry served by uvicorn, and matcher configs and services on it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from reclaim.config import Settings
+from reclaim.matcher.config import MatcherConfig
+from reclaim.matcher.service import MatcherService
+from reclaim.registry.service import Registry
+from tests.conftest import live_server
+
+
+@pytest.fixture
+def registry_service(tmp_path: Path) -> Iterator[Registry]:
+    """A migrated registry on SQLite (the registry's own tests cover PostgreSQL)."""
+    from reclaim.registry import schema
+
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path}/registry.db",
+        case_rate=(10_000, 3600),
+        pin_rate=(10_000, 3600),
+    )
+    service = Registry(settings)
+    schema.upgrade(service.db.engine)
+    yield service
+    service.close()
+
+
+@pytest.fixture
+def registry_url(registry_service: Registry) -> Iterator[str]:
+    """The registry API on a free 127.0.0.1 port."""
+    from reclaim.api.app import create_app
+
+    with live_server(create_app(registry_service.settings, registry_service)) as url:
+        yield url
+
+
+@pytest.fixture
+def person(registry_url: str) -> Iterator[httpx.Client]:
+    """A person's HTTP client for the registry's case API."""
+    with httpx.Client(base_url=registry_url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def platform_key(registry_service: Registry) -> str:
+    return registry_service.add_platform("Example Social", ["minor", "adult"])[1]
+
+
+@pytest.fixture
+def make_config(
+    tmp_path: Path, registry_url: str, platform_key: str
+) -> Callable[..., MatcherConfig]:
+    """A matcher config on the live registry, with sections overridden."""
+
+    def make(**sections: dict[str, Any]) -> MatcherConfig:
+        data: dict[str, dict[str, Any]] = {
+            "source": {"url": registry_url, "api_key": platform_key},
+            "store": {"url": f"sqlite:///{tmp_path}/matcher.db"},
+            "sync": {"poll_seconds": 0.05, "max_backoff_seconds": 0.2},
+        }
+        for name, values in sections.items():
+            data.setdefault(name, {}).update(values)
+        return MatcherConfig.from_mapping(data)
+
+    return make
+
+
+@pytest.fixture
+def make_service(
+    make_config: Callable[..., MatcherConfig],
+) -> Iterator[Callable[..., MatcherService]]:
+    """Matcher services on the live registry; closed after the test."""
+    made: list[MatcherService] = []
+
+    def make(config: MatcherConfig | None = None, **kwargs: Any) -> MatcherService:
+        service = MatcherService(config or make_config(), **kwargs)
+        made.append(service)
+        return service
+
+    yield make
+    for service in made:
+        service.close()
+
+
+def submit(
+    person: httpx.Client, *hashes: dict[str, Any], program: str = "adult"
+) -> dict[str, Any]:
+    """Create a case as a person; returns the reply (case_number, pin, case)."""
+    response = person.post(
+        "/api/v1/cases", json={"program": program, "hashes": list(hashes)}
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def pdq_item(value: str, quality: int = 100) -> dict[str, Any]:
+    return {"type": "pdq", "value": value, "quality": quality}
