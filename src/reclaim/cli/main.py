@@ -14,6 +14,7 @@ import typer
 from reclaim import __version__
 from reclaim.cli import cases, server
 from reclaim.cli import hash as hash_command
+from reclaim.cli import matcher as matcher_cli
 from reclaim.cli.exits import ExitCode
 
 app = typer.Typer(
@@ -32,6 +33,7 @@ app.command("audit")(server.audit)
 app.add_typer(server.db_app, name="db")
 app.add_typer(server.platforms_app, name="platforms")
 app.add_typer(server.quarantine_app, name="quarantine")
+app.add_typer(matcher_cli.matcher_app, name="matcher")
 
 
 def _version(value: bool) -> None:

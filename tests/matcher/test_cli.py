@@ -1,0 +1,103 @@
+"""`reclaim matcher sync|match|review` run as the real Typer app."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import numpy as np
+from typer.testing import CliRunner
+
+from reclaim.cli.main import app
+from reclaim.hashing import pdq_hash
+from tests.conftest import encode
+from tests.matcher.conftest import pdq_item, submit
+from tests.matcher.test_done import altered_copy
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def write_config(path: Path, registry_url: str, key: str, store: Path) -> Path:
+    path.write_text(
+        f'[source]\nurl = "{registry_url}"\napi_key = "{key}"\n'
+        f'[store]\nurl = "sqlite:///{store}"\n'
+    )
+    return path
+
+
+def test_sync_match_and_review(
+    tmp_path: Path,
+    photos: dict[str, np.ndarray],
+    person: httpx.Client,
+    registry_url: str,
+    platform_key: str,
+) -> None:
+    original = pdq_hash(encode(photos["chelsea"], "JPEG", quality=95))
+    case = submit(person, pdq_item(original.hex, original.quality or 0))
+    config = write_config(
+        tmp_path / "matcher.toml", registry_url, platform_key, tmp_path / "m.db"
+    )
+    code, out, _ = run("matcher", "sync", "-c", str(config))
+    assert code == 0, out
+    assert "1 hashes listed" in out and "sync ok" in out
+
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    (folder / "copy.jpg").write_bytes(altered_copy(photos["chelsea"]))
+    (folder / "other.png").write_bytes(encode(photos["coffee"], "PNG"))
+    (folder / "broken.jpg").write_bytes(b"not an image")
+    found = tmp_path / "matches.jsonl"
+    code, _, err = run(
+        "matcher", "match", str(folder), "-c", str(config), "-o", str(found), "-j", "1"
+    )
+    assert code == 2  # one file could not be hashed
+    assert "1 of 3 files match the list" in err and "broken.jpg" in err
+    rows = [json.loads(line) for line in found.read_text().splitlines()]
+    assert len(rows) == 1 and rows[0]["path"].endswith("copy.jpg")
+    assert rows[0]["type"] == "pdq" and rows[0]["distance"] <= 31
+
+    # A local scan queues nothing; serve-side matches do (see test_service).
+    code, out, _ = run("matcher", "review", "list", "-c", str(config))
+    assert code == 0 and "no pending matches" in out
+
+    from reclaim.matcher.config import MatcherConfig
+    from reclaim.matcher.service import MatcherService, Query
+
+    service = MatcherService(MatcherConfig.load(config))
+    try:
+        service.match([Query(pdq=(original,), reference="post-17")])
+    finally:
+        service.close()
+    code, out, _ = run("matcher", "review", "list", "-c", str(config))
+    assert code == 0 and "post-17" in out and "pending" in out
+    code, out, _ = run("matcher", "review", "show", "1", "-c", str(config))
+    assert code == 0 and json.loads(out)["state"] == "pending"
+    code, out, _ = run("matcher", "review", "decide", "1", "blocked", "-c", str(config))
+    assert code == 0 and "blocked; feedback sent" in out, out
+    code, _, err = run("matcher", "review", "decide", "1", "blocked", "-c", str(config))
+    assert code == 2 and "already blocked" in err
+    status = person.post(
+        f"/api/v1/cases/{case['case_number']}/status", json={"pin": case["pin"]}
+    ).json()["case"]
+    assert status["hashes"][0]["platforms_removed"] == 1
+
+
+def test_config_errors_are_one_line(tmp_path: Path) -> None:
+    code, _, err = run("matcher", "sync", "-c", str(tmp_path / "missing.toml"))
+    assert code == 2 and err.count("\n") == 1 and "cannot read" in err
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[source]\nurl = "ftp://x"\napi_key = "k"\n')
+    code, _, err = run("matcher", "sync", "-c", str(bad))
+    assert code == 2 and "[source] url = 'ftp://x' is not valid" in err
+
+
+def test_an_unreachable_registry_exits_3(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path / "m.toml", "http://127.0.0.1:9", "key", tmp_path / "m.db"
+    )
+    code, _, err = run("matcher", "sync", "-c", str(config))
+    assert code == 3 and "could not be reached" in err
