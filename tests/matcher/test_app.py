@@ -1,0 +1,198 @@
+"""The matcher API: batches, uploads, errors, review, status and metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from reclaim.hashing import video_hash
+from reclaim.matcher.app import create_app
+from reclaim.matcher.config import MatcherConfig
+from reclaim.matcher.service import MatcherService
+from tests.conftest import encode, live_server, random_pdq, write_video
+from tests.matcher.conftest import pdq_item, submit
+from tests.matcher.test_sync import flip
+
+
+@contextmanager
+def served(service: MatcherService) -> Iterator[httpx.Client]:
+    """A client of the matcher API served by uvicorn on 127.0.0.1."""
+    with (
+        live_server(create_app(service)) as url,
+        httpx.Client(base_url=url, timeout=30) as client,
+    ):
+        yield client
+
+
+@pytest.fixture
+def service(make_service: Callable[..., MatcherService]) -> MatcherService:
+    return make_service()
+
+
+@pytest.fixture
+def api(service: MatcherService) -> Iterator[httpx.Client]:
+    with served(service) as client:
+        yield client
+
+
+def assert_error(response: httpx.Response, status: int) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"ok", "error", "errors", "status"}
+    assert body["ok"] is False and body["status"] == status
+    return body  # type: ignore[no-any-return]
+
+
+def test_a_batch_of_hashes(
+    api: httpx.Client, service: MatcherService, person: httpx.Client
+) -> None:
+    rng = np.random.default_rng(7)
+    listed = random_pdq(rng)
+    submit(person, pdq_item(listed), {"type": "md5", "value": "0f" * 16})
+    submit(person, pdq_item(listed), program="minor")
+    service.sync_once()
+    reply = api.post(
+        "/v1/match",
+        json={
+            "hashes": [
+                {"type": "pdq", "value": flip(listed, 5), "reference": "a"},
+                {"type": "pdq", "value": random_pdq(rng)},
+                {"type": "md5", "value": "0F" * 16},
+            ]
+        },
+    )
+    assert reply.status_code == 200, reply.text
+    results = reply.json()["results"]
+    first = results[0]["matches"]
+    assert sorted(m["program"] for m in first) == ["adult", "minor"]
+    assert {m["distance"] for m in first} == {5}
+    assert results[1]["matches"] == []
+    assert results[2]["matches"][0]["type"] == "md5"
+    assert service.queue.counts()["pending"] == 3
+    assert service.outbox.pending()["feedback"] == 3
+
+    review = api.get("/v1/review").json()["matches"]
+    assert [m["reference"] for m in review if m["type"] == "pdq"] == ["a", "a"]
+    assert "value" not in review[0]  # the API never hands list hashes around
+
+
+def test_bad_requests_have_one_error_shape(
+    api: httpx.Client, service: MatcherService
+) -> None:
+    body = assert_error(
+        api.post(
+            "/v1/match",
+            json={
+                "hashes": [
+                    {"type": "pdq", "value": "xyz"},
+                    {"type": "md5", "value": "1"},
+                ]
+            },
+        ),
+        422,
+    )
+    assert len(body["errors"]) == 2  # type: ignore[arg-type]
+    assert_error(
+        api.post("/v1/match", json={"hashes": [{"type": "sha1", "value": "a"}]}), 422
+    )
+    assert_error(api.post("/v1/match/media", content=b""), 422)
+    assert_error(api.post("/v1/match/media", content=b"not a picture at all"), 422)
+    assert_error(api.get("/v1/review/99"), 404)
+    assert_error(api.post("/v1/review/99", json={"decision": "blocked"}), 404)
+    assert_error(api.post("/v1/review/1", json={"decision": "maybe"}), 422)
+    assert_error(api.get("/v1/review?state=odd"), 422)
+    assert_error(api.get("/nope"), 404)
+
+
+def test_uploads_over_the_limit_are_refused(
+    make_service: Callable[..., MatcherService],
+    make_config: Callable[..., MatcherConfig],
+) -> None:
+    service = make_service(make_config(serve={"max_upload_bytes": 1000}))
+    with served(service) as api:
+        body = assert_error(api.post("/v1/match/media", content=b"x" * 1001), 413)
+        assert "at most 1000" in str(body["error"])
+
+        def chunks() -> Iterator[bytes]:
+            for _ in range(3):
+                yield b"x" * 600
+
+        assert_error(api.post("/v1/match/media", content=chunks()), 413)
+
+
+def test_auto_action_by_policy(
+    make_service: Callable[..., MatcherService],
+    make_config: Callable[..., MatcherConfig],
+    person: httpx.Client,
+) -> None:
+    listed = random_pdq(np.random.default_rng(8))
+    submit(person, pdq_item(listed))
+    service = make_service(make_config(policy={"auto_action_distance": 3}))
+    service.sync_once()
+    with served(service) as api:
+        close = api.post(
+            "/v1/match", json={"hashes": [{"type": "pdq", "value": flip(listed, 2)}]}
+        )
+        far = api.post(
+            "/v1/match", json={"hashes": [{"type": "pdq", "value": flip(listed, 20)}]}
+        )
+        assert close.json()["results"][0]["matches"][0]["state"] == "auto_actioned"
+        assert far.json()["results"][0]["matches"][0]["state"] == "pending"
+        decided = api.post("/v1/review/1", json={"decision": "not_blocked"})
+        assert_error(decided, 409)
+
+
+def test_videos_match_by_frames(
+    tmp_path: Path,
+    photos: dict[str, np.ndarray],
+    api: httpx.Client,
+    service: MatcherService,
+    person: httpx.Client,
+) -> None:
+    listed = video_hash(write_video(tmp_path / "a.mp4", photos["astronaut"], frames=30))
+    other = write_video(tmp_path / "b.mp4", photos["rocket"], frames=30)
+    submit(person, {"type": "vpdq", "value": listed.vpdq.to_text()})
+    service.sync_once()
+    assert service.status()["list"]["by_type"]["vpdq"] == 1
+    upload = api.post("/v1/match/media", content=(tmp_path / "a.mp4").read_bytes())
+    assert upload.status_code == 200, upload.text
+    assert upload.json()["media"] == "video"
+    kinds = {m["type"] for m in upload.json()["matches"]}
+    assert kinds == {"vpdq"}  # the MD5 was not listed, the frames were
+    match = upload.json()["matches"][0]
+    assert match["query_percent"] >= 80 and match["compared_percent"] >= 80
+    miss = api.post("/v1/match/media", content=other.read_bytes())
+    assert miss.json()["matches"] == []
+    batch = api.post(
+        "/v1/match",
+        json={"hashes": [{"type": "vpdq", "value": listed.vpdq.to_compact()}]},
+    )
+    assert batch.json()["results"][0]["matches"][0]["type"] == "vpdq"
+
+
+def test_status_and_metrics(
+    api: httpx.Client,
+    service: MatcherService,
+    person: httpx.Client,
+    photos: dict[str, np.ndarray],
+) -> None:
+    before = api.get("/status").json()
+    assert before["sync"]["result"] == "never" and before["list"]["size"] == 0
+    submit(person, pdq_item(random_pdq(np.random.default_rng(9))))
+    service.sync_once()
+    api.post("/v1/match/media", content=encode(photos["coins"], "PNG"))
+    status = api.get("/status").json()
+    assert status["ok"] is True and status["list"]["size"] == 1
+    assert status["sync"]["cursor"] is not None and status["sync"]["lag_seconds"] < 60
+    metrics = api.get("/metrics")
+    assert metrics.headers["content-type"].startswith("text/plain")
+    text = metrics.text
+    assert 'reclaim_matcher_list_size{type="pdq"} 1.0' in text
+    assert 'reclaim_matcher_syncs_total{result="ok"} 1.0' in text
+    assert 'reclaim_matcher_uploads_total{outcome="clear"} 1.0' in text
+    assert "reclaim_matcher_match_seconds_bucket" in text
