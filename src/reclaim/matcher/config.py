@@ -141,21 +141,21 @@ class MatcherConfig:
     ) -> MatcherConfig:
         """Validate already-parsed TOML data."""
         reader = _Reader(data, origin)
-        kind = reader.get("source", "kind", str, "reclaim")
+        kind = reader.get("source", "kind", _text, "reclaim")
         if kind not in SOURCE_KINDS:
             reader.bad("source", "kind", kind, "'reclaim' or 'stopncii'")
-        url = reader.get("source", "url", str, None)
+        url = reader.get("source", "url", _text, None)
         if not url.startswith(("http://", "https://")):
             reader.bad("source", "url", url, "an http:// or https:// URL")
-        subscription = reader.get("source", "subscription_key", str, "")
+        subscription = reader.get("source", "subscription_key", _text, "")
         source = SourceConfig(
             kind=kind,
             url=url.rstrip("/"),
-            api_key=reader.get("source", "api_key", str, ""),
+            api_key=reader.get("source", "api_key", _text, ""),
             programs=tuple(reader.get("source", "programs", _strings, [])),
             subscription_key=subscription,
-            function_key=reader.get("source", "function_key", str, subscription),
-            program=reader.get("source", "program", str, "adult"),
+            function_key=reader.get("source", "function_key", _text, subscription),
+            program=reader.get("source", "program", _text, "adult"),
             page_size=reader.get("source", "page_size", _count(1, 10_000), 5000),
             timeout_seconds=reader.get("source", "timeout_seconds", _seconds, 30.0),
         )
@@ -164,8 +164,8 @@ class MatcherConfig:
         if kind == "stopncii" and not source.subscription_key:
             reader.missing("source", "subscription_key", "your StopNCII API key")
         webhook = WebhookConfig(
-            url=reader.get("webhook", "url", str, ""),
-            secret=reader.get("webhook", "secret", str, ""),
+            url=reader.get("webhook", "url", _text, ""),
+            secret=reader.get("webhook", "secret", _text, ""),
             timeout_seconds=reader.get("webhook", "timeout_seconds", _seconds, 10.0),
             max_backoff_seconds=reader.get(
                 "webhook", "max_backoff_seconds", _seconds, 300.0
@@ -178,7 +178,7 @@ class MatcherConfig:
         auto = reader.get("policy", "auto_action_distance", _count(0, 256), -1)
         return cls(
             source=source,
-            store_url=reader.get("store", "url", str, DEFAULT_STORE),
+            store_url=reader.get("store", "url", _text, DEFAULT_STORE),
             poll_seconds=reader.get("sync", "poll_seconds", _seconds, 5.0),
             max_backoff_seconds=reader.get(
                 "sync", "max_backoff_seconds", _seconds, 300.0
@@ -188,7 +188,7 @@ class MatcherConfig:
             vpdq_threshold=reader.get("match", "vpdq_threshold", _percent, 80.0),
             policy=PolicyConfig(None if auto < 0 else auto),
             webhook=webhook,
-            host=reader.get("serve", "host", str, "127.0.0.1"),
+            host=reader.get("serve", "host", _text, "127.0.0.1"),
             port=reader.get("serve", "port", _count(1, 65535), 8100),
             max_upload_bytes=reader.get(
                 "serve", "max_upload_bytes", _count(1, 2**40), 64 * 1024 * 1024
@@ -266,6 +266,12 @@ class _Reader:
             f"{self.origin}: [{section}] {key} is missing: expected {what}; add it "
             "to the config file"
         )
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("a string in quotes")
+    return value
 
 
 def _strings(value: Any) -> list[str]:

@@ -1,0 +1,88 @@
+"""The matcher's TOML config: defaults, validation, errors that say what to fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reclaim.matcher.config import MatcherConfig
+from reclaim.matcher.errors import ConfigError
+
+MINIMAL = {"source": {"url": "http://registry.example", "api_key": "rk_secret_value"}}
+
+
+def config(**sections: dict[str, Any]) -> MatcherConfig:
+    data: dict[str, dict[str, Any]] = {"source": dict(MINIMAL["source"])}
+    for name, values in sections.items():
+        data.setdefault(name, {}).update(values)
+    return MatcherConfig.from_mapping(data)
+
+
+def test_defaults() -> None:
+    loaded = config()
+    assert loaded.radius == 31 and loaded.dihedral is True
+    assert loaded.store_url.startswith("sqlite:///")
+    assert loaded.policy.auto_action_distance is None
+    assert not loaded.policy.auto_action(0)
+    assert not loaded.webhook.enabled
+    assert "rk_secret_value" not in repr(loaded) + repr(loaded.source)
+
+
+def test_a_file_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "matcher.toml"
+    path.write_text(
+        "[source]\n"
+        'kind = "stopncii"\n'
+        'url = "https://api.example/v1/"\n'
+        'subscription_key = "s"\n'
+        "[policy]\nauto_action_distance = 4\n"
+        "[match]\nradius = 20\ndihedral = false\n"
+        '[webhook]\nurl = "https://hooks.example"\nsecret = "0123456789abcdef"\n'
+    )
+    loaded = MatcherConfig.load(path)
+    assert (
+        loaded.source.kind == "stopncii"
+        and loaded.source.url == "https://api.example/v1"
+    )
+    assert loaded.source.function_key == "s"
+    assert loaded.policy.auto_action(4) and not loaded.policy.auto_action(5)
+    assert loaded.radius == 20 and loaded.dihedral is False
+    assert loaded.webhook.enabled
+
+
+@pytest.mark.parametrize(
+    ("sections", "message"),
+    [
+        ({"match": {"radius": 300}}, r"\[match\] radius = 300 is not valid"),
+        ({"match": {"dihedral": "yes"}}, r"\[match\] dihedral = 'yes' is not valid"),
+        ({"sync": {"poll_seconds": 0}}, r"poll_seconds = 0 is not valid"),
+        ({"source": {"kind": "ftp"}}, r"kind = 'ftp' is not valid"),
+        ({"source": {"api_key": ""}}, r"\[source\] api_key is missing"),
+        ({"source": {"colour": "x"}}, r"colour is not a known key"),
+        ({"paint": {}}, r"\[paint\] is not a matcher config section"),
+        ({"webhook": {"url": "https://h", "secret": "short"}}, r"secret is missing"),
+        ({"policy": {"auto_action_distance": -2}}, r"auto_action_distance = -2"),
+    ],
+)
+def test_errors_name_the_key_and_the_fix(
+    sections: dict[str, dict[str, Any]], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        config(**sections)
+
+
+def test_secrets_are_not_echoed() -> None:
+    with pytest.raises(ConfigError) as error:
+        config(source={"api_key": 12345})
+    assert "12345" not in str(error.value)
+
+
+def test_unreadable_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read the matcher config"):
+        MatcherConfig.load(tmp_path / "none.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[source\n")
+    with pytest.raises(ConfigError, match="is not valid TOML"):
+        MatcherConfig.load(bad)

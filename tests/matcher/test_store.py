@@ -1,0 +1,123 @@
+"""The local store on SQLite and PostgreSQL, and the catalog that follows it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reclaim.hashing import PdqHash, SignalType, VpdqFrame, VpdqHash
+from reclaim.matcher.catalog import Catalog
+from reclaim.matcher.matching import match_md5, match_pdq
+from reclaim.matcher.records import ListRecord
+from reclaim.matcher.store import ListStore, open_engine
+from tests.conftest import postgres_database, random_pdq
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ListStore]:
+    if request.param == "sqlite":
+        engine = open_engine(f"sqlite:///{tmp_path}/deep/store.db")
+        yield ListStore(engine)
+        engine.dispose()
+        return
+    with postgres_database() as url:
+        engine = open_engine(url)
+        yield ListStore(engine)
+        engine.dispose()
+
+
+def pdq(value: str, program: str = "adult", active: bool = True) -> ListRecord:
+    return ListRecord(SignalType.PDQ, value, program, active, 90)
+
+
+def test_pages_snapshots_and_cursor(store: ListStore) -> None:
+    rng = np.random.default_rng(31)
+    a, b, c = (random_pdq(rng) for _ in range(3))
+    assert store.state().cursor is None
+    applied = store.apply([pdq(a), pdq(b), pdq(a, "minor")], cursor="3", source="s")
+    assert len(applied.listed) == 3 and store.count() == 3
+    # Re-applying is harmless; a withdrawal removes; the last state wins.
+    applied = store.apply(
+        [pdq(a), pdq(b, active=False), pdq(c, active=False), pdq(c)],
+        cursor="7",
+        source="s",
+    )
+    assert [r.value for r in applied.listed] == [c]
+    assert [r.value for r in applied.gone] == [b]
+    assert store.state().cursor == "7" and store.count() == 3
+    long_video = ListRecord(SignalType.VPDQ, "0,100," + a + ",0.000\n" * 200, "adult")
+    store.begin_snapshot()
+    store.stage([pdq(b), long_video, pdq(c, active=False)])
+    store.stage([pdq(b)])  # a retried page
+    assert store.count() == 3  # nothing listed until the snapshot ends
+    store.finish_snapshot(cursor="9", source="s")
+    assert sorted(r.kind.value for r in store.records()) == ["pdq", "vpdq"]
+    assert store.state().cursor == "9"
+    store.reset()
+    assert store.count() == 0 and store.state().cursor is None
+
+
+def brute(records: list[ListRecord], query: str, radius: int) -> set[tuple[str, str]]:
+    target = PdqHash.parse(query)
+    return {
+        (r.value, r.program)
+        for r in records
+        if r.kind is SignalType.PDQ
+        and (PdqHash.parse(r.value).value ^ target.value).bit_count() <= radius
+    }
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.data())
+def test_catalog_updates_equal_a_fresh_build(data: st.DataObject) -> None:
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    base = [random_pdq(rng) for _ in range(12)]
+    pool = [pdq(v, p) for v in base for p in ("adult", "minor")] + [
+        ListRecord(SignalType.MD5, f"{n:032x}", "adult") for n in range(4)
+    ]
+    catalog = Catalog.empty()
+    listed: dict[tuple[str, str, str], ListRecord] = {}
+    for _ in range(data.draw(st.integers(1, 5))):
+        adds = data.draw(st.lists(st.sampled_from(pool), max_size=8))
+        removes = data.draw(st.lists(st.sampled_from(pool), max_size=8))
+        catalog = catalog.with_changes(listed=adds, gone=removes)
+        for record in removes:
+            listed.pop(record.key, None)
+        # Within one change set, removals apply first.
+        for record in adds:
+            listed[record.key] = record
+    fresh = Catalog.build(listed.values())
+    assert catalog.counts() == fresh.counts()
+    for query in base[:4]:
+        for built in (catalog, fresh):
+            found = match_pdq(built, [[PdqHash.parse(query)]], radius=40)
+            assert {(m.value, m.program) for m in found} == brute(
+                list(listed.values()), query, 40
+            )
+    from reclaim.hashing import Md5Hash
+
+    digests = [Md5Hash(f"{n:032x}") for n in range(4)]
+    assert len(match_md5(catalog, digests)) == len(match_md5(fresh, digests))
+
+
+def test_unparseable_list_entries_are_skipped() -> None:
+    catalog = Catalog.build(
+        [
+            pdq("not-hex"),
+            ListRecord(SignalType.VPDQ, "garbage", "adult"),
+            ListRecord(
+                SignalType.VPDQ,
+                VpdqHash(
+                    (VpdqFrame(0, 0.0, PdqHash.parse("ab" * 32, quality=90)),)
+                ).to_text(),
+                "adult",
+            ),
+        ]
+    )
+    assert catalog.counts() == {"pdq": 0, "md5": 0, "vpdq": 1}
+    assert catalog.skipped == 2
