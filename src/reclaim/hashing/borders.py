@@ -40,12 +40,23 @@ class Box:
         )
 
 
-def _runs(flags: npt.NDArray[np.bool_]) -> tuple[int, int]:
-    """Length of the True run at the start and at the end."""
-    n = len(flags)
-    start = n if flags.all() else int(np.argmin(flags))
-    end = n if flags.all() else int(np.argmin(flags[::-1]))
-    return start, end
+def _leading(
+    lines: npt.NDArray[np.uint8], colour: npt.NDArray[np.int16], tolerance: int
+) -> int:
+    """How many of `lines` (axis 0), from the first, are all border colour.
+
+    Reads lines in growing blocks and stops at the first line with picture,
+    so a frame without bars costs a few lines, not the whole image.
+    """
+    count, at, block = len(lines), 0, 8
+    while at < count:
+        chunk = lines[at : at + block].astype(np.int16)
+        far = (np.abs(chunk - colour).max(axis=-1) > tolerance).any(axis=1)
+        if far.any():
+            return at + int(np.argmax(far))
+        at += block
+        block *= 2
+    return count
 
 
 def find_borders(
@@ -61,13 +72,15 @@ def find_borders(
     # Every other row and column is enough to find bars; the box is then
     # pulled in by one step so no bar pixel can remain inside it.
     step = 2 if min(height, width) >= 64 else 1
-    sample = image[::step, ::step].astype(np.int16)
-    far = np.abs(sample - colour).max(axis=2) > tolerance
-    top, bottom = _runs(~far.any(axis=1))
-    left, right = _runs(~far.any(axis=0))
-    rows, cols = far.shape
-    if top >= rows or left >= cols:
+    sample = image[::step, ::step]
+    rows, cols = sample.shape[:2]
+    top = _leading(sample, colour, tolerance)
+    if top >= rows:
         return None  # the whole image is one colour
+    bottom = _leading(sample[::-1], colour, tolerance)
+    across = sample.transpose(1, 0, 2)
+    left = _leading(across, colour, tolerance)
+    right = _leading(across[::-1], colour, tolerance)
     inward = step - 1
     box = Box(
         min(top * step + (inward if top else 0), height),

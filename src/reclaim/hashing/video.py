@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -24,6 +24,7 @@ from reclaim.hashing.digest import file_digests
 from reclaim.hashing.errors import MediaTooLargeError, UnreadableMediaError
 from reclaim.hashing.pdq import features_of_grid, luma_grid
 from reclaim.hashing.types import Md5Hash, PdqHash
+from reclaim.hashing.video_packets import Sampler, h264_length_size
 from reclaim.hashing.vpdq_format import MAX_VPDQ_FRAMES, VpdqFrame, VpdqHash
 
 #: Longest video accepted (matches the longest vPDQ hash at one frame a second).
@@ -178,6 +179,39 @@ def _check_limits(
             )
 
 
+def _sampler(
+    stream: av.video.stream.VideoStream, frame_mod: int, *, skip: bool
+) -> Sampler:
+    codec = stream.codec_context
+    h264 = skip and codec.name == "h264"
+    return Sampler(
+        frame_mod, length_size=h264_length_size(codec.extradata) if h264 else None
+    )
+
+
+def _sampled_frames(
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    sampler: Sampler,
+    *,
+    deadline: float,
+    time_limit: float,
+) -> Iterator[tuple[int, av.VideoFrame]]:
+    """Decode what the sampler keeps; yield (frame number, frame) of sampled ones."""
+    for packet in container.demux(stream):
+        if time.monotonic() > deadline:
+            raise MediaTooLargeError(
+                f"decoding took over {time_limit:.0f} s: the video is too "
+                "long or too complex to hash here"
+            )
+        if packet.size and not sampler.keep(packet.pts, bytes(packet)):
+            continue
+        for frame in packet.decode():
+            index = sampler.number(frame.pts)
+            if index % sampler.frame_mod == 0:
+                yield index, frame
+
+
 def video_hash(
     path: str | os.PathLike[str],
     *,
@@ -189,7 +223,9 @@ def video_hash(
     """MD5 and vPDQ frame hashes of a video file.
 
     `seconds_per_hash=0` hashes every frame. `on_progress` gets the share of
-    the video decoded so far (0-1) when the duration is known.
+    the video decoded so far (0-1) when the duration is known. Frames that are
+    neither sampled nor referenced by others are not decoded at all
+    (`video_packets.py`); the frame numbers stay those of Meta's vpdq.
     """
     name = os.fspath(path)
     try:
@@ -200,7 +236,39 @@ def video_hash(
     if seconds_per_hash < 0:
         raise ValueError("seconds_per_hash must be zero (every frame) or positive")
     md5 = file_digests(name).md5
-    started = time.monotonic()
+    deadline = time.monotonic() + time_limit
+    skip = True
+    while True:
+        fps, frames, bars, sampler = _hash_frames(
+            name,
+            seconds_per_hash=seconds_per_hash,
+            skip=skip,
+            deadline=deadline,
+            time_limit=time_limit,
+            letterbox=letterbox,
+            on_progress=on_progress,
+        )
+        if sampler.consistent():
+            break
+        skip = False  # a skipped frame was one to sample: decode everything
+    if not frames:
+        raise UnreadableMediaError(
+            "no frame of the video could be hashed (corrupt, or blank throughout)"
+        )
+    crop, cropped = bars.result() if letterbox else (None, ())
+    return VideoHash(md5, tuple(frames), fps, cropped, crop)
+
+
+def _hash_frames(
+    name: str,
+    *,
+    seconds_per_hash: float,
+    skip: bool,
+    deadline: float,
+    time_limit: float,
+    letterbox: bool,
+    on_progress: Callable[[float], None] | None,
+) -> tuple[float, list[VpdqFrame], _Letterbox, Sampler]:
     try:
         container = av.open(name, metadata_errors="ignore")
     except (av.error.FFmpegError, UnicodeDecodeError, OSError) as error:
@@ -218,18 +286,14 @@ def video_hash(
         stream.thread_type = "AUTO"
         fps = _rate(stream)
         frame_mod = max(1, int(seconds_per_hash * fps))
+        sampler = _sampler(stream, frame_mod, skip=skip)
         total = (container.duration or 0) / 1_000_000 * fps
-        index = -1
+        decoded = False
         try:
-            for frame in container.decode(stream):
-                index += 1
-                if time.monotonic() - started > time_limit:
-                    raise MediaTooLargeError(
-                        f"decoding took over {time_limit:.0f} s: the video is too "
-                        "long or too complex to hash here"
-                    )
-                if index % frame_mod:
-                    continue
+            for index, frame in _sampled_frames(
+                container, stream, sampler, deadline=deadline, time_limit=time_limit
+            ):
+                decoded = True
                 if len(frames) >= MAX_VPDQ_FRAMES:
                     raise MediaTooLargeError(
                         f"over {MAX_VPDQ_FRAMES} sampled frames: hash fewer frames "
@@ -244,14 +308,9 @@ def video_hash(
                 if on_progress is not None and total > 0:
                     on_progress(min(index / total, 1.0))
         except av.error.FFmpegError as error:
-            if index < 0:
+            if not decoded:
                 raise UnreadableMediaError(
                     f"the video cannot be decoded: {_reason(error)}"
                 ) from None
             # A truncated file: keep what decoded before the damage.
-    if not frames:
-        raise UnreadableMediaError(
-            "no frame of the video could be hashed (corrupt, or blank throughout)"
-        )
-    crop, cropped = bars.result() if letterbox else (None, ())
-    return VideoHash(md5, tuple(frames), fps, cropped, crop)
+    return fps, frames, bars, sampler
