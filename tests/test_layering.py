@@ -41,3 +41,16 @@ def test_nothing_imports_the_test_oracle() -> None:
         assert not any(
             n.split(".")[0] in {"pdqhash", "vpdq"} for n in _imports(path)
         ), path
+
+
+def test_the_matcher_imports_only_hashing_and_the_root() -> None:
+    # A platform runs the matcher without the registry or its API.
+    allowed = ("reclaim.hashing", "reclaim.errors", "reclaim.config", "reclaim.matcher")
+    files = sorted((SRC / "matcher").rglob("*.py"))
+    assert files
+    for path in files:
+        for name in _imports(path):
+            if name == "reclaim" or name.startswith("reclaim."):
+                assert name == "reclaim" or name.startswith(allowed), (
+                    f"{path.name}: {name}"
+                )

@@ -2,7 +2,23 @@
 
 from __future__ import annotations
 
+from reclaim.matcher.config import MatcherConfig
+from reclaim.matcher.errors import (
+    ConfigError,
+    MatcherError,
+    SourceRejected,
+    SourceUnavailable,
+)
 from reclaim.matcher.errors_index import IndexArgumentError
 from reclaim.matcher.index import Matches, PdqIndex
 
-__all__ = ["IndexArgumentError", "Matches", "PdqIndex"]
+__all__ = [
+    "ConfigError",
+    "IndexArgumentError",
+    "MatcherConfig",
+    "MatcherError",
+    "Matches",
+    "PdqIndex",
+    "SourceRejected",
+    "SourceUnavailable",
+]
