@@ -17,6 +17,7 @@ from reclaim.hashing.errors import (
     MediaTooLargeError,
     UnreadableMediaError,
 )
+from reclaim.hashing.expansion import query_hashes, submission_hashes
 from reclaim.hashing.images import pdq_features, pdq_hash, pdq_hash_dihedral
 from reclaim.hashing.orientation import Orientation
 from reclaim.hashing.pdq import DIHEDRAL_NAMES, PdqFeatures
@@ -54,6 +55,8 @@ __all__ = [
     "pdq_features",
     "pdq_hash",
     "pdq_hash_dihedral",
+    "query_hashes",
+    "submission_hashes",
     "video_hash",
     "video_match",
 ]

@@ -1,0 +1,375 @@
+"""Robustness: which edited copies still match, and at what false-match cost.
+
+Run with `make bench` or alone: `.venv/bin/python bench/robustness.py`
+(`--quick` for a fast smoke run, `--set tuning` to measure on the photos the
+views were chosen on). It pins itself to one core.
+
+Photos: scikit-image's bundled photographs, split once into a TUNING set (the
+submission views were picked on these) and a HELD-OUT set (reported by
+default), plus frames from the vPDQ sample videos in ../shared/conformance
+when that folder exists (held out too). Originals below quality 50 are left
+out: the registry would not rely on them.
+
+Matched share: each original is registered as its hashes (per method), each
+edited copy (`robustness_edits.EDITS`, random amounts) is looked up with its
+query hashes; a copy matches when any query hash is within distance 31 of any
+of its original's hashes, both sides at quality >= 50.
+
+False matches: registry items are distinct random crops of the photos, uploads
+are other random crops; every (upload, item) pair from different photos is
+unrelated, and counts as one false match if ANY of the upload's query hashes
+is within the threshold of ANY of the item's hashes (per upload, not per
+hash). Rates are per million such pairs.
+
+Checks (exit 1 on failure): the first submission hash is `pdq_hash`, a method
+that adds hashes never matches fewer copies, and false-match counts grow with
+the threshold.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+if hasattr(os, "sched_setaffinity"):
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import skimage.data  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from reclaim.hashing import (  # noqa: E402
+    MATCH_DISTANCE,
+    MIN_QUALITY,
+    PdqHash,
+    decode,
+    pdq_hash,
+    query_hashes,
+    submission_hashes,
+)
+from reclaim.hashing.borders import find_borders  # noqa: E402
+from reclaim.hashing.expansion import SUBMISSION_VIEWS, view_hashes  # noqa: E402
+from reclaim.hashing.views import Crop, Rotation, View  # noqa: E402
+from robustness_edits import EDITS, GOAL_ROWS, SIDES  # noqa: E402
+
+TUNING = ("astronaut", "coffee", "rocket", "coins", "moon", "page", "grass", "brick")
+HELD_OUT = (
+    "camera",
+    "chelsea",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "stereo_motorcycle",
+    "clock",
+    "gravel",
+    "retina",
+    "cell",
+)
+VIDEOS = (
+    Path(__file__).resolve().parents[2] / "shared/conformance/vpdq/tmk/sample-videos"
+)
+TUNING_VIDEOS = ("pattern-hd-no-bar.mp4",)
+HELD_OUT_VIDEOS = ("doorknob-hd-no-bar.mp4", "chair-20-sd-bar.mp4")
+
+THRESHOLDS = (16, 24, 31)
+
+#: A coarser candidate: crops every 5% to 20%, turns of 2 and 4 degrees.
+VIEWS_SMALL: tuple[View, ...] = (
+    *(Crop(side, p) for p in (50, 100, 150, 200) for side in SIDES),
+    *(Rotation(d) for d in (2, -2, 4, -4)),
+)
+
+
+@dataclass(frozen=True)
+class Method:
+    """A column: which registry hashes (views) and which query hashes."""
+
+    name: str
+    views: tuple[View, ...]
+    query: str  # "plain", "dihedral" or "ours" (query_hashes)
+
+
+METHODS = (
+    Method("plain PDQ", (), "plain"),
+    Method("+dihedral", (), "dihedral"),
+    Method("+dihedral+unborder", (), "ours"),
+    Method("views(24), plain query", VIEWS_SMALL, "plain"),
+    Method("views(24)+query", VIEWS_SMALL, "ours"),
+    Method("views(60), plain query", SUBMISSION_VIEWS, "plain"),
+    Method("views(60)+query (ours)", SUBMISSION_VIEWS, "ours"),
+)
+ALL_VIEWS = tuple(dict.fromkeys((*VIEWS_SMALL, *SUBMISSION_VIEWS)))
+
+
+def _photo(name: str) -> np.ndarray:
+    array = getattr(skimage.data, name)()
+    if isinstance(array, tuple):
+        array = array[0]
+    array = np.asarray(array)
+    if array.dtype != np.uint8:
+        array = (np.clip(array, 0.0, 1.0) * 255).round().astype(np.uint8)
+    if array.ndim == 2:
+        array = np.stack([array] * 3, axis=-1)
+    return np.ascontiguousarray(array[..., :3])
+
+
+def _frame(path: Path) -> np.ndarray:
+    import av
+
+    with av.open(str(path)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    # The most detailed of ten evenly spaced frames (some scenes fade to black).
+    picks = frames[:: max(1, len(frames) // 10)]
+    frame = max(picks, key=lambda f: pdq_hash(f).quality or 0)
+    box = find_borders(frame)
+    return box.crop(frame) if box is not None else frame
+
+
+def sources(which: str) -> dict[str, np.ndarray]:
+    """The photos (and video frames) of one set, quality >= 50 only."""
+    names, videos = (
+        (TUNING, TUNING_VIDEOS) if which == "tuning" else (HELD_OUT, HELD_OUT_VIDEOS)
+    )
+    found = {name: _photo(name) for name in names}
+    for video in videos:
+        if (VIDEOS / video).exists():
+            found[video.removesuffix(".mp4")] = _frame(VIDEOS / video)
+    kept = {}
+    for name, array in found.items():
+        quality = pdq_hash(array).quality or 0
+        if quality >= MIN_QUALITY:
+            kept[name] = array
+        else:
+            print(f"note: {name} left out (quality {quality} < {MIN_QUALITY})")
+    return kept
+
+
+def _gate(hashes: list[PdqHash]) -> list[PdqHash]:
+    return [h for h in hashes if (h.quality or 0) >= MIN_QUALITY]
+
+
+class Registered:
+    """One original's hashes: whole image and every candidate view."""
+
+    def __init__(self, array: np.ndarray) -> None:
+        decoded = decode(array)
+        self.whole = pdq_hash(array)
+        self.views = dict(view_hashes(decoded, views=ALL_VIEWS))
+
+    def hashes(self, method: Method) -> list[PdqHash]:
+        out, seen = [self.whole], {self.whole.value}
+        for view in method.views:
+            h = self.views.get(view.name)
+            if (
+                h is not None
+                and (h.quality or 0) >= MIN_QUALITY
+                and h.value not in seen
+            ):
+                seen.add(h.value)
+                out.append(h)
+        return _gate(out)
+
+
+def queries(array: np.ndarray) -> dict[str, list[PdqHash]]:
+    """Query hashes of one upload, for each query mode, quality-gated."""
+    ours = query_hashes(array)
+    return {"plain": _gate(ours[:1]), "dihedral": _gate(ours[:8]), "ours": _gate(ours)}
+
+
+def _pack(hashes: list[PdqHash]) -> np.ndarray:
+    raw = b"".join(h.to_bytes() for h in hashes)
+    return np.frombuffer(raw, np.uint8).reshape(-1, 32)
+
+
+def min_distances(q: list[PdqHash], s: list[PdqHash]) -> int:
+    if not q or not s:
+        return 999
+    a, b = _pack(q), _pack(s)
+    x = np.bitwise_xor(a[:, None, :], b[None, :, :])
+    return int(np.bitwise_count(x).sum(axis=2, dtype=np.int32).min())
+
+
+def match_table(
+    photos: dict[str, np.ndarray], samples: int, rng: np.random.Generator
+) -> dict[str, list[float]]:
+    registered = {name: Registered(a) for name, a in photos.items()}
+    table: dict[str, list[float]] = {}
+    for label, edit in EDITS:
+        hits = np.zeros(len(METHODS))
+        total = 0
+        for name, array in photos.items():
+            for _ in range(samples):
+                q = queries(edit(rng, array))
+                total += 1
+                for i, m in enumerate(METHODS):
+                    s = registered[name].hashes(m)
+                    hits[i] += min_distances(q[m.query], s) <= MATCH_DISTANCE
+        table[label] = [*(100.0 * hits / total), float(total)]
+    return table
+
+
+def _random_crop(rng: np.random.Generator, array: np.ndarray, low: float) -> np.ndarray:
+    h, w = array.shape[:2]
+    kh, kw = (
+        max(64, int(h * rng.uniform(low, 1.0))),
+        max(64, int(w * rng.uniform(low, 1.0))),
+    )
+    top, left = int(rng.integers(0, h - kh + 1)), int(rng.integers(0, w - kw + 1))
+    return np.ascontiguousarray(array[top : top + kh, left : left + kw])
+
+
+def _pairs_within(
+    q: np.ndarray, q_owner: np.ndarray, s: np.ndarray, s_owner: np.ndarray, limit: int
+) -> dict[tuple[int, int], int]:
+    """Smallest distance per (upload, item) over hash pairs within `limit`."""
+    best: dict[tuple[int, int], int] = {}
+    try:
+        import faiss
+
+        index = faiss.IndexBinaryFlat(256)
+        index.add(s)
+        lims, dist, ids = index.range_search(q, limit + 1)
+        rows = np.repeat(np.arange(len(q)), np.diff(lims).astype(np.int64))
+        found = zip(rows.tolist(), ids.tolist(), dist.tolist(), strict=True)
+    except ImportError:  # numpy popcount, chunked
+        hits = []
+        for start in range(0, len(q), 256):
+            x = np.bitwise_xor(q[start : start + 256, None, :], s[None, :, :])
+            d = np.bitwise_count(x).sum(axis=2, dtype=np.int32)
+            r, c = np.nonzero(d <= limit)
+            hits.extend(
+                zip((r + start).tolist(), c.tolist(), d[r, c].tolist(), strict=True)
+            )
+        found = iter(hits)
+    for row, col, d in found:
+        key = (int(q_owner[row]), int(s_owner[col]))
+        if d < best.get(key, 999):
+            best[key] = d
+    return best
+
+
+def false_matches(
+    photos: dict[str, np.ndarray],
+    n_items: int,
+    n_uploads: int,
+    rng: np.random.Generator,
+) -> tuple[dict[str, list[float]], dict[str, float]]:
+    names = list(photos)
+    item_src = [i % len(names) for i in range(n_items)]
+    up_src = [i % len(names) for i in range(n_uploads)]
+    t0 = time.perf_counter()
+    items = [Registered(_random_crop(rng, photos[names[k]], 0.5)) for k in item_src]
+    t1 = time.perf_counter()
+    uploads = [queries(_random_crop(rng, photos[names[k]], 0.3)) for k in up_src]
+    t2 = time.perf_counter()
+    same = np.equal.outer(np.array(up_src), np.array(item_src))
+    pairs = int((~same).sum())
+    rates: dict[str, list[float]] = {}
+    sizes: dict[str, float] = {"pairs": pairs, "item_s": t1 - t0, "upload_s": t2 - t1}
+    for m in METHODS:
+        s_list = [item.hashes(m) for item in items]
+        q_list = [u[m.query] for u in uploads]
+        s = _pack([h for hs in s_list for h in hs])
+        q = _pack([h for hs in q_list for h in hs])
+        s_owner = np.repeat(np.arange(n_items), [len(hs) for hs in s_list])
+        q_owner = np.repeat(np.arange(n_uploads), [len(hs) for hs in q_list])
+        best = _pairs_within(q, q_owner, s, s_owner, max(THRESHOLDS))
+        counts = [0] * len(THRESHOLDS)
+        for (u, i), d in best.items():
+            if not same[u, i]:
+                for k, t in enumerate(THRESHOLDS):
+                    counts[k] += d <= t
+        rates[m.name] = [c * 1e6 / pairs for c in counts]
+        sizes[m.name + "/item"] = len(s) / n_items
+        sizes[m.name + "/upload"] = len(q) / n_uploads
+    return rates, sizes
+
+
+def cost(photos: dict[str, np.ndarray]) -> tuple[float, float, float]:
+    """ms for pdq_hash, submission_hashes and query_hashes per original."""
+    arrays = list(photos.values())
+    out = []
+    for fn in (pdq_hash, submission_hashes, query_hashes):
+        start = time.perf_counter()
+        for a in arrays:
+            fn(a)
+        out.append((time.perf_counter() - start) * 1000 / len(arrays))
+    return out[0], out[1], out[2]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="few samples (smoke test)")
+    parser.add_argument("--set", choices=("held-out", "tuning"), default="held-out")
+    args = parser.parse_args()
+    samples, n_items, n_uploads = (2, 20, 100) if args.quick else (10, 200, 5000)
+    rng = np.random.default_rng(7)
+    photos = sources(args.set)
+    print(f"{args.set} set: {len(photos)} originals ({', '.join(photos)})")
+    failures = []
+    first = submission_hashes(next(iter(photos.values())))[0]
+    if first != pdq_hash(next(iter(photos.values()))):
+        failures.append("submission_hashes()[0] is not pdq_hash()")
+    table = match_table(photos, samples, rng)
+    rates, sizes = false_matches(photos, n_items, n_uploads, rng)
+    plain_ms, sub_ms, query_ms = cost(photos)
+
+    width = 34
+    heads = [m.name for m in METHODS]
+    print()
+    print(
+        f"Share of copies matched (%), distance <= {MATCH_DISTANCE}, "
+        f"quality >= {MIN_QUALITY}; {args.set} set"
+    )
+    print(f"| {'edit to the copy':<{width}} | n | " + " | ".join(heads) + " |")
+    print(f"|{'-' * (width + 2)}|---|" + "|".join("---:" for _ in heads) + "|")
+    for label, row in table.items():
+        mark = " *" if label in GOAL_ROWS else ""
+        cells = " | ".join(f"{v:.0f}" for v in row[:-1])
+        print(f"| {label + mark:<{width}} | {row[-1]:.0f} | {cells} |")
+    for t_index, t in enumerate(THRESHOLDS):
+        cells = " | ".join(f"{rates[m.name][t_index]:.1f}" for m in METHODS)
+        print(f"| {'false matches /M uploads, d<=' + str(t):<{width}} | | {cells} |")
+    cells = " | ".join(f"{sizes[m.name + '/item']:.1f}" for m in METHODS)
+    print(f"| {'hashes per registered item':<{width}} | | {cells} |")
+    cells = " | ".join(f"{sizes[m.name + '/upload']:.1f}" for m in METHODS)
+    print(f"| {'query hashes per upload':<{width}} | | {cells} |")
+    print()
+    print("* = a goal row (>= 95% wanted for the chosen method)")
+    print(
+        f"false-match pairs: {sizes['pairs']:,} unrelated (upload, item) pairs "
+        f"({n_uploads} uploads x {n_items} items, same-photo pairs excluded)"
+    )
+    print(
+        f"cost per original: pdq_hash {plain_ms:.1f} ms, submission_hashes "
+        f"{sub_ms:.1f} ms, query_hashes {query_ms:.1f} ms (one core)"
+    )
+    # Checks: adding hashes on either side can only add matches.
+    order = {m.name: i for i, m in enumerate(METHODS)}
+    supersets = [
+        ("+dihedral", "plain PDQ"),
+        ("+dihedral+unborder", "+dihedral"),
+        ("views(60)+query (ours)", "+dihedral+unborder"),
+        ("views(60)+query (ours)", "views(60), plain query"),
+    ]
+    for label, row in table.items():
+        for big, small in supersets:
+            if row[order[big]] < row[order[small]]:
+                failures.append(f"{label}: {big} matched fewer than {small}")
+    for name, values in rates.items():
+        if values != sorted(values):
+            failures.append(f"{name}: false matches fall as the threshold grows")
+    for failure in failures:
+        print(f"CHECK FAILED: {failure}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""More than one PDQ hash per photo, so that crops, tilts and bars still match.
+
+PDQ moves ~16 bits when one edge of the picture moves by 1% and ~15 when it
+turns by half a degree, so a copy cropped by 10% or tilted by 3 degrees is
+a new image to it. Two helpers close the gap, measured by
+`bench/robustness.py` (results in docs/hashing.md):
+
+* `submission_hashes`: on the person's device, the whole-image hash and then
+  the hashes of derived views (`SUBMISSION_VIEWS`: edge and centre crops, small
+  turns). They are plain PDQ hashes, so any platform's matcher benefits
+  unchanged. `static/expansion.js` computes the same hashes in the browser.
+* `query_hashes`: on the platform, the upload's 8 rotations and mirrors and
+  the same for the picture inside any solid bars (letterbox, frames).
+"""
+
+from __future__ import annotations
+
+from reclaim.hashing.borders import find_borders
+from reclaim.hashing.decoder import DecodedImage, ImageSource, decode
+from reclaim.hashing.distance import MIN_QUALITY
+from reclaim.hashing.errors import DegenerateImageError, ImageShapeError
+from reclaim.hashing.images import _features, pdq_features
+from reclaim.hashing.types import PdqHash
+from reclaim.hashing.views import (
+    Crop,
+    Rotation,
+    View,
+    upright_rgb,
+    working_image,
+)
+
+#: Edge crops every 2% up to 20%, centre crops every 2% to 20%, turns every
+#: degree to 5: picked on the tuning photos of `bench/robustness.py`.
+SUBMISSION_VIEWS: tuple[View, ...] = (
+    *(
+        Crop(side, permille)
+        for permille in range(20, 201, 20)
+        for side in ("left", "right", "top", "bottom", "centre")
+    ),
+    *(Rotation(sign * degrees) for degrees in (1, 2, 3, 4, 5) for sign in (1, -1)),
+)
+
+
+def view_hashes(
+    image: DecodedImage, *, views: tuple[View, ...] = SUBMISSION_VIEWS
+) -> list[tuple[str, PdqHash]]:
+    """(name, hash) of every view that can be hashed, in `views` order.
+
+    Views that come out smaller than PDQ's minimum or flat are left out; no
+    quality gate or de-duplication is applied here.
+    """
+    work = working_image(upright_rgb(image))
+    out: list[tuple[str, PdqHash]] = []
+    for view in views:
+        try:
+            hashed = pdq_features(view.apply(work), dihedral=False).hash()
+        except (ImageShapeError, DegenerateImageError):
+            continue
+        out.append((view.name, hashed))
+    return out
+
+
+def submission_hashes(
+    image: ImageSource,
+    *,
+    views: tuple[View, ...] = SUBMISSION_VIEWS,
+    min_quality: int = MIN_QUALITY,
+    exact: bool = False,
+) -> list[PdqHash]:
+    """The whole image's PDQ hash first, then those of its derived views.
+
+    Views whose quality is below `min_quality` are dropped (they match
+    unrelated images too easily), and so is any hash equal to one already in
+    the list. The whole-image hash is always kept, whatever its quality. With
+    `exact=True`, or an array or PIL image, the list is bit-identical to the
+    browser's (`static/expansion.js`) for the same RGB pixels.
+    """
+    decoded = decode(image, exact=exact)
+    whole = _features(decoded, dihedral=False).hash()
+    hashes = [whole]
+    seen = {whole.value}
+    for _, hashed in view_hashes(decoded, views=views):
+        quality = hashed.quality if hashed.quality is not None else 0
+        if quality < min_quality or hashed.value in seen:
+            continue
+        seen.add(hashed.value)
+        hashes.append(hashed)
+    return hashes
+
+
+def query_hashes(
+    image: ImageSource, *, min_quality: int = MIN_QUALITY, exact: bool = False
+) -> list[PdqHash]:
+    """Hashes to look an upload up with: its 8 dihedral variants, then theirs
+    of the picture inside solid borders, if it has any.
+
+    The border hashes are dropped below `min_quality`; duplicates are dropped.
+    """
+    decoded = decode(image, exact=exact)
+    hashes = _features(decoded).dihedral()
+    seen = {h.value for h in hashes}
+    pixels = upright_rgb(decoded)
+    box = find_borders(pixels)
+    if box is not None:
+        try:
+            inner = pdq_features(box.crop(pixels)).dihedral()
+        except (ImageShapeError, DegenerateImageError):
+            inner = []
+        for hashed in inner:
+            quality = hashed.quality if hashed.quality is not None else 0
+            if quality >= min_quality and hashed.value not in seen:
+                seen.add(hashed.value)
+                hashes.append(hashed)
+    return hashes
