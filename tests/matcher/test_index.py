@@ -155,14 +155,18 @@ def test_changes_keep_positions_and_leave_the_old_index_alone() -> None:
 
 @given(
     seed=st.integers(0, 2**32 - 1),
-    n=st.integers(0, 60),
+    n=st.integers(0, 80),
     radius=st.integers(0, 64),
+    structure=st.sampled_from(["auto", "flat", "mih"]),
 )
-@settings(max_examples=60, deadline=None)
-def test_index_equals_brute_force(seed: int, n: int, radius: int) -> None:
+@settings(max_examples=120, deadline=None)
+def test_index_equals_brute_force(
+    seed: int, n: int, radius: int, structure: str
+) -> None:
     rng = np.random.default_rng(seed)
     stored, queries = with_neighbours(rng, n, radius)
-    got = [pairs(m) for m in PdqIndex.build(stored).query(queries, radius=radius)]
+    index = PdqIndex.build(stored, structure=structure)  # type: ignore[arg-type]
+    got = [pairs(m) for m in index.query(queries, radius=radius)]
     assert got == brute_force(stored, queries, radius)
 
 
@@ -211,3 +215,24 @@ def test_a_reader_never_sees_a_torn_index() -> None:
         thread.join()
     assert not errors, errors[:3]
     assert len(current["index"]) == 200 + 60 - 20
+
+
+def test_the_structure_follows_the_list_size() -> None:
+    rng = np.random.default_rng(7)
+    assert PdqIndex.build(random_codes(rng, 100)).structures == ("flat",)
+    large = PdqIndex.build(random_codes(rng, 200_000))
+    assert large.structures[0].startswith("mih(")
+    # Tables plus codes and removal bits stay within twice the raw hashes.
+    assert large.nbytes <= 64 * 200_000
+
+
+@pytest.mark.parametrize("radius", [0, 5, 31, 40])
+def test_forced_tables_on_small_data_equal_brute_force(radius: int) -> None:
+    rng = np.random.default_rng(radius)
+    stored, queries = with_neighbours(rng, 300, radius)
+    stored = np.concatenate([stored, stored[:5]])  # duplicates share buckets
+    index = PdqIndex.build(stored, structure="mih")
+    assert index.structures[0].startswith("mih(")
+    assert index._segments[0].search.uses_tables(radius)  # type: ignore[attr-defined]
+    got = [pairs(m) for m in index.query(queries, radius=radius)]
+    assert got == brute_force(stored, queries, radius)

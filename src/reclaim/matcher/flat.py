@@ -18,7 +18,7 @@ except ImportError:  # pragma: no cover - the dev install has faiss
     faiss = None  # type: ignore[assignment]  # checked before each use
 
 #: Queries compared at once by the numpy path (bounds its temporary memory).
-_NUMPY_BLOCK = 1 << 22
+_NUMPY_BLOCK = 1 << 20
 
 
 class FlatSearch:
@@ -41,6 +41,11 @@ class FlatSearch:
     def codes(self) -> Codes:
         """The stored codes, in position order."""
         return self._codes
+
+    @property
+    def name(self) -> str:
+        """The structure, for logs and benchmarks."""
+        return "flat"
 
     @property
     def nbytes(self) -> int:
@@ -67,12 +72,17 @@ def search_numpy(codes: Codes, queries: Codes, radius: int) -> Hits:
     """Brute force in numpy: the reference implementation."""
     stored = codes.view(np.uint64)
     asked = queries.view(np.uint64)
-    step = max(1, _NUMPY_BLOCK // max(1, len(stored)))
+    rows = min(len(stored), _NUMPY_BLOCK)
+    step = max(1, _NUMPY_BLOCK // max(1, rows))
     parts = []
-    for first in range(0, len(asked), step):
-        block = asked[first : first + step]
-        xor = stored[None, :, :] ^ block[:, None, :]
-        dist = np.bitwise_count(xor).sum(axis=2, dtype=np.int32)
-        q, p = np.nonzero(dist <= radius)
-        parts.append(Hits(q.astype(np.int64) + first, p.astype(np.int64), dist[q, p]))
+    for start in range(0, len(stored), rows):
+        chunk = stored[start : start + rows]
+        for first in range(0, len(asked), step):
+            block = asked[first : first + step]
+            xor = chunk[None, :, :] ^ block[:, None, :]
+            dist = np.bitwise_count(xor).sum(axis=2, dtype=np.int32)
+            q, p = np.nonzero(dist <= radius)
+            parts.append(
+                Hits(q.astype(np.int64) + first, p.astype(np.int64) + start, dist[q, p])
+            )
     return Hits.concat(parts)

@@ -49,6 +49,12 @@ class Hits:
             return self
         return Hits(self.queries, self.positions + offset, self.distances)
 
+    def shifted_queries(self, offset: int) -> Hits:
+        """The same hits with `offset` added to every query number."""
+        if offset == 0:
+            return self
+        return Hits(self.queries + offset, self.positions, self.distances)
+
     def where(self, keep: npt.NDArray[np.bool_]) -> Hits:
         """Only the hits where `keep` is true."""
         return Hits(self.queries[keep], self.positions[keep], self.distances[keep])

@@ -32,11 +32,17 @@ from reclaim.matcher.codes import CODE_BYTES, Codes, as_codes
 from reclaim.matcher.errors_index import IndexArgumentError
 from reclaim.matcher.flat import FlatSearch
 from reclaim.matcher.hits import Hits
+from reclaim.matcher.mih import FLAT_NS, MultiIndexHash, best_plan
 
-Structure = Literal["auto", "flat"]
+Structure = Literal["auto", "flat", "mih"]
 HashesIn = Iterable[str | PdqHash] | npt.NDArray[np.uint8]
 
 MAX_RADIUS = CODE_BYTES * 8
+
+#: Bytes per stored hash the search tables may use on top of the 32-byte
+#: hash itself and its removal bit: the whole index stays within 2x the raw
+#: hashes.
+TABLE_BUDGET = 2 * CODE_BYTES - CODE_BYTES - 0.125
 
 #: Added hashes collect in one small flat segment up to this size.
 _DELTA_MAX = 1 << 16
@@ -53,6 +59,9 @@ class _Search(Protocol):
 
     @property
     def codes(self) -> Codes: ...
+
+    @property
+    def name(self) -> str: ...
 
     @property
     def nbytes(self) -> int: ...
@@ -82,8 +91,22 @@ class _Segment:
 
 
 def _structure(codes: Codes, structure: Structure) -> _Search:
-    """Pick the search structure for a list of this size."""
-    return FlatSearch(codes)
+    """Pick the search structure for a list of this size.
+
+    Multi-index hashing when its tables fit the memory budget and its
+    estimated cost at the default radius beats a flat scan; else flat.
+    """
+    if structure == "flat" or not len(codes):
+        return FlatSearch(codes)
+    if structure == "mih":
+        plan = best_plan(len(codes), radius=MATCH_DISTANCE, max_bytes=None)
+        if plan is not None:
+            return MultiIndexHash(codes, plan, scan_when_cheaper=False)
+        return FlatSearch(codes)  # pragma: no cover - a plan always exists
+    plan = best_plan(len(codes), radius=MATCH_DISTANCE, max_bytes=TABLE_BUDGET)
+    if plan is None or plan.cost_ns(len(codes), MATCH_DISTANCE) >= FLAT_NS * len(codes):
+        return FlatSearch(codes)
+    return MultiIndexHash(codes, plan)
 
 
 class PdqIndex:
@@ -130,6 +153,11 @@ class PdqIndex:
     def next_position(self) -> int:
         """The position the next added hash gets (all positions ever used)."""
         return self._size
+
+    @property
+    def structures(self) -> tuple[str, ...]:
+        """The search structure of each segment, oldest first ("flat", "mih(...)")."""
+        return tuple(s.search.name for s in self._segments)
 
     @property
     def nbytes(self) -> int:
