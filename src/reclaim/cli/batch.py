@@ -1,4 +1,9 @@
-"""Hashing many files across processes, reporting each result as it lands."""
+"""Hashing many files across processes, reporting each result as it lands.
+
+Images go to a pool of worker processes. Videos are hashed one at a time in
+this process (their decoding is threaded already), each with its own
+progress bar on a terminal and nothing at all when stderr is not one.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,31 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
+from multiprocessing.queues import Queue
 from pathlib import Path
+from queue import Empty
+from typing import Any
 
-from reclaim.hashing.files import FileHashes, hash_file
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
+
+from reclaim.hashing.digest import file_digests
+from reclaim.hashing.errors import MediaError
+from reclaim.hashing.files import VIDEO_SUFFIXES, FileHashes, hash_file
+from reclaim.hashing.video import video_hash
+
+#: Why a file has no hashes when its decoder took the worker process down.
+CRASHED = (
+    "the decoder crashed on this file: it is corrupt or hostile; do not open "
+    "it with other software either"
+)
 
 
 def find_files(paths: Sequence[Path]) -> Iterator[Path | FileHashes]:
@@ -36,6 +63,148 @@ def find_files(paths: Sequence[Path]) -> Iterator[Path | FileHashes]:
             yield FileHashes(str(path), error="no such file or directory")
 
 
+def is_video(path: Path) -> bool:
+    """Whether `path` is hashed as a video (MD5 + vPDQ) by its name."""
+    return path.suffix.lower() in VIDEO_SUFFIXES
+
+
+def hash_video(
+    path: Path, *, on_progress: Callable[[float], None] | None = None
+) -> FileHashes:
+    """Digests and vPDQ of one video; a bad file's reason goes into `error`."""
+    name = str(path)
+    try:
+        if path.stat().st_size == 0:
+            return FileHashes(
+                name, error="the file is empty (0 bytes): nothing to hash"
+            )
+        digests = file_digests(name)
+    except OSError as error:
+        return FileHashes(name, error=f"cannot read the file: {error.strerror}")
+    try:
+        return FileHashes(
+            name, digests, video=video_hash(name, on_progress=on_progress)
+        )
+    except MediaError as error:
+        return FileHashes(name, digests, error=str(error))
+
+
+#: In a video worker process: where to send progress (set by `_set_queue`).
+_progress_queue: Queue[float] | None = None
+
+
+def _set_queue(queue: Queue[float]) -> None:
+    global _progress_queue
+    _progress_queue = queue
+
+
+def _report(share: float) -> None:
+    if _progress_queue is not None:
+        _progress_queue.put(share)
+
+
+def _video_job(path: str) -> FileHashes:
+    """What a video worker runs: hash one video, sending progress home."""
+    return hash_video(Path(path), on_progress=_report)
+
+
+def progress_bars(console: Console) -> Progress:
+    """The progress display: bars on a terminal, nothing otherwise."""
+    return Progress(
+        TextColumn("{task.description}", style="progress.description"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
+
+
+def hash_with_progress(
+    files: Sequence[Path],
+    *,
+    dihedral: bool,
+    exact: bool,
+    workers: int,
+    console: Console,
+    on_result: Callable[[FileHashes], None],
+) -> None:
+    """`hash_files` with a bar for the batch (2+ files) and one per video."""
+    with progress_bars(console) as progress:
+        task = progress.add_task("files", total=len(files), visible=len(files) > 1)
+
+        def collect(result: FileHashes) -> None:
+            on_result(result)
+            progress.advance(task)
+
+        hash_files(
+            files,
+            dihedral=dihedral,
+            exact=exact,
+            workers=workers,
+            on_result=collect,
+            progress=progress,
+        )
+
+
+def hash_videos(
+    videos: Sequence[Path],
+    *,
+    progress: Progress,
+    on_result: Callable[[FileHashes], None],
+) -> None:
+    """Hash videos one by one in a worker process, with a progress bar each.
+
+    The worker keeps a decoder crash from taking the command down; its
+    progress comes back through a queue.
+    """
+    if not videos:
+        return
+    context = multiprocessing.get_context("spawn")
+    queue: Queue[float] = context.Queue()
+    pool = _video_pool(context, queue)
+    try:
+        for number, path in enumerate(videos, start=1):
+            task = progress.add_task(f"video {number}/{len(videos)}", total=1.0)
+            future = pool.submit(_video_job, str(path))
+
+            def show(share: float, task: TaskID = task) -> None:
+                progress.update(task, completed=share)
+
+            while not future.done():
+                _drain(queue, show)
+            _drain(queue, show, wait=0)
+            try:
+                result = future.result()
+            except BrokenProcessPool:
+                result = FileHashes(str(path), error=CRASHED)
+                pool.shutdown()
+                pool = _video_pool(context, queue)
+            progress.remove_task(task)
+            on_result(result)
+    finally:
+        pool.shutdown()
+
+
+def _video_pool(context: Any, queue: Queue[float]) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(
+        max_workers=1, mp_context=context, initializer=_set_queue, initargs=(queue,)
+    )
+
+
+def _drain(
+    queue: Queue[float], update: Callable[[float], None], *, wait: float = 0.1
+) -> None:
+    """Pass on the progress reported so far (waiting up to `wait` for some)."""
+    try:
+        update(queue.get(timeout=wait) if wait else queue.get_nowait())
+        while True:
+            update(queue.get_nowait())
+    except Empty:
+        pass
+
+
 def hash_files(
     files: Sequence[Path],
     *,
@@ -43,12 +212,35 @@ def hash_files(
     exact: bool,
     workers: int,
     on_result: Callable[[FileHashes], None],
+    progress: Progress | None = None,
 ) -> None:
-    """Hash `files`, in `workers` processes when there is more than one file."""
-    job = partial(hash_file, dihedral=dihedral, exact=exact)
+    """Hash `files`: images in `workers` processes, then videos one at a time.
+
+    With `progress`, videos are hashed in a worker process of their own and
+    each gets a bar there.
+    """
+    videos: list[Path] = []
+    if progress is not None:
+        videos = [path for path in files if is_video(path)]
+        files = [path for path in files if not is_video(path)]
+    job: Callable[[str], FileHashes] = partial(
+        hash_file, dihedral=dihedral, exact=exact
+    )
+    _hash_images(files, job, workers=workers, on_result=on_result)
+    if progress is not None:
+        hash_videos(videos, progress=progress, on_result=on_result)
+
+
+def _hash_images(
+    files: Sequence[Path],
+    job: Callable[[str], FileHashes],
+    *,
+    workers: int,
+    on_result: Callable[[FileHashes], None],
+) -> None:
     if workers <= 1 or len(files) <= 1:
         for path in files:
-            on_result(job(path))
+            on_result(job(str(path)))
         return
     run_isolated(files, job, workers=workers, on_result=on_result)
 
@@ -66,13 +258,7 @@ def run_isolated(
     # Retry each unfinished file alone, so one bad file cannot sink the batch.
     for path in unfinished:
         if _run_pool([path], job, workers=1, on_result=on_result):
-            on_result(
-                FileHashes(
-                    str(path),
-                    error="the image decoder crashed on this file: it is corrupt "
-                    "or hostile; do not open it with other software either",
-                )
-            )
+            on_result(FileHashes(str(path), error=CRASHED))
 
 
 def _run_pool(

@@ -10,7 +10,7 @@ import typer
 from rich.panel import Panel
 from rich.table import Table
 
-from reclaim.cli.batch import find_files, hash_files
+from reclaim.cli.batch import find_files, hash_with_progress
 from reclaim.cli.client import PersonClient
 from reclaim.cli.context import err, fail, out, settings, user_errors
 from reclaim.cli.exits import ExitCode
@@ -79,8 +79,13 @@ def submit(
     files = [f for f in find_files(paths) if isinstance(f, Path)]
     missing = [f for f in find_files(paths) if isinstance(f, FileHashes)]
     results: list[FileHashes] = list(missing)
-    hash_files(
-        files, dihedral=False, exact=False, workers=workers, on_result=results.append
+    hash_with_progress(
+        files,
+        dihedral=False,
+        exact=False,
+        workers=workers,
+        console=err,
+        on_result=results.append,
     )
     items: list[dict[str, Any]] = []
     for result in results:

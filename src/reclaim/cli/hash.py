@@ -10,9 +10,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-from reclaim.cli.batch import find_files, hash_files
+from reclaim.cli.batch import find_files, hash_with_progress
 from reclaim.cli.exits import ExitCode
 from reclaim.cli.output import print_table, write_csv, write_jsonl
 from reclaim.hashing.files import FileHashes
@@ -31,7 +30,8 @@ def hash_paths(
     paths: Annotated[
         list[Path],
         typer.Argument(
-            help="Image files, or folders to hash recursively.", show_default=False
+            help="Image or video files, or folders to hash recursively.",
+            show_default=False,
         ),
     ],
     output_format: Annotated[
@@ -58,7 +58,7 @@ def hash_paths(
         typer.Option("--workers", "-j", min=1, help="Processes to hash with."),
     ] = os.cpu_count() or 1,
 ) -> None:
-    """Hash images on this device: PDQ + quality, and MD5 + SHA-256 of every file.
+    """Hash images and videos here: PDQ, or MD5 + vPDQ for videos; digests of all.
 
     Nothing is uploaded. Hashes with quality below 50 are marked unfit to
     submit. Files that cannot be hashed are reported on stderr, one line each,
@@ -73,24 +73,14 @@ def hash_paths(
         else:
             files.append(found)
     order = {str(path): index for index, path in enumerate(files)}
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
+    hash_with_progress(
+        files,
+        dihedral=dihedral,
+        exact=exact,
+        workers=workers,
         console=errors,
-        transient=True,
-        disable=len(files) < 2,
-    ) as progress:
-        task = progress.add_task("hashing", total=len(files))
-
-        def collect(result: FileHashes) -> None:
-            results.append(result)
-            progress.advance(task)
-
-        hash_files(
-            files, dihedral=dihedral, exact=exact, workers=workers, on_result=collect
-        )
+        on_result=results.append,
+    )
     results.sort(key=lambda r: order.get(r.path, -1))
     _print(results, output_format)
     failed = [r for r in results if not r.ok]
