@@ -1,0 +1,143 @@
+"""Submission views and query hashes: order, gates, exact sampling, robustness."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from reclaim.hashing import (
+    MATCH_DISTANCE,
+    MIN_QUALITY,
+    PdqHash,
+    hamming,
+    pdq_hash,
+    pdq_hash_dihedral,
+    query_hashes,
+    submission_hashes,
+)
+from reclaim.hashing.decoder import decode
+from reclaim.hashing.expansion import SUBMISSION_VIEWS, view_hashes
+from reclaim.hashing.rotate import ONE, rotate, turn, turned_size
+from reclaim.hashing.views import WORKING_SIDE, Crop, Rotation, working_image
+
+
+def _closest(queries: list[PdqHash], registered: list[PdqHash]) -> int:
+    return min(hamming(q, r) for q in queries for r in registered)
+
+
+def test_whole_image_hash_comes_first(photos: dict[str, np.ndarray]) -> None:
+    photo = photos["astronaut"]
+    hashes = submission_hashes(photo)
+    assert hashes[0] == pdq_hash(photo)
+    assert len(hashes) > 1
+
+
+def test_deterministic_and_without_repeats(photos: dict[str, np.ndarray]) -> None:
+    photo = photos["coffee"]
+    first, second = submission_hashes(photo), submission_hashes(photo)
+    assert first == second
+    assert len({h.value for h in first}) == len(first)
+
+
+def test_repeated_views_give_one_hash(photos: dict[str, np.ndarray]) -> None:
+    view = Crop("left", 100)
+    hashes = submission_hashes(photos["chelsea"], views=(view, view, view))
+    assert len(hashes) == 2
+
+
+def test_quality_gate_drops_views_not_the_whole(photos: dict[str, np.ndarray]) -> None:
+    photo = photos["rocket"]
+    kept = submission_hashes(photo)
+    assert all((h.quality or 0) >= MIN_QUALITY for h in kept[1:])
+    assert submission_hashes(photo, min_quality=101) == [pdq_hash(photo)]
+
+
+def test_views_too_small_to_hash_are_left_out() -> None:
+    array = np.random.default_rng(0).integers(0, 256, (5, 400, 3), dtype=np.uint8)
+    names = [name for name, _ in view_hashes(decode(array))]
+    # A 20% crop off the top or bottom, or any turn, leaves fewer than 5 rows.
+    assert "crop-left-200" in names and "crop-top-180" in names
+    assert "crop-top-200" not in names and "crop-bottom-200" not in names
+    assert not any(name.startswith("rotate") for name in names)
+
+
+def test_working_image_is_a_block_mean() -> None:
+    array = np.arange(1030 * 600 * 3, dtype=np.uint32).reshape(1030, 600, 3) % 251
+    work = working_image(array.astype(np.uint8))
+    assert max(work.shape[:2]) <= WORKING_SIDE and work.shape[:2] == (343, 200)
+    block = array[:3, :3].reshape(9, 3).sum(axis=0)
+    assert work[0, 0].tolist() == ((block + 4) // 9).tolist()
+
+
+def test_zero_turn_is_the_identity(photos: dict[str, np.ndarray]) -> None:
+    photo = photos["coins"]
+    assert turn(0.0).cos == ONE and turn(0.0).sin == 0
+    assert np.array_equal(rotate(photo, turn(0.0)), photo)
+
+
+@pytest.mark.parametrize("degrees", [3.0, -3.0])
+def test_turn_agrees_with_pillow(photos: dict[str, np.ndarray], degrees: float) -> None:
+    photo = photos["astronaut"]
+    ours = rotate(photo, turn(degrees))
+    width, height = turned_size(512, 512, turn(degrees))
+    assert ours.shape == (height, width, 3)
+    turned = np.asarray(
+        Image.fromarray(photo).rotate(degrees, Image.Resampling.BICUBIC)
+    )
+    top, left = (512 - height) // 2, (512 - width) // 2
+    pillow = np.ascontiguousarray(turned[top : top + height, left : left + width])
+    assert hamming(pdq_hash(ours), pdq_hash(pillow)) <= 10
+
+
+def test_turn_refuses_large_angles() -> None:
+    with pytest.raises(ValueError, match="out of range"):
+        turn(60.0)
+
+
+def test_view_names_are_stable() -> None:
+    assert Crop("centre", 60).name == "crop-centre-60"
+    assert Rotation(-2).name == "rotate--2"
+    assert len(SUBMISSION_VIEWS) == 60
+
+
+# Held-out photos of bench/robustness.py (not used to choose the views).
+@pytest.mark.parametrize("name", ["camera", "chelsea"])
+def test_a_ten_percent_crop_matches_only_through_the_views(
+    photos: dict[str, np.ndarray], name: str
+) -> None:
+    photo = photos[name]
+    height, width = photo.shape[:2]
+    copy = np.ascontiguousarray(photo[:, width // 10 :])
+    assert hamming(pdq_hash(copy), pdq_hash(photo)) > MATCH_DISTANCE
+    assert _closest([pdq_hash(copy)], submission_hashes(photo)) <= MATCH_DISTANCE
+
+
+@pytest.mark.parametrize("name", ["camera", "chelsea"])
+def test_a_three_degree_tilt_matches_through_the_views(
+    photos: dict[str, np.ndarray], name: str
+) -> None:
+    photo = photos[name]
+    height, width = photo.shape[:2]
+    turned = np.asarray(Image.fromarray(photo).rotate(3.4, Image.Resampling.BICUBIC))
+    w, h = turned_size(width, height, turn(3.4))
+    top, left = (height - h) // 2, (width - w) // 2
+    copy = np.ascontiguousarray(turned[top : top + h, left : left + w])
+    assert hamming(pdq_hash(copy), pdq_hash(photo)) > MATCH_DISTANCE
+    assert _closest([pdq_hash(copy)], submission_hashes(photo)) <= MATCH_DISTANCE
+
+
+def test_query_hashes_find_mirrors_and_letterboxed_copies(
+    photos: dict[str, np.ndarray],
+) -> None:
+    photo = photos["chelsea"]
+    original = pdq_hash(photo)
+    mirrored = np.ascontiguousarray(photo[:, ::-1])
+    assert hamming(pdq_hash(mirrored), original) > MATCH_DISTANCE
+    assert _closest(query_hashes(mirrored), [original]) <= MATCH_DISTANCE
+    boxed = np.zeros((photo.shape[0] + 160, photo.shape[1], 3), np.uint8)
+    boxed[80:-80] = photo
+    assert hamming(pdq_hash(boxed), original) > MATCH_DISTANCE
+    found = query_hashes(boxed)
+    assert found[:8] == pdq_hash_dihedral(boxed) and len(found) > 8
+    assert _closest(found, [original]) <= 8
