@@ -51,11 +51,14 @@ def test_pages_snapshots_and_cursor(store: ListStore) -> None:
     assert [r.value for r in applied.gone] == [b]
     assert store.state().cursor == "7" and store.count() == 3
     long_video = ListRecord(SignalType.VPDQ, "0,100," + a + ",0.000\n" * 200, "adult")
-    store.begin_snapshot()
-    store.stage([pdq(b), long_video, pdq(c, active=False)])
-    store.stage([pdq(b)])  # a retried page
+    cut = store.begin_snapshot()
+    store.stage([pdq(a)], generation=cut)  # a snapshot that never finishes
+    generation = store.begin_snapshot()
+    assert generation == cut
+    store.stage([pdq(b), long_video, pdq(c, active=False)], generation=generation)
     assert store.count() == 3  # nothing listed until the snapshot ends
-    store.finish_snapshot(cursor="9", source="s")
+    assert sorted(r.value for r in store.records()) == sorted([a, a, c])
+    store.finish_snapshot(generation=generation, cursor="9", source="s")
     assert sorted(r.kind.value for r in store.records()) == ["pdq", "vpdq"]
     assert store.state().cursor == "9"
     store.reset()

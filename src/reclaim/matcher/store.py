@@ -1,10 +1,11 @@
 """The durable local copy of the list, and its cursor, behind a narrow interface.
 
 SQLite by default (WAL, synchronous=FULL), PostgreSQL when the store URL
-says so. Every change page and its cursor commit in one transaction; a
-snapshot streams into a staging table and replaces the list in one
-transaction at its end. An interrupted sync therefore leaves the list and
-cursor exactly as they were after the last committed page.
+says so. Every change page and its cursor commit in one transaction. A
+snapshot is written as the next *generation* of rows and becomes the list in
+one transaction at its end, when `sync_state` names the new generation and
+the old rows go. An interrupted sync therefore leaves the list and cursor
+exactly as they were after the last committed page.
 """
 
 from __future__ import annotations
@@ -30,9 +31,10 @@ from sqlalchemy.engine import make_url
 
 from reclaim.hashing import SignalType
 from reclaim.matcher.records import ListRecord
-from reclaim.matcher.tables import list_records, metadata, snapshot_staging, sync_state
+from reclaim.matcher.tables import list_records, metadata, sync_state
 
 KINDS = {kind.value: kind for kind in SignalType}
+Key = tuple[str, str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,7 @@ class SyncState:
     source: str | None
     cursor: str | None
     synced_at: datetime | None
+    generation: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +55,11 @@ class Applied:
     gone: tuple[ListRecord, ...]
 
 
-def digest(value: str) -> str:
-    """The key a value is stored under (SHA-256 hex)."""
-    return hashlib.sha256(value.encode()).hexdigest()
+def digest(value: str) -> int:
+    """The key a value is looked up by: 64 bits of its SHA-256, signed."""
+    return int.from_bytes(
+        hashlib.sha256(value.encode()).digest()[:8], "big", signed=True
+    )
 
 
 def open_engine(url: str) -> Engine:
@@ -85,151 +90,164 @@ class ListStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         metadata.create_all(engine)
+        # The driver's placeholder: qmark (sqlite3) or format (psycopg).
+        self._mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
 
     def state(self) -> SyncState:
         """The stored cursor (None before the first sync)."""
         with self.engine.connect() as connection:
-            row = connection.execute(
-                select(sync_state).where(sync_state.c.id == 1)
-            ).first()
+            return self._state(connection)
+
+    def _state(self, connection: Connection) -> SyncState:
+        row = connection.execute(select(sync_state).where(sync_state.c.id == 1)).first()
         if row is None:
-            return SyncState(None, None, None)
-        return SyncState(row.source, row.cursor, row.synced_at)
+            return SyncState(None, None, None, 0)
+        return SyncState(row.source, row.cursor, row.synced_at, row.generation)
 
     def count(self) -> int:
         """How many records are listed."""
         with self.engine.connect() as connection:
-            return int(
-                connection.scalar(select(func.count()).select_from(list_records)) or 0
+            generation = self._state(connection).generation
+            query = (
+                select(func.count())
+                .select_from(list_records)
+                .where(list_records.c.generation == generation)
             )
+            return int(connection.scalar(query) or 0)
 
     def records(self) -> Iterator[ListRecord]:
         """Every listed record, in storage order (for building the index)."""
-        query = select(
-            list_records.c.kind,
-            list_records.c.value,
-            list_records.c.program,
-            list_records.c.quality,
-        ).order_by(list_records.c.id)
+        # Plain DBAPI rows: at a million records the ORM-free Core path still
+        # costs seconds more than the driver itself.
+        mark = self._mark
+        sql = (
+            "SELECT kind, value, program, quality FROM list_records "
+            f"WHERE generation = {mark} ORDER BY id"
+        )
         with self.engine.connect() as connection:
-            result = connection.execution_options(yield_per=20_000).execute(query)
+            generation = self._state(connection).generation
+            result = connection.execution_options(yield_per=50_000).exec_driver_sql(
+                sql, (generation,)
+            )
+            pdq = SignalType.PDQ
             for kind, value, program, quality in result:
-                yield ListRecord(KINDS[kind], value, program, True, quality)
+                kind_type = pdq if kind == "pdq" else KINDS[kind]
+                yield ListRecord(kind_type, value, program, True, quality)
+
+    def _insert(
+        self, connection: Connection, rows: Sequence[tuple[object, ...]]
+    ) -> None:
+        """Insert rows of `_row` through the driver's executemany."""
+        mark = self._mark
+        sql = (
+            "INSERT INTO list_records "
+            "(generation, kind, program, digest, value, quality) VALUES "
+            f"({', '.join([mark] * 6)})"
+        )
+        connection.exec_driver_sql(sql, list(rows))
 
     def apply(
         self, records: Sequence[ListRecord], *, cursor: str, source: str
     ) -> Applied:
         """Apply one page of changes and store its cursor, atomically."""
-        listed: dict[tuple[str, str, str], ListRecord] = {}
-        gone: dict[tuple[str, str, str], ListRecord] = {}
+        listed: dict[Key, ListRecord] = {}
+        gone: dict[Key, ListRecord] = {}
         # Within a page the last state of a key wins.
         for record in records:
             listed.pop(record.key, None)
             gone.pop(record.key, None)
             (listed if record.active else gone)[record.key] = record
         with self.engine.begin() as connection:
-            keys = [*listed, *gone]
-            present = self._present(connection, keys)
+            generation = self._state(connection).generation
+            present = self._present(connection, [*listed, *gone], generation)
             removed = [r for k, r in gone.items() if k in present]
             for record in removed:
-                connection.execute(delete(list_records).where(*_key_clause(record)))
+                connection.execute(
+                    delete(list_records).where(
+                        list_records.c.generation == generation,
+                        list_records.c.kind == record.kind.value,
+                        list_records.c.program == record.program,
+                        list_records.c.digest == digest(record.value),
+                    )
+                )
             new = [r for k, r in listed.items() if k not in present]
             if new:
-                connection.execute(insert(list_records), [_row(r) for r in new])
-            self._set_cursor(connection, cursor, source)
+                self._insert(connection, [_row(r, generation) for r in new])
+            self._set_state(connection, cursor, source, generation)
         return Applied(tuple(new), tuple(removed))
 
     def _present(
-        self, connection: Connection, keys: Sequence[tuple[str, str, str]]
-    ) -> set[tuple[str, str, str]]:
-        found: set[tuple[str, str, str]] = set()
-        by_digest = {
-            digest(value): (kind, value, program) for kind, value, program in keys
-        }
-        names = list(by_digest)
+        self, connection: Connection, keys: Sequence[Key], generation: int
+    ) -> set[Key]:
+        found: set[Key] = set()
+        names = list({digest(value) for _, value, _ in keys})
         for start in range(0, len(names), 500):
-            chunk = names[start : start + 500]
             rows = connection.execute(
                 select(
-                    list_records.c.kind, list_records.c.program, list_records.c.value
-                ).where(list_records.c.digest.in_(chunk))
+                    list_records.c.kind, list_records.c.value, list_records.c.program
+                ).where(
+                    list_records.c.generation == generation,
+                    list_records.c.digest.in_(names[start : start + 500]),
+                )
             )
-            for kind, program, value in rows:
+            for kind, value, program in rows:
                 found.add((kind, value, program))
         return found
 
-    def begin_snapshot(self) -> None:
-        """Empty the staging table for a new snapshot."""
+    def begin_snapshot(self) -> int:
+        """Start writing a snapshot; returns the generation to stage it as."""
         with self.engine.begin() as connection:
-            connection.execute(delete(snapshot_staging))
+            current = self._state(connection).generation
+            # Rows of an earlier snapshot that was cut before it finished.
+            connection.execute(
+                delete(list_records).where(list_records.c.generation > current)
+            )
+        return current + 1
 
-    def stage(self, records: Iterable[ListRecord]) -> None:
-        """Add snapshot records to the staging table (not yet listed)."""
-        rows = [_row(r) for r in records if r.active]
+    def stage(self, records: Iterable[ListRecord], *, generation: int) -> None:
+        """Write snapshot records (not listed until `finish_snapshot`)."""
+        rows = [_row(r, generation) for r in records if r.active]
         if rows:
             with self.engine.begin() as connection:
-                connection.execute(insert(snapshot_staging), rows)
+                self._insert(connection, rows)
 
-    def finish_snapshot(self, *, cursor: str, source: str) -> None:
-        """Replace the list with the staged snapshot and store its cursor."""
-        columns = ["kind", "program", "digest", "value", "quality"]
+    def finish_snapshot(self, *, generation: int, cursor: str, source: str) -> None:
+        """Make the staged generation the list and store its cursor."""
         with self.engine.begin() as connection:
-            connection.execute(delete(list_records))
-            # Deduplicated by key: a snapshot lists each record once, but a
-            # retried stream must not break the unique constraint.
-            first = (
-                select(func.min(snapshot_staging.c.id))
-                .group_by(
-                    snapshot_staging.c.kind,
-                    snapshot_staging.c.program,
-                    snapshot_staging.c.digest,
-                )
-                .scalar_subquery()
+            connection.execute(
+                delete(list_records).where(list_records.c.generation != generation)
             )
-            chosen = (
-                select(*(snapshot_staging.c[c] for c in columns))
-                .where(snapshot_staging.c.id.in_(first))
-                .order_by(snapshot_staging.c.id)
-            )
-            connection.execute(insert(list_records).from_select(columns, chosen))
-            connection.execute(delete(snapshot_staging))
-            self._set_cursor(connection, cursor, source)
+            self._set_state(connection, cursor, source, generation)
 
-    def _set_cursor(self, connection: Connection, cursor: str, source: str) -> None:
+    def _set_state(
+        self, connection: Connection, cursor: str, source: str, generation: int
+    ) -> None:
         now = datetime.now(UTC)
+        values = {
+            "cursor": cursor,
+            "source": source,
+            "synced_at": now,
+            "generation": generation,
+        }
         updated = connection.execute(
-            sync_state.update()
-            .where(sync_state.c.id == 1)
-            .values(cursor=cursor, source=source, synced_at=now)
+            sync_state.update().where(sync_state.c.id == 1).values(**values)
         )
         if not updated.rowcount:
-            connection.execute(
-                insert(sync_state).values(
-                    id=1, cursor=cursor, source=source, synced_at=now
-                )
-            )
+            connection.execute(insert(sync_state).values(id=1, **values))
 
     def reset(self) -> None:
         """Forget the list and cursor (the next sync starts from a snapshot)."""
         with self.engine.begin() as connection:
             connection.execute(delete(list_records))
-            connection.execute(delete(snapshot_staging))
             connection.execute(delete(sync_state))
 
 
-def _key_clause(record: ListRecord) -> tuple[Any, ...]:
+def _row(record: ListRecord, generation: int) -> tuple[object, ...]:
     return (
-        list_records.c.kind == record.kind.value,
-        list_records.c.program == record.program,
-        list_records.c.digest == digest(record.value),
+        generation,
+        record.kind.value,
+        record.program,
+        digest(record.value),
+        record.value,
+        record.quality,
     )
-
-
-def _row(record: ListRecord) -> dict[str, object]:
-    return {
-        "kind": record.kind.value,
-        "program": record.program,
-        "digest": digest(record.value),
-        "value": record.value,
-        "quality": record.quality,
-    }

@@ -79,18 +79,19 @@ class Syncer:
             cursor = None
         snapshot = cursor is None
         pages = listed = gone = 0
-        staging = False
+        generation: int | None = None
         for page in self.source.pages(cursor):
             pages += 1
             if page.snapshot:
-                if not staging:
-                    self.store.begin_snapshot()
-                    staging = True
-                self.store.stage(page.records)
+                if generation is None:
+                    generation = self.store.begin_snapshot()
+                self.store.stage(page.records, generation=generation)
                 listed += len(page.records)
                 if page.final and page.cursor is not None:
                     self.store.finish_snapshot(
-                        cursor=page.cursor, source=self.source.name
+                        generation=generation,
+                        cursor=page.cursor,
+                        source=self.source.name,
                     )
                     self.on_snapshot()
                 continue

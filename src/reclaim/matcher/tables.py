@@ -1,10 +1,11 @@
 """The local store's tables (SQLAlchemy Core), created on first use.
 
 `list_records` is the durable copy of the list (active records only) and
-`sync_state` its cursor: both change in one transaction. `snapshot_staging`
-holds a snapshot while it streams in, so a cut snapshot never touches the
-list. `matches` is the review queue; `outbox` holds webhooks and feedback
-until the other side acknowledges them.
+`sync_state` its cursor and generation: both change in one transaction. A
+snapshot streams in as the next generation of rows, which becomes the list
+only when `sync_state` names it, so a cut snapshot never touches the list.
+`matches` is the review queue; `outbox` holds webhooks and feedback until
+the other side acknowledges them.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -32,24 +32,16 @@ list_records = Table(
     "list_records",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
+    Column("generation", Integer, nullable=False),
     Column("kind", String(8), nullable=False),
     Column("program", String(32), nullable=False),
-    # SHA-256 of the value: vPDQ values are too long for a unique index.
-    Column("digest", String(64), nullable=False),
+    # The first 64 bits of the value's SHA-256: a short, uniformly spread
+    # look-up key (vPDQ values are too long to index). Look-ups compare the
+    # value too, so a collision costs nothing but a wasted row read.
+    Column("digest", BigInteger, nullable=False),
     Column("value", Text, nullable=False),
     Column("quality", Integer, nullable=True),
-    UniqueConstraint("kind", "program", "digest", name="uq_list_records_key"),
-)
-
-snapshot_staging = Table(
-    "snapshot_staging",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("kind", String(8), nullable=False),
-    Column("program", String(32), nullable=False),
-    Column("digest", String(64), nullable=False),
-    Column("value", Text, nullable=False),
-    Column("quality", Integer, nullable=True),
+    Index("ix_list_records_digest", "digest"),
 )
 
 sync_state = Table(
@@ -58,6 +50,7 @@ sync_state = Table(
     Column("id", Integer, primary_key=True),
     Column("source", String(200), nullable=False),
     Column("cursor", String(64), nullable=True),
+    Column("generation", Integer, nullable=False, default=0),
     Column("synced_at", DateTime(timezone=True), nullable=True),
 )
 
