@@ -223,6 +223,8 @@ def main() -> int:
                 return bool(reply.json()["results"][0]["matches"])
 
             for _ in range(args.trials):
+                # Submit at a random point of the poll cycle, not just after one.
+                time.sleep(float(rng.uniform(0, args.poll)))
                 value = random_pdq(rng)
                 reply = person.post(
                     "/api/v1/cases",
@@ -235,6 +237,7 @@ def main() -> int:
                 case = reply.json()
                 wait_until(lambda v=value: matches(v), timeout=60)
                 added.append(time.perf_counter() - answered)
+                time.sleep(float(rng.uniform(0, args.poll)))
                 person.post(
                     f"/api/v1/cases/{case['case_number']}/withdraw",
                     json={"pin": case["pin"]},

@@ -196,3 +196,23 @@ def test_status_and_metrics(
     assert 'reclaim_matcher_syncs_total{result="ok"} 1.0' in text
     assert 'reclaim_matcher_uploads_total{outcome="clear"} 1.0' in text
     assert "reclaim_matcher_match_seconds_bucket" in text
+
+
+def test_an_upload_inside_bars_matches_its_picture(
+    api: httpx.Client,
+    service: MatcherService,
+    person: httpx.Client,
+    photos: dict[str, np.ndarray],
+) -> None:
+    from reclaim.hashing import pdq_hash
+
+    picture = photos["chelsea"]
+    listed = pdq_hash(picture)
+    submit(person, pdq_item(listed.hex, listed.quality or 0))
+    service.sync_once()
+    height, width = picture.shape[:2]
+    framed = np.zeros((height + 200, width, 3), np.uint8)
+    framed[100 : 100 + height] = picture
+    reply = api.post("/v1/match/media", content=encode(framed, "PNG"))
+    (match,) = reply.json()["matches"]
+    assert match["variant"] == "inner" and match["distance"] <= 31

@@ -46,9 +46,17 @@ class Match:
 
 
 def match_pdq(
-    catalog: Catalog, groups: Sequence[Sequence[PdqHash]], *, radius: int
+    catalog: Catalog,
+    groups: Sequence[Sequence[PdqHash]],
+    *,
+    radius: int,
+    labels: Sequence[Sequence[str]] = (),
 ) -> list[Match]:
-    """Stored PDQ hashes within `radius` of each group's hashes."""
+    """Stored PDQ hashes within `radius` of each group's hashes.
+
+    `labels`, when given, names each hash of each group (the `variant` of a
+    match); groups of 8 without labels are taken as the dihedral variants.
+    """
     flat = [h for group in groups for h in group]
     if not flat or not len(catalog.pdq):
         return []
@@ -67,9 +75,7 @@ def match_pdq(
         at += len(group)
         for position, (distance, variant) in sorted(best.items(), key=lambda i: i[1]):
             record = catalog.pdq_record(position)
-            name = (
-                DIHEDRAL_NAMES[variant] if len(group) == len(DIHEDRAL_NAMES) else None
-            )
+            name = _label(labels, number, variant, len(group))
             found.append(
                 Match(
                     number, SignalType.PDQ, record.value, record.program, distance, name
@@ -140,3 +146,11 @@ def match_vpdq(
                     )
                 )
     return found
+
+
+def _label(
+    labels: Sequence[Sequence[str]], group: int, variant: int, size: int
+) -> str | None:
+    if group < len(labels) and variant < len(labels[group]):
+        return labels[group][variant]
+    return DIHEDRAL_NAMES[variant] if size == len(DIHEDRAL_NAMES) else None

@@ -12,13 +12,14 @@ import os
 from dataclasses import dataclass
 
 from reclaim.hashing import (
+    DIHEDRAL_NAMES,
     Md5Hash,
     MediaError,
     PdqHash,
     UnreadableMediaError,
     VideoHash,
     pdq_hash,
-    pdq_hash_dihedral,
+    query_hashes,
     video_hash,
 )
 
@@ -28,16 +29,22 @@ class MediaHashes:
     """What an upload is matched by."""
 
     md5: Md5Hash
-    pdq: tuple[PdqHash, ...] = ()  # one hash, or the 8 dihedral variants
+    pdq: tuple[PdqHash, ...] = ()  # one hash, or the query views (see below)
     video: VideoHash | None = None
+    labels: tuple[str, ...] = ()  # what each PDQ hash is a hash of
 
 
 def hash_upload(data: bytes, *, dihedral: bool = True) -> MediaHashes:
     """Hash an image or video held in memory; MediaError if it is neither."""
     md5 = Md5Hash(hashlib.md5(data, usedforsecurity=False).hexdigest())
     try:
-        hashes = pdq_hash_dihedral(data) if dihedral else [pdq_hash(data)]
-        return MediaHashes(md5, tuple(hashes))
+        if not dihedral:
+            return MediaHashes(md5, (pdq_hash(data),), labels=("original",))
+        # The 8 rotations and mirrors, then the picture inside solid bars or
+        # screenshot chrome (reclaim.hashing.query_hashes).
+        hashes = tuple(query_hashes(data))
+        names = DIHEDRAL_NAMES + ("inner",) * (len(hashes) - len(DIHEDRAL_NAMES))
+        return MediaHashes(md5, hashes, labels=tuple(names[: len(hashes)]))
     except UnreadableMediaError:
         pass  # not an image: try it as a video
     return MediaHashes(md5, (), _video(data))

@@ -43,6 +43,7 @@ class Query:
     md5: Md5Hash | None = None
     video: VpdqHash | VideoHash | None = None
     reference: str | None = None
+    labels: tuple[str, ...] = ()  # what each PDQ hash is of (for `variant`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +139,9 @@ class MatcherService:
         radius = self.config.radius
         found: list[list[Match]] = [[] for _ in queries]
         pdq = [(n, q.pdq) for n, q in enumerate(queries) if q.pdq]
-        for match in match_pdq(catalog, [group for _, group in pdq], radius=radius):
+        labels = [queries[n].labels for n, _ in pdq]
+        groups = [group for _, group in pdq]
+        for match in match_pdq(catalog, groups, radius=radius, labels=labels):
             found[pdq[match.query][0]].append(match)
         md5 = [(n, q.md5) for n, q in enumerate(queries) if q.md5 is not None]
         for match in match_md5(catalog, [digest for _, digest in md5]):
@@ -182,7 +185,11 @@ class MatcherService:
     def match_media(self, hashes: MediaHashes, *, reference: str | None) -> Result:
         """Match an upload's hashes (image: PDQ variants + MD5; video: MD5 + vPDQ)."""
         query = Query(
-            pdq=hashes.pdq, md5=hashes.md5, video=hashes.video, reference=reference
+            pdq=hashes.pdq,
+            md5=hashes.md5,
+            video=hashes.video,
+            reference=reference,
+            labels=hashes.labels,
         )
         return self.match([query])[0]
 
