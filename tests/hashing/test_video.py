@@ -34,7 +34,7 @@ def test_frames_equal_the_vpdq_oracle() -> None:
     videos = sorted(folder.glob("*.mp4"))
     assert len(videos) >= 10
     compared = 0
-    for path in videos[:6]:
+    for path in videos[::2]:  # 7 of the 14 (all 14 pass, in twice the time)
         ours = video_hash(path)
         theirs = {
             f.frame_number: f for f in vpdq.computeHash(str(path), seconds_per_hash=1)
@@ -80,3 +80,169 @@ def test_bad_videos(tmp_path: Path) -> None:
     junk.write_bytes(b"not a video at all" * 100)
     with pytest.raises(UnreadableMediaError):
         video_hash(junk)
+
+
+# ---- bad input: one line each, never a hang ------------------------------------
+
+
+def _encode(path: Path, frames: list[np.ndarray], **options: str) -> Path:
+    import av
+
+    height, width = frames[0].shape[:2]
+    with av.open(str(path), "w", options=options) as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for pixels in frames:
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+@pytest.fixture
+def clip(photos: dict[str, np.ndarray]) -> list[np.ndarray]:
+    picture = photos["coffee"][:240, :320]
+    return [np.ascontiguousarray(np.roll(picture, i * 4, axis=1)) for i in range(40)]
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error)
+    assert "\n" not in text and 10 < len(text) < 300
+    return text
+
+
+def test_audio_only(tmp_path: Path) -> None:
+    import av
+
+    path = tmp_path / "voice.m4a"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=44100)
+        for index in range(10):
+            samples = np.zeros((1, 1024), np.float32)
+            frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 44100, index * 1024
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    with pytest.raises(UnreadableMediaError) as raised:
+        video_hash(path)
+    assert "no video track (it holds audio)" in _one_line(raised.value)
+
+
+def test_truncated_videos(tmp_path: Path, clip: list[np.ndarray]) -> None:
+    # The index at the end (as cameras write): cut off, nothing can be read.
+    whole = _encode(tmp_path / "whole.mp4", clip).read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(UnreadableMediaError) as raised:
+        video_hash(cut)
+    assert "cut short" in _one_line(raised.value)
+    # The index first (web "fast start"): the frames before the cut are kept.
+    fast = _encode(tmp_path / "fast.mp4", clip, movflags="faststart").read_bytes()
+    cut.write_bytes(fast[: len(fast) * 3 // 4])
+    kept = video_hash(cut)
+    assert 1 <= len(kept.frames) < 4
+    assert [f.frame_number for f in kept.frames] == [0, 10, 20][: len(kept.frames)]
+
+
+def test_corrupt_bytes_inside(tmp_path: Path, clip: list[np.ndarray]) -> None:
+    data = bytearray(
+        _encode(tmp_path / "v.mp4", clip, movflags="faststart").read_bytes()
+    )
+    rng = np.random.default_rng(7)
+    for at in rng.integers(len(data) // 4, len(data), 300):
+        data[at] ^= 0xA5
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(bytes(data))
+    try:
+        result = video_hash(damaged)
+    except UnreadableMediaError as error:
+        _one_line(error)
+    else:
+        assert result.frames and result.frames[0].frame_number == 0
+
+
+def test_unsupported_codec(tmp_path: Path, clip: list[np.ndarray]) -> None:
+    data = _encode(tmp_path / "v.mkv", clip[:5]).read_bytes()
+    # A codec name no decoder knows, as in a file from exotic software.
+    unknown = tmp_path / "unknown.mkv"
+    unknown.write_bytes(data.replace(b"V_MPEG4/ISO/AVC", b"V_UNKNOWN/CODEC"))
+    with pytest.raises(UnreadableMediaError) as raised:
+        video_hash(unknown)
+    assert "codec" in _one_line(raised.value) and "H.264" in str(raised.value)
+
+
+def test_absurd_dimensions_and_durations(
+    tmp_path: Path, clip: list[np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reclaim.hashing import video
+    from reclaim.hashing.errors import ImageShapeError, MediaTooLargeError
+
+    tiny = _encode(tmp_path / "tiny.mp4", [np.full((4, 4, 3), 90, np.uint8)] * 3)
+    with pytest.raises(ImageShapeError, match="4x4 pixels are too small"):
+        video_hash(tiny)
+    path = _encode(tmp_path / "v.mp4", clip)
+    # The real limits (40 MP, 10 hours) are lowered to this 320x240, 4 s clip.
+    monkeypatch.setattr(video, "MAX_FRAME_PIXELS", 320 * 240 - 1)
+    with pytest.raises(MediaTooLargeError) as raised:
+        video_hash(path)
+    assert "320x240" in _one_line(raised.value)
+    monkeypatch.setattr(video, "MAX_FRAME_PIXELS", 40_000_000)
+    monkeypatch.setattr(video, "MAX_DURATION_SECONDS", 3)
+    with pytest.raises(MediaTooLargeError) as raised:
+        video_hash(path)
+    assert "hour limit" in _one_line(raised.value)
+
+
+def test_decoding_has_a_time_bound(tmp_path: Path, clip: list[np.ndarray]) -> None:
+    from reclaim.hashing.errors import MediaTooLargeError
+
+    path = _encode(tmp_path / "v.mp4", clip)
+    with pytest.raises(MediaTooLargeError) as raised:
+        video_hash(path, time_limit=0)
+    assert "decoding took over 0 s" in _one_line(raised.value)
+
+
+# ---- leaving frames undecoded ------------------------------------------------
+
+
+def test_h264_reference_flags() -> None:
+    from reclaim.hashing.video_packets import h264_length_size, is_disposable
+
+    def avcc(*nals: bytes) -> bytes:
+        return b"".join(len(n).to_bytes(4, "big") + n for n in nals)
+
+    sei, ref_slice, nonref_slice = b"\x06\x05\x01", b"\x41\x9a\x00", b"\x01\x9e\x00"
+    assert h264_length_size(b"\x01\x64\x00\x1f\xff\xe1") == 4
+    assert h264_length_size(b"\x00\x00\x00\x01\x67") == 0
+    assert is_disposable(avcc(sei, nonref_slice), 4)
+    assert not is_disposable(avcc(sei, ref_slice), 4)
+    assert not is_disposable(avcc(sei), 4)  # no picture at all: keep it
+    assert not is_disposable(b"\x00\x00\x00\x09" + nonref_slice, 4)  # damaged
+    annex_b = b"\x00\x00\x00\x01" + sei + b"\x00\x00\x01" + nonref_slice
+    assert is_disposable(annex_b, 0)
+
+
+def test_sampler_numbers_frames_as_if_all_were_decoded() -> None:
+    from reclaim.hashing.video_packets import Sampler
+
+    # Decode order I0 P4 B2 b1 b3 P8 B6 b5 b7 (b: not a reference), every 2nd.
+    order = [(0, True), (4, True), (2, True), (1, False), (3, False)]
+    order += [(8, True), (6, True), (5, False), (7, False)]
+    sampler = Sampler(2, length_size=4)
+    kept = [
+        pts
+        for pts, ref in order
+        if sampler.keep(pts, b"\x00\x00\x00\x01" + (b"\x41" if ref else b"\x01"))
+    ]
+    assert sorted(kept) == [0, 2, 4, 6, 8]
+    assert [sampler.number(pts) for pts in sorted(kept)] == [0, 2, 4, 6, 8]
+    assert sampler.consistent()
+    # A stream that sends a lower timestamp after a skipped frame is caught.
+    late = Sampler(2, length_size=4)
+    for pts in (0, 2, 1):  # 2 looked like frame 1 when it came; it is frame 2
+        late.keep(pts, b"\x00\x00\x00\x01\x01")
+    assert not late.consistent()

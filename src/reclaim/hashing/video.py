@@ -21,8 +21,12 @@ import numpy as np
 
 from reclaim.hashing.borders import Box, find_borders
 from reclaim.hashing.digest import file_digests
-from reclaim.hashing.errors import MediaTooLargeError, UnreadableMediaError
-from reclaim.hashing.pdq import features_of_grid, luma_grid
+from reclaim.hashing.errors import (
+    ImageShapeError,
+    MediaTooLargeError,
+    UnreadableMediaError,
+)
+from reclaim.hashing.pdq import MIN_DIMENSION, features_of_grid, luma_grid
 from reclaim.hashing.types import Md5Hash, PdqHash
 from reclaim.hashing.video_packets import Sampler, h264_length_size
 from reclaim.hashing.vpdq_format import MAX_VPDQ_FRAMES, VpdqFrame, VpdqHash
@@ -32,6 +36,9 @@ MAX_DURATION_SECONDS = 10 * 3600
 
 #: Largest frame accepted, in pixels (8K is 33 MP).
 MAX_FRAME_PIXELS = 40_000_000
+
+#: Decoding gives up after this many packets the decoder refuses.
+MAX_BAD_PACKETS = 100
 
 #: Decoding gives up after this many seconds of wall time.
 DECODE_TIME_LIMIT = 600.0
@@ -164,7 +171,17 @@ def _reason(error: BaseException) -> str:
 def _check_limits(
     container: av.container.InputContainer, stream: av.video.stream.VideoStream
 ) -> None:
+    if stream.codec_context is None:
+        raise UnreadableMediaError(
+            "the video track uses a codec this device cannot decode: convert the "
+            "video to H.264 MP4 (for example `ffmpeg -i VIDEO out.mp4`) and hash that"
+        )
     width, height = stream.codec_context.width, stream.codec_context.height
+    if min(width, height) < MIN_DIMENSION:
+        raise ImageShapeError(
+            f"frames of {width}x{height} pixels are too small: PDQ needs at least "
+            f"{MIN_DIMENSION} pixels a side"
+        )
     if width * height > MAX_FRAME_PIXELS:
         raise MediaTooLargeError(
             f"frames of {width}x{height} pixels are over the "
@@ -197,8 +214,23 @@ def _sampled_frames(
     deadline: float,
     time_limit: float,
 ) -> Iterator[tuple[int, av.VideoFrame]]:
-    """Decode what the sampler keeps; yield (frame number, frame) of sampled ones."""
-    for packet in container.demux(stream):
+    """Decode what the sampler keeps; yield (frame number, frame) of sampled ones.
+
+    A packet the decoder refuses is passed over (up to `MAX_BAD_PACKETS`); a
+    container that breaks off (truncated) ends the video after the frames the
+    decoder still holds.
+    """
+    packets = container.demux(stream)
+    bad = 0
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except av.error.FFmpegError:
+            sampler.damaged = True
+            yield from _numbered(sampler, _flush(stream, sampler))
+            return
         if time.monotonic() > deadline:
             raise MediaTooLargeError(
                 f"decoding took over {time_limit:.0f} s: the video is too "
@@ -206,10 +238,37 @@ def _sampled_frames(
             )
         if packet.size and not sampler.keep(packet.pts, bytes(packet)):
             continue
-        for frame in packet.decode():
-            index = sampler.number(frame.pts)
-            if index % sampler.frame_mod == 0:
-                yield index, frame
+        try:
+            frames = packet.decode()
+        except av.error.FFmpegError:
+            sampler.damaged = True
+            bad += 1
+            if bad > MAX_BAD_PACKETS:
+                raise
+            continue
+        yield from _numbered(sampler, frames)
+        if not packet.size:
+            return  # the decoder is drained
+
+
+def _numbered(
+    sampler: Sampler, frames: list[av.VideoFrame]
+) -> Iterator[tuple[int, av.VideoFrame]]:
+    for frame in frames:
+        index = sampler.number(frame.pts)
+        if index % sampler.frame_mod == 0:
+            yield index, frame
+
+
+def _flush(
+    stream: av.video.stream.VideoStream, sampler: Sampler
+) -> list[av.VideoFrame]:
+    """The frames the decoder still holds, or none if it fails on them too."""
+    try:
+        return stream.codec_context.decode(None)
+    except av.error.FFmpegError:
+        sampler.damaged = True
+        return []
 
 
 def video_hash(
@@ -237,20 +296,26 @@ def video_hash(
         raise ValueError("seconds_per_hash must be zero (every frame) or positive")
     md5 = file_digests(name).md5
     deadline = time.monotonic() + time_limit
-    skip = True
+    skip = threaded = True
     while True:
         fps, frames, bars, sampler = _hash_frames(
             name,
             seconds_per_hash=seconds_per_hash,
             skip=skip,
+            threaded=threaded,
             deadline=deadline,
             time_limit=time_limit,
             letterbox=letterbox,
             on_progress=on_progress,
         )
-        if sampler.consistent():
+        if threaded and sampler.damaged:
+            # Frame threads drop the frames queued behind a decoding error:
+            # decode a damaged file again on one thread, losing only the bad.
+            threaded = False
+        elif not sampler.consistent():
+            skip = False  # a skipped frame was one to sample: decode everything
+        else:
             break
-        skip = False  # a skipped frame was one to sample: decode everything
     if not frames:
         raise UnreadableMediaError(
             "no frame of the video could be hashed (corrupt, or blank throughout)"
@@ -264,6 +329,7 @@ def _hash_frames(
     *,
     seconds_per_hash: float,
     skip: bool,
+    threaded: bool,
     deadline: float,
     time_limit: float,
     letterbox: bool,
@@ -272,7 +338,10 @@ def _hash_frames(
     try:
         container = av.open(name, metadata_errors="ignore")
     except (av.error.FFmpegError, UnicodeDecodeError, OSError) as error:
-        raise UnreadableMediaError(f"not a readable video: {_reason(error)}") from None
+        raise UnreadableMediaError(
+            f"not a readable video ({_reason(error)}): the file is damaged, cut "
+            "short or not a video at all"
+        ) from None
     frames: list[VpdqFrame] = []
     bars = _Letterbox()
     with container:
@@ -283,7 +352,7 @@ def _hash_frames(
             )
         stream = container.streams.video[0]
         _check_limits(container, stream)
-        stream.thread_type = "AUTO"
+        stream.thread_type = "AUTO" if threaded else "NONE"
         fps = _rate(stream)
         frame_mod = max(1, int(seconds_per_hash * fps))
         sampler = _sampler(stream, frame_mod, skip=skip)
@@ -308,9 +377,10 @@ def _hash_frames(
                 if on_progress is not None and total > 0:
                     on_progress(min(index / total, 1.0))
         except av.error.FFmpegError as error:
-            if not decoded:
+            sampler.damaged = True
+            if not decoded and not threaded:
                 raise UnreadableMediaError(
                     f"the video cannot be decoded: {_reason(error)}"
                 ) from None
-            # A truncated file: keep what decoded before the damage.
+            # A damaged file: keep what decoded before the damage.
     return fps, frames, bars, sampler

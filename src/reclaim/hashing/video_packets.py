@@ -65,6 +65,8 @@ class Sampler:
         self.seen: list[int] = []
         self.skipped: list[int] = []
         self.output = 0
+        #: Set by the decoding loop when a packet or the container was damaged.
+        self.damaged = False
 
     def keep(self, pts: int | None, data: bytes) -> bool:
         """Whether to decode this packet (called in decode order)."""
