@@ -146,3 +146,48 @@ def test_health_and_openapi(client: httpx.Client) -> None:
     assert client.get("/healthz").json()["ok"] is True
     paths = client.get("/openapi.json").json()["paths"]
     assert "/api/v1/cases" in paths and "/stopncii/v1/FetchHashes" in paths
+
+
+def test_a_database_outage_gets_a_retryable_503() -> None:
+    """The database vanishes under a running server: a clear, retryable 503."""
+    import psycopg
+
+    from reclaim.api.app import create_app
+    from reclaim.config import Settings
+    from tests.conftest import PG_ADMIN, live_server, postgres_database
+
+    with postgres_database() as url:
+        settings = Settings(
+            database_url=url, case_rate=(1000, 3600), pin_rate=(1000, 3600)
+        )
+        from reclaim.registry import schema
+        from reclaim.registry.db import make_engine
+
+        engine = make_engine(url)
+        schema.upgrade(engine)
+        engine.dispose()
+        registry = Registry(settings)
+        try:
+            app = create_app(settings, registry)
+            with live_server(app) as base, httpx.Client(base_url=base) as http:
+                body = {
+                    "program": "adult",
+                    "hashes": [
+                        {
+                            "type": "pdq",
+                            "value": random_pdq(np.random.default_rng(3)),
+                            "quality": 90,
+                        }
+                    ],
+                }
+                assert http.post("/api/v1/cases", json=body).status_code == 201
+                name = url.rsplit("/", 1)[1]
+                with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+                    admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+                answer = http.post("/api/v1/cases", json=body)
+                assert answer.status_code == 503
+                assert answer.headers["retry-after"] == "5"
+                assert answer.json()["ok"] is False
+                assert "try again" in answer.json()["error"]
+        finally:
+            registry.close()

@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from reclaim import __version__
@@ -17,6 +18,9 @@ from reclaim.registry.service import Registry
 from reclaim.web import routes as web_routes
 
 logger = logging.getLogger(__name__)
+
+#: Threads doing blocking work at once: the database pool's steady size.
+DATABASE_THREADS = 10
 
 
 def create_app(settings: Settings, registry: Registry | None = None) -> FastAPI:
@@ -37,6 +41,11 @@ def create_app(settings: Settings, registry: Registry | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Blocking work (database calls, PIN hashing) runs in threads. More
+        # threads than pooled connections only queue on the pool and fight
+        # for the GIL, which stretches the time the feed lock is held.
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = DATABASE_THREADS
         yield
         if owned:
             service.close()

@@ -1,10 +1,15 @@
-"""Request dependencies: the registry, rate limits and platform authentication."""
+"""Request dependencies: the registry, rate limits and platform authentication.
+
+Dependencies that do no I/O are `async`: FastAPI runs plain functions in a
+worker thread, and a thread hop costs more than the work itself.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from starlette.concurrency import run_in_threadpool
 
 from reclaim.api.ratelimit import Limiter
 from reclaim.config import Settings
@@ -13,7 +18,7 @@ from reclaim.registry.service import Registry
 
 
 def registry(request: Request) -> Registry:
-    """The app's Registry."""
+    """The app's Registry (a plain function; `RegistryDep` is the dependency)."""
     found: Registry = request.app.state.registry
     return found
 
@@ -35,16 +40,27 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def limit_case_creation(request: Request) -> None:
+async def _registry_dependency(request: Request) -> Registry:
+    return registry(request)
+
+
+async def _hit(request: Request, bucket: str, limit: tuple[int, int]) -> None:
+    limiter: Limiter = request.app.state.limiter
+    client = client_address(request)
+    if limiter.blocking:
+        await run_in_threadpool(limiter.hit, bucket, client, limit=limit)
+    else:
+        limiter.hit(bucket, client, limit=limit)
+
+
+async def limit_case_creation(request: Request) -> None:
     """Count a case creation against this client's allowance."""
-    limiter: Limiter = request.app.state.limiter
-    limiter.hit("case", client_address(request), limit=settings(request).case_rate)
+    await _hit(request, "case", settings(request).case_rate)
 
 
-def limit_pin_attempts(request: Request) -> None:
+async def limit_pin_attempts(request: Request) -> None:
     """Count a PIN use (right or wrong) against this client's allowance."""
-    limiter: Limiter = request.app.state.limiter
-    limiter.hit("pin", client_address(request), limit=settings(request).pin_rate)
+    await _hit(request, "pin", settings(request).pin_rate)
 
 
 def platform(
@@ -58,5 +74,5 @@ def platform(
     return registry(request).authenticate(key)
 
 
-RegistryDep = Annotated[Registry, Depends(registry)]
+RegistryDep = Annotated[Registry, Depends(_registry_dependency)]
 PlatformDep = Annotated[PlatformIdentity, Depends(platform)]

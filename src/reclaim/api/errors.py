@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import psycopg
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -107,6 +109,19 @@ def install(app: FastAPI) -> None:
     async def _too_large(_: Request, error: BodyTooLargeError) -> JSONResponse:
         return error_response(
             413, f"the request body is over {error.limit} bytes: send fewer hashes"
+        )
+
+    @app.exception_handler(sqlalchemy.exc.OperationalError)
+    @app.exception_handler(psycopg.OperationalError)
+    async def _database(_: Request, error: Exception) -> JSONResponse:
+        # Down, restarting, or too busy (lock timeouts after retries): the
+        # request changed nothing, so the client may simply try again.
+        logger.warning("database unavailable: %s", type(error).__name__)
+        return error_response(
+            503,
+            "the registry's database is unavailable right now; nothing was "
+            "changed: try again in a few seconds",
+            headers={"Retry-After": "5"},
         )
 
     @app.exception_handler(Exception)

@@ -22,6 +22,9 @@ logger = logging.getLogger(__name__)
 class Limiter(Protocol):
     """Counts events per (bucket, client) and refuses those over the limit."""
 
+    #: Whether `hit` waits on the network (then it runs off the event loop).
+    blocking: bool
+
     def hit(self, bucket: str, client: str, *, limit: tuple[int, int]) -> None:
         """Count one event; raise RateLimitedError if over `limit` (N, seconds)."""
 
@@ -41,6 +44,8 @@ def _refuse(bucket: str, retry_after: int) -> RateLimitedError:
 
 class MemoryLimiter:
     """Per-process limits (the default when no Redis is configured)."""
+
+    blocking = False
 
     def __init__(self, secret: str) -> None:
         self._secret = secret
@@ -67,6 +72,8 @@ class MemoryLimiter:
 
 class RedisLimiter:
     """Limits shared by every API process through one Redis."""
+
+    blocking = True
 
     def __init__(self, url: str, secret: str) -> None:
         import redis

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from reclaim.registry.errors import (
@@ -22,7 +22,7 @@ from reclaim.registry.errors import (
     InvalidRequestError,
 )
 from reclaim.registry.feed import as_utc, utcnow
-from reclaim.registry.hashlist import attach, case_hash_count, detach_all
+from reclaim.registry.hashlist import Attached, attach, case_hash_count, detach_all
 from reclaim.registry.identifiers import (
     new_case_number,
     new_pin,
@@ -81,19 +81,55 @@ class CaseView:
 
 def create(
     session: Session, program: Program, hashes: Sequence[SubmittedHash]
-) -> tuple[Case, str, list[HashRecord]]:
-    """A new case holding `hashes`: (case, PIN to show once, changed records)."""
+) -> tuple[CaseView, str, list[Attached]]:
+    """A new case holding `hashes`: (its view, PIN to show once, changed records).
+
+    Plain INSERTs, and a view built from what they returned: this is the
+    registry's busiest write.
+    """
     pin = new_pin()
-    case = Case(
-        number=new_case_number(),
-        pin_hash=hash_pin(normalise_pin(pin)),
+    now = utcnow()
+    values = {
+        "number": new_case_number(),
+        "pin_hash": hash_pin(normalise_pin(pin)),
+        "program": program.value,
+        "status": CaseStatus.ACTIVE.value,
+        "created_at": now,
+    }
+    case_id = session.connection().execute(_INSERT_CASE, values).scalar_one()
+    case = Case(id=case_id, **values)  # transient: never added to the session
+    attached = attach(session, case, hashes, new_case=True)
+    return new_case_view(session, case.number, program, now, attached), pin, attached
+
+
+def new_case_view(
+    session: Session | None,
+    number: str,
+    program: Program,
+    created_at: datetime,
+    attached: Sequence[Attached],
+) -> CaseView:
+    """The view of a case just created, from what its writes returned.
+
+    Only hashes that were already listed can have platform outcomes.
+    """
+    seen = [a.id for a in attached if not a.fresh]
+    outcomes = _outcomes(session, seen) if seen and session is not None else {}
+    items = tuple(
+        _item(a.signal_type, a.value, a.status, outcomes.get(a.id, []))
+        for a in sorted(attached, key=lambda a: a.id)
+    )
+    return CaseView(
+        number=number,
         program=program.value,
         status=CaseStatus.ACTIVE.value,
-        created_at=utcnow(),
+        created_at=created_at,
+        withdrawn_at=None,
+        items=items,
     )
-    session.add(case)
-    session.flush()
-    return case, pin, attach(session, case, hashes, new_case=True)
+
+
+_INSERT_CASE = insert(Case).returning(Case.id)
 
 
 def open_case(session: Session, number: str, pin: str, *, lock: bool = False) -> Case:
@@ -112,7 +148,7 @@ def open_case(session: Session, number: str, pin: str, *, lock: bool = False) ->
 
 def add(
     session: Session, case: Case, hashes: Sequence[SubmittedHash], *, max_per_case: int
-) -> list[HashRecord]:
+) -> list[Attached]:
     """Add hashes to an active case; returns the changed records."""
     if case.status != CaseStatus.ACTIVE.value:
         raise CaseClosedError("this case was withdrawn: start a new case instead")
@@ -135,45 +171,70 @@ def withdraw(session: Session, case: Case) -> list[HashRecord]:
 
 def view(session: Session, case: Case) -> CaseView:
     """The owner's view: each hash's status and platform outcomes."""
-    records = session.scalars(
-        select(HashRecord)
+    records = session.execute(
+        select(
+            HashRecord.id, HashRecord.signal_type, HashRecord.value, HashRecord.status
+        )
         .join(CaseHash, CaseHash.hash_id == HashRecord.id)
         .where(CaseHash.case_id == case.id)
         .order_by(CaseHash.added_at, HashRecord.id)
     ).all()
-    outcomes: dict[int, list[tuple[Feedback, str]]] = defaultdict(list)
-    if records:
-        rows = session.execute(
-            select(Feedback, Platform.name)
-            .join(Platform, Platform.id == Feedback.platform_id)
-            .where(Feedback.hash_id.in_([r.id for r in records]))
-        ).all()
-        for feedback, name in rows:
-            outcomes[feedback.hash_id].append((feedback, name))
+    outcomes = _outcomes(session, [r.id for r in records]) if records else {}
     withdrawn = case.status == CaseStatus.WITHDRAWN.value
-    items = []
-    for record in records:
-        given = outcomes[record.id]
-        items.append(
-            ItemStatus(
-                signal_type=record.signal_type,
-                value=record.value,
-                status="withdrawn" if withdrawn else record.status,
-                platforms_matched=len(given),
-                platforms_reviewed=sum(f.value in REVIEWED for f, _ in given),
-                platforms_removed=sum(f.value == "blocked" for f, _ in given),
-                shared=tuple(
-                    SharedOutcome(name, f.value, f.copies)
-                    for f, name in sorted(given, key=lambda g: g[1])
-                    if f.shareable
-                ),
-            )
+    items = tuple(
+        _item(
+            r.signal_type,
+            r.value,
+            "withdrawn" if withdrawn else r.status,
+            outcomes.get(r.id, []),
         )
+        for r in records
+    )
     return CaseView(
         number=case.number,
         program=case.program,
         status=case.status,
         created_at=as_utc(case.created_at),
         withdrawn_at=as_utc(case.withdrawn_at) if case.withdrawn_at else None,
-        items=tuple(items),
+        items=items,
+    )
+
+
+#: One platform's feedback on a hash: (its name, value, copies, shareable).
+Outcome = tuple[str, str, int | None, bool]
+
+
+def _outcomes(session: Session, hash_ids: Sequence[int]) -> dict[int, list[Outcome]]:
+    found: dict[int, list[Outcome]] = defaultdict(list)
+    rows = session.execute(
+        select(
+            Feedback.hash_id,
+            Platform.name,
+            Feedback.value,
+            Feedback.copies,
+            Feedback.shareable,
+        )
+        .join(Platform, Platform.id == Feedback.platform_id)
+        .where(Feedback.hash_id.in_(hash_ids))
+    )
+    for hash_id, name, value, copies, shareable in rows:
+        found[hash_id].append((name, value, copies, shareable))
+    return found
+
+
+def _item(
+    signal_type: str, value: str, status: str, given: Sequence[Outcome]
+) -> ItemStatus:
+    return ItemStatus(
+        signal_type=signal_type,
+        value=value,
+        status=status,
+        platforms_matched=len(given),
+        platforms_reviewed=sum(g[1] in REVIEWED for g in given),
+        platforms_removed=sum(g[1] == "blocked" for g in given),
+        shared=tuple(
+            SharedOutcome(name, outcome, copies)
+            for name, outcome, copies, shareable in sorted(given)
+            if shareable
+        ),
     )

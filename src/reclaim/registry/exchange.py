@@ -14,15 +14,16 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, cast, extract, func, select
 from sqlalchemy.orm import Session
 
 from reclaim.hashing.errors import InvalidHashError
 from reclaim.hashing.types import Md5Hash, PdqHash, SignalType
 from reclaim.registry.cases import CaseStatus
 from reclaim.registry.errors import InvalidRequestError
-from reclaim.registry.feed import as_utc, utcnow
+from reclaim.registry.feed import utcnow
 from reclaim.registry.feedback import FeedbackItem, FeedbackValue
 from reclaim.registry.hashlist import attach
 from reclaim.registry.identifiers import new_case_number
@@ -51,9 +52,8 @@ FEEDBACK_VALUES = {
 TAG_ONLY = {"None", "Unknown", "QualityUnknown", "Withdrawn", "Deleted"}
 
 
-@dataclass(frozen=True, slots=True)
-class ExchangeRecord:
-    """One record in StopNCII's shape."""
+class ExchangeRecord(NamedTuple):
+    """One record in StopNCII's shape (a named tuple: pages hold 10,000)."""
 
     last_modified: int
     signal_name: str
@@ -122,14 +122,15 @@ def fetch(
             )
             or 0
         )
-    rows = session.execute(
+    connection = session.connection()
+    rows = connection.execute(
         select(
             HashRecord.id,
             HashRecord.signal_type,
             HashRecord.value,
             HashRecord.status,
             HashRecord.change,
-            HashRecord.updated_at,
+            _epoch_seconds(HashRecord.updated_at, connection.dialect.name),
         )
         .where(
             HashRecord.change >= first,
@@ -144,28 +145,36 @@ def fetch(
     opinions: dict[int, list[tuple[str, tuple[str, ...], str]]] = defaultdict(list)
     if rows:
         # By feed range, not by a 10,000-item IN list.
-        for hash_id, value, tag_text, source in session.execute(
+        for hash_id, value, tag_text, source in connection.execute(
             select(Feedback.hash_id, Feedback.value, Feedback.tags, Platform.name)
             .join(Platform, Platform.id == Feedback.platform_id)
             .join(HashRecord, HashRecord.id == Feedback.hash_id)
-            .where(HashRecord.change.between(rows[0].change, rows[-1].change))
+            .where(HashRecord.change.between(rows[0][4], rows[-1][4]))
         ):
             tags = tuple(t for t in tag_text.split(",") if t)
             opinions[hash_id].append((FEEDBACK_NAMES[value], tags, source))
+    signal_names, status_names = SIGNAL_NAMES, STATUS_NAMES
     records = [
         ExchangeRecord(
-            int(as_utc(r.updated_at).timestamp()),
-            SIGNAL_NAMES[r.signal_type],
-            r.value,
-            STATUS_NAMES.get(r.status, "Unknown"),
-            tuple(opinions.get(r.id, ())),
+            int(seconds),
+            signal_names[kind],
+            value,
+            status_names.get(status, "Unknown"),
+            tuple(opinions[rid]) if rid in opinions else (),
         )
-        for r in rows
+        for rid, kind, value, status, _, seconds in rows
     ]
     next_set = records[-1].last_modified if records else max(start_timestamp, 0)
     return ExchangePage(
-        records, str(rows[-1].change) if has_more else None, next_set, has_more
+        records, str(rows[-1][4]) if has_more else None, next_set, has_more
     )
+
+
+def _epoch_seconds(column: Any, dialect: str) -> Any:
+    """Whole Unix seconds of a timestamp column, computed by the database."""
+    if dialect == "sqlite":  # stored as naive UTC text; strftime('%s') truncates
+        return cast(func.strftime("%s", column), BigInteger)
+    return cast(func.floor(extract("epoch", column)), BigInteger)
 
 
 def signal_type_of(name: object) -> str:
@@ -236,6 +245,6 @@ def platform_case(session: Session, platform: PlatformIdentity) -> Case:
 
 def submit(
     session: Session, platform: PlatformIdentity, hashes: Sequence[SubmittedHash]
-) -> list[HashRecord]:
-    """Add a platform's own hashes to its case; returns changed records."""
-    return attach(session, platform_case(session, platform), hashes)
+) -> list[int]:
+    """Add a platform's own hashes to its case; returns changed record ids."""
+    return [a.id for a in attach(session, platform_case(session, platform), hashes)]

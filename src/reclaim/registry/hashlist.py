@@ -7,12 +7,19 @@ active cases holding it; it is `active` while that is above zero.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, NamedTuple
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import Table, func, insert, select
+from sqlalchemy import case as sql_case
+from sqlalchemy.dialects.postgresql import Insert as PostgresInsert
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningInsert
 
 from reclaim.registry.feed import as_utc, utcnow
 from reclaim.registry.models import Case, CaseHash, HashRecord, Instance
@@ -27,9 +34,12 @@ class HashStatus(enum.StrEnum):
     REMOVED = "removed"  # by the operator after review; never reactivated
 
 
-@dataclass(frozen=True, slots=True)
-class ListEntry:
-    """A hash record as platforms receive it."""
+class ListEntry(NamedTuple):
+    """A hash record as platforms receive it.
+
+    A named tuple, not a dataclass: feed pages hold 10,000 of them, and a
+    frozen dataclass costs several times more to build.
+    """
 
     signal_type: str
     value: str
@@ -56,21 +66,15 @@ class ListEntry:
         )
 
 
-def lock_records(
-    session: Session, program: str, hashes: Sequence[SubmittedHash]
-) -> dict[tuple[str, str], HashRecord]:
-    """Existing records for these hashes, row-locked (in a fixed order)."""
-    keys = sorted({(h.signal_type.value, h.digest) for h in hashes})
-    if not keys:
-        return {}
-    query = (
-        select(HashRecord)
-        .where(HashRecord.program == program)
-        .where(tuple_(HashRecord.signal_type, HashRecord.digest).in_(keys))
-        .order_by(HashRecord.signal_type, HashRecord.digest)
-        .with_for_update()
-    )
-    return {(r.signal_type, r.digest): r for r in session.scalars(query)}
+@dataclass(frozen=True, slots=True)
+class Attached:
+    """A record a case now holds, as the upsert left it."""
+
+    id: int
+    signal_type: str
+    value: str
+    status: str
+    fresh: bool  # created by this request: no platform has seen it yet
 
 
 def attach(
@@ -79,47 +83,100 @@ def attach(
     hashes: Sequence[SubmittedHash],
     *,
     new_case: bool = False,
-) -> list[HashRecord]:
-    """Link hashes to an active case; returns the records that changed."""
-    existing = lock_records(session, case.program, hashes)
-    linked: set[int] = set()
+) -> list[Attached]:
+    """Link hashes to an active case; returns the records that changed.
+
+    One `INSERT ... ON CONFLICT DO UPDATE` creates missing records and counts
+    the case on existing ones (never reviving a removed one). Rows are locked
+    in (type, digest) order, so concurrent cases sharing hashes queue rather
+    than deadlock.
+    """
+    connection = session.connection()
     if not new_case:
-        linked = set(
-            session.scalars(
-                select(CaseHash.hash_id).where(CaseHash.case_id == case.id)
-            ).all()
-        )
-    now = utcnow()
-    changed: list[HashRecord] = []
-    for submitted in hashes:
-        record = existing.get((submitted.signal_type.value, submitted.digest))
-        if record is None:
-            record = HashRecord(
-                signal_type=submitted.signal_type.value,
-                digest=submitted.digest,
-                value=submitted.value,
-                quality=submitted.quality,
-                program=case.program,
-                status=HashStatus.ACTIVE.value,
-                case_count=0,
-                quarantined=False,
-                change=0,
-                updated_at=now,
+        held = {
+            (signal_type, digest)
+            for signal_type, digest in connection.execute(
+                select(HashRecord.signal_type, HashRecord.digest)
+                .join(CaseHash, CaseHash.hash_id == HashRecord.id)
+                .where(CaseHash.case_id == case.id)
             )
-            session.add(record)
-            session.flush()
-            existing[(record.signal_type, record.digest)] = record
-        elif record.id in linked:
-            continue
-        record.case_count += 1
-        if record.status != HashStatus.REMOVED.value:
-            record.status = HashStatus.ACTIVE.value
-        if submitted.quality is not None:
-            record.quality = max(record.quality or 0, submitted.quality)
-        session.add(CaseHash(case_id=case.id, hash_id=record.id, added_at=now))
-        linked.add(record.id)
-        changed.append(record)
-    return changed
+        }
+        hashes = [h for h in hashes if (h.signal_type.value, h.digest) not in held]
+    ordered = sorted(
+        {(h.signal_type.value, h.digest): h for h in hashes}.items(),
+        key=lambda item: item[0],
+    )
+    if not ordered:
+        return []
+    now = utcnow()
+    rows = connection.execute(
+        _UPSERTS[connection.dialect.name],
+        [
+            {
+                "signal_type": kind,
+                "digest": digest,
+                "value": h.value,
+                "quality": h.quality,
+                "program": case.program,
+                "status": HashStatus.ACTIVE.value,
+                "case_count": 1,
+                "quarantined": False,
+                "change": 0,
+                "updated_at": now,
+            }
+            for (kind, digest), h in ordered
+        ],
+    ).all()
+    # Rows come back in the order of the parameters (sort_by_parameter_order).
+    attached = [
+        Attached(row.id, row.signal_type, row.value, row.status, row.change == 0)
+        for row in rows
+    ]
+    connection.execute(
+        _LINK,
+        [{"case_id": case.id, "hash_id": a.id, "added_at": now} for a in attached],
+    )
+    return attached
+
+
+def _upsert_statement(
+    make: Callable[[Table], PostgresInsert | SqliteInsert],
+) -> ReturningInsert[Any]:
+    """The record upsert for one dialect, built once so its SQL is cached."""
+    table = HashRecord.__table__
+    assert isinstance(table, Table)
+    statement = make(table)
+    column, new = table.c, statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=[column.signal_type, column.digest, column.program],
+        set_={
+            "case_count": column.case_count + 1,
+            "status": sql_case(
+                (column.status == HashStatus.REMOVED.value, column.status),
+                else_=HashStatus.ACTIVE.value,
+            ),
+            "quality": sql_case(
+                (new.quality.is_(None), column.quality),
+                (column.quality.is_(None), new.quality),
+                (new.quality > column.quality, new.quality),
+                else_=column.quality,
+            ),
+        },
+    ).returning(
+        column.id,
+        column.signal_type,
+        column.value,
+        column.status,
+        column.change,
+        sort_by_parameter_order=True,
+    )
+
+
+_UPSERTS = {
+    "postgresql": _upsert_statement(postgresql_insert),
+    "sqlite": _upsert_statement(sqlite_insert),
+}
+_LINK = insert(CaseHash)
 
 
 def detach_all(session: Session, case: Case) -> list[HashRecord]:
@@ -157,7 +214,10 @@ def changes_since(
         .order_by(HashRecord.change)
         .limit(limit)
     )
-    return [ListEntry(*row[:-1], as_utc(row[-1])) for row in session.execute(query)]
+    rows = session.connection().execute(query).all()
+    if rows and rows[0][-1].tzinfo is None:  # SQLite gives naive UTC times
+        return [ListEntry(*row[:-1], as_utc(row[-1])) for row in rows]
+    return [ListEntry._make(row) for row in rows]
 
 
 ENTRY_COLUMNS = (

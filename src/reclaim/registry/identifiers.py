@@ -5,7 +5,9 @@ o -> 0, i/l -> 1, case-insensitive, dashes and spaces ignored).
 
 * A case number is 8 random symbols (40 bits) plus a check symbol, shown as
   `XXX-XXX-XXX`. The check symbol (Luhn mod 32) catches every single-symbol
-  typo and every swap of two neighbours.
+  typo, and every swap of two neighbours except `0`<->`Z` (the first and last
+  symbols, Luhn mod N's one blind spot); numbers with `0` next to `Z` are
+  never issued, so every swap of neighbours in an issued number is caught.
 * A PIN is 16 random symbols (80 bits), shown as `XXXX-XXXX-XXXX-XXXX`. It
   is shown once; only a slow, salted hash of it is stored (`secrets.py`).
 """
@@ -44,8 +46,15 @@ def _group(text: str, size: int) -> str:
 
 def new_case_number() -> str:
     """A fresh random case number with its check symbol, e.g. `7KQ-29M-XA4`."""
-    payload = "".join(secrets.choice(ALPHABET) for _ in range(CASE_RANDOM_SYMBOLS))
-    return _group(payload + _check_symbol(payload), 3)
+    while True:
+        payload = "".join(secrets.choice(ALPHABET) for _ in range(CASE_RANDOM_SYMBOLS))
+        number = payload + _check_symbol(payload)
+        if not any(pair in number for pair in _BLIND_PAIRS):
+            return _group(number, 3)
+
+
+#: Neighbours whose swap Luhn mod 32 cannot see (values 0 and 31).
+_BLIND_PAIRS = (ALPHABET[0] + ALPHABET[-1], ALPHABET[-1] + ALPHABET[0])
 
 
 def parse_case_number(text: str) -> str | None:

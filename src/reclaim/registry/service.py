@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import psycopg
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -23,16 +24,24 @@ from reclaim.registry import (
     exchange,
     feedback,
     hashlist,
+    pg_create,
     platforms,
     quarantine,
     schema,
 )
-from reclaim.registry.db import Database, make_engine
+from reclaim.registry.db import Database, is_postgres, make_engine
 from reclaim.registry.errors import InvalidRequestError
-from reclaim.registry.feed import instance_secret, publish
+from reclaim.registry.feed import instance_secret, publish, utcnow
 from reclaim.registry.hashlist import ListEntry
+from reclaim.registry.identifiers import new_case_number, new_pin, normalise_pin
 from reclaim.registry.platforms import PlatformIdentity, PlatformInfo
-from reclaim.registry.submissions import Program, parse_hashes, parse_program
+from reclaim.registry.secrets import hash_pin
+from reclaim.registry.submissions import (
+    Program,
+    SubmittedHash,
+    parse_hashes,
+    parse_program,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -102,25 +111,67 @@ class Registry:
         """Open a case holding `items`; returns its number and PIN."""
         chosen = parse_program(program)
         hashes = parse_hashes(items, limit=self._per_request_limit())
-
-        def work(session: Session) -> NewCase:
-            case, pin, changed = cases.create(session, chosen, hashes)
-            audit.record(
-                session,
-                audit.Action.CASE_CREATED,
-                audit.Actor.PERSON,
-                case_number=case.number,
-                program=chosen.value,
-                hashes=len(hashes),
+        if is_postgres(self.db.engine):
+            new = self._create_case_in_one_statement(chosen, hashes)
+        else:
+            new = self._write(
+                lambda session: self._create_case(session, chosen, hashes)
             )
-            view = cases.view(session, case)
-            # Last: the feed lock is held from here until commit.
-            publish(session, changed)
-            return NewCase(case.number, pin, view)
-
-        new = self._write(work)
         logger.info("case %s created with %d hashes", new.number, len(hashes))
         return new
+
+    def _create_case(
+        self, session: Session, chosen: Program, hashes: Sequence[SubmittedHash]
+    ) -> NewCase:
+        view, pin, changed = cases.create(session, chosen, hashes)
+        audit.record(
+            session,
+            audit.Action.CASE_CREATED,
+            audit.Actor.PERSON,
+            case_number=view.number,
+            program=chosen.value,
+            hashes=len(hashes),
+        )
+        # Last: the feed lock is held from here until commit.
+        publish(session, [record.id for record in changed])
+        return NewCase(view.number, pin, view)
+
+    def _create_case_in_one_statement(
+        self, chosen: Program, hashes: Sequence[SubmittedHash], *, attempts: int = 5
+    ) -> NewCase:
+        """PostgreSQL: the whole creation is one round trip (`pg_create`)."""
+        pin = new_pin()
+        pin_hash = hash_pin(normalise_pin(pin))
+        detail = audit.detail_text(program=chosen.value, hashes=len(hashes))
+        for attempt in range(attempts):
+            number, now = new_case_number(), utcnow()
+            try:
+                attached = pg_create.create_case(
+                    self.db.engine,
+                    number=number,
+                    pin_hash=pin_hash,
+                    program=chosen,
+                    hashes=hashes,
+                    now=now,
+                    detail=detail,
+                )
+                break
+            except (
+                psycopg.errors.UniqueViolation,
+                psycopg.errors.DeadlockDetected,
+                psycopg.errors.SerializationFailure,
+            ):
+                # A case number drawn twice, or a race with a writer that
+                # locked the same records first: nothing was written.
+                if attempt == attempts - 1:
+                    raise
+                logger.info("retrying a case creation (attempt %d)", attempt + 1)
+        if all(a.fresh for a in attached):
+            view = cases.new_case_view(None, number, chosen, now, attached)
+        else:
+            with self.db.read() as session:
+                view = cases.new_case_view(session, number, chosen, now, attached)
+        return NewCase(number, pin, view)
 
     def case_status(self, number: str, pin: str) -> cases.CaseView:
         """The owner's view of a case."""
@@ -145,7 +196,7 @@ class Registry:
                 case_number=case.number,
                 hashes=len(hashes),
             )
-            publish(session, changed)
+            publish(session, [record.id for record in changed])
             return cases.view(session, case)
 
         return self._write(work)

@@ -1,0 +1,126 @@
+"""Case creation on PostgreSQL in one statement: the registry's busiest write.
+
+A new case, its hash records, their links, the audit event and the feed
+positions are written by one `WITH ... INSERT` statement run in autocommit,
+so a creation is a single round trip and a single transaction. The statement
+locks the request's existing records, then the feed (`UPDATE instance`, which
+the record upsert reads its positions from), and holds both until it
+commits, so the positions it hands out become visible in commit order,
+exactly as `feed.publish` guarantees for every other write.
+
+SQLite takes the portable path in `cases.create`; both are tested alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from reclaim.registry.audit import Action, Actor
+from reclaim.registry.hashlist import Attached
+from reclaim.registry.submissions import Program, SubmittedHash
+
+# Existing records are locked first, in (type, digest) order, then the feed
+# (`head` waits for `locked`): the order every other writer takes them in, so
+# writers queue rather than deadlock. Feed positions follow the same order.
+_CREATE = """
+WITH locked AS (
+    SELECT h.id FROM hashes h
+      JOIN unnest(%(types)s::text[], %(digests)s::text[]) AS t(signal_type, digest)
+        ON h.signal_type = t.signal_type AND h.digest = t.digest
+     WHERE h.program = %(program)s
+     ORDER BY h.signal_type, h.digest
+       FOR UPDATE OF h
+), head AS (
+    UPDATE instance
+       SET feed_head = feed_head + %(count)s,
+           feed_time = GREATEST(feed_time, %(now)s)
+     WHERE id = 1 AND (SELECT count(*) FROM locked) >= 0
+ RETURNING feed_head - %(count)s AS base, feed_time AS stamp
+), new_case AS (
+    INSERT INTO cases (number, pin_hash, program, status, created_at)
+    VALUES (%(number)s, %(pin_hash)s, %(program)s, 'active', %(now)s)
+ RETURNING id
+), incoming AS (
+    SELECT t.signal_type, t.digest, t.value, t.quality, t.ord
+      FROM unnest(%(types)s::text[], %(digests)s::text[], %(values)s::text[],
+                  %(qualities)s::int[]) WITH ORDINALITY
+           AS t(signal_type, digest, value, quality, ord)
+), upserted AS (
+    INSERT INTO hashes AS h (signal_type, digest, value, quality, program, status,
+                             case_count, quarantined, change, updated_at)
+    SELECT i.signal_type, i.digest, i.value, i.quality, %(program)s, 'active',
+           1, false, head.base + i.ord, head.stamp
+      FROM incoming i CROSS JOIN head
+     ORDER BY i.ord
+    ON CONFLICT (signal_type, digest, program) DO UPDATE
+       SET case_count = h.case_count + 1,
+           status = CASE WHEN h.status = 'removed' THEN h.status ELSE 'active' END,
+           quality = CASE
+               WHEN excluded.quality IS NULL THEN h.quality
+               WHEN h.quality IS NULL OR excluded.quality > h.quality
+                   THEN excluded.quality
+               ELSE h.quality END,
+           change = excluded.change,
+           updated_at = excluded.updated_at
+ RETURNING h.id, h.signal_type, h.digest, h.value, h.status, (h.xmax = 0) AS fresh
+), linked AS (
+    INSERT INTO case_hashes (case_id, hash_id, added_at)
+    SELECT new_case.id, upserted.id, %(now)s FROM new_case CROSS JOIN upserted
+), audited AS (
+    INSERT INTO audit_events (at, action, actor, platform_id, case_number, detail)
+    VALUES (%(now)s, %(action)s, %(actor)s, NULL, %(number)s, %(detail)s)
+)
+SELECT id, signal_type, digest, value, status, fresh FROM upserted
+"""
+
+
+def create_case(
+    engine: Engine,
+    *,
+    number: str,
+    pin_hash: str,
+    program: Program,
+    hashes: Sequence[SubmittedHash],
+    now: datetime,
+    detail: str,
+) -> list[Attached]:
+    """Write a whole new case in one autocommitted statement.
+
+    `hashes` must be distinct (as `parse_hashes` leaves them). Returns the
+    records in the order of `hashes`. Raises the driver's errors (a duplicate
+    case number, a deadlock) for the caller to retry.
+    """
+    ordered = sorted(hashes, key=lambda h: (h.signal_type.value, h.digest))
+    params = {
+        "count": len(ordered),
+        "now": now,
+        "number": number,
+        "pin_hash": pin_hash,
+        "program": program.value,
+        "types": [h.signal_type.value for h in ordered],
+        "digests": [h.digest for h in ordered],
+        "values": [h.value for h in ordered],
+        "qualities": [h.quality for h in ordered],
+        "action": Action.CASE_CREATED.value,
+        "actor": Actor.PERSON.value,
+        "detail": detail,
+    }
+    raw = engine.raw_connection()
+    try:
+        connection = raw.driver_connection
+        assert connection is not None
+        connection.autocommit = True
+        try:
+            rows = connection.execute(_CREATE, params, prepare=True).fetchall()
+        finally:
+            connection.autocommit = False
+    finally:
+        raw.close()
+    found = {
+        (kind, digest): Attached(rid, kind, value, status, bool(fresh))
+        for rid, kind, digest, value, status, fresh in rows
+    }
+    return [found[(h.signal_type.value, h.digest)] for h in hashes]
