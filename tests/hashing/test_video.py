@@ -229,20 +229,30 @@ def test_h264_reference_flags() -> None:
 def test_sampler_numbers_frames_as_if_all_were_decoded() -> None:
     from reclaim.hashing.video_packets import Sampler
 
-    # Decode order I0 P4 B2 b1 b3 P8 B6 b5 b7 (b: not a reference), every 2nd.
-    order = [(0, True), (4, True), (2, True), (1, False), (3, False)]
-    order += [(8, True), (6, True), (5, False), (7, False)]
-    sampler = Sampler(2, length_size=4)
-    kept = [
-        pts
-        for pts, ref in order
-        if sampler.keep(pts, b"\x00\x00\x00\x01" + (b"\x41" if ref else b"\x01"))
-    ]
-    assert sorted(kept) == [0, 2, 4, 6, 8]
-    assert [sampler.number(pts) for pts in sorted(kept)] == [0, 2, 4, 6, 8]
+    idr, ref, nonref = (b"\x00\x00\x00\x01" + bytes([h]) for h in (0x65, 0x41, 0x01))
+    # Decode order I0 P4 B2 b1 b3 P8 B6 b5 b7 | I9 P10 P11 (b: not a
+    # reference); every 2nd frame is sampled: 0 2 4 6 8 10.
+    order = [(0, idr), (4, ref), (2, ref), (1, nonref), (3, nonref), (8, ref)]
+    order += [(6, ref), (5, nonref), (7, nonref), (9, idr), (10, ref), (11, ref)]
+    sampler: Sampler[int] = Sampler(2, length_size=4)
+    kept = [k for pts, data in order for k in sampler.push(pts, data, pts)]
+    kept += sampler.finish()
+    # Gone: the b-frames, and 11 (after the last sampled frame of its group).
+    assert kept == [0, 4, 2, 8, 6, 9, 10]
+    numbers = [sampler.number(pts) for pts in sorted(kept)]
+    assert numbers == [0, 2, 4, 6, 8, 9, 10]
     assert sampler.consistent()
-    # A stream that sends a lower timestamp after a skipped frame is caught.
-    late = Sampler(2, length_size=4)
-    for pts in (0, 2, 1):  # 2 looked like frame 1 when it came; it is frame 2
-        late.keep(pts, b"\x00\x00\x00\x01\x01")
+    # Without an IDR ahead, only the non-reference frames can go.
+    open_ended: Sampler[int] = Sampler(2, length_size=4)
+    kept = [k for pts, data in order[:5] for k in open_ended.push(pts, data, pts)]
+    assert kept == [] and open_ended.finish() == [0, 4, 2]
+    # Frames without timestamps stop the skipping.
+    blind: Sampler[int] = Sampler(2, length_size=4)
+    assert blind.push(0, idr, 0) == [] and blind.push(None, nonref, 1) == [0, 1]
+    # A frame shown before frames of an earlier group (a broken stream) moves
+    # their numbers: a skipped frame may have been a sampled one. Caught.
+    late: Sampler[int] = Sampler(2, length_size=4)
+    for pts, data in ((0, idr), (2, nonref), (3, idr), (1, nonref)):
+        late.push(pts, data, pts)
+    late.finish()
     assert not late.consistent()

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 import av
 import numpy as np
@@ -30,6 +31,9 @@ from reclaim.hashing.pdq import MIN_DIMENSION, features_of_grid, luma_grid
 from reclaim.hashing.types import Md5Hash, PdqHash
 from reclaim.hashing.video_packets import Sampler, h264_length_size
 from reclaim.hashing.vpdq_format import MAX_VPDQ_FRAMES, VpdqFrame, VpdqHash
+
+if TYPE_CHECKING:  # PyAV's stubs make Packet generic; the class is not.
+    _Packet = av.Packet[av.video.stream.VideoStream]
 
 #: Longest video accepted (matches the longest vPDQ hash at one frame a second).
 MAX_DURATION_SECONDS = 10 * 3600
@@ -198,7 +202,7 @@ def _check_limits(
 
 def _sampler(
     stream: av.video.stream.VideoStream, frame_mod: int, *, skip: bool
-) -> Sampler:
+) -> Sampler[_Packet]:
     codec = stream.codec_context
     h264 = skip and codec.name == "h264"
     return Sampler(
@@ -209,7 +213,7 @@ def _sampler(
 def _sampled_frames(
     container: av.container.InputContainer,
     stream: av.video.stream.VideoStream,
-    sampler: Sampler,
+    sampler: Sampler[_Packet],
     *,
     deadline: float,
     time_limit: float,
@@ -229,6 +233,8 @@ def _sampled_frames(
             return
         except av.error.FFmpegError:
             sampler.damaged = True
+            for held in sampler.finish():
+                yield from _decoded(held, sampler)
             yield from _numbered(sampler, _flush(stream, sampler))
             return
         if time.monotonic() > deadline:
@@ -236,23 +242,35 @@ def _sampled_frames(
                 f"decoding took over {time_limit:.0f} s: the video is too "
                 "long or too complex to hash here"
             )
-        if packet.size and not sampler.keep(packet.pts, bytes(packet)):
-            continue
-        try:
-            frames = packet.decode()
-        except av.error.FFmpegError:
-            sampler.damaged = True
-            bad += 1
-            if bad > MAX_BAD_PACKETS:
-                raise
-            continue
-        yield from _numbered(sampler, frames)
+        if packet.size:
+            chosen = sampler.push(packet.pts, bytes(packet), packet)
+        else:  # the end: decode what is held, then drain the decoder
+            chosen = [*sampler.finish(), packet]
+        for kept in chosen:
+            try:
+                frames = kept.decode()
+            except av.error.FFmpegError:
+                sampler.damaged = True
+                bad += 1
+                if bad > MAX_BAD_PACKETS:
+                    raise
+                continue
+            yield from _numbered(sampler, frames)
         if not packet.size:
             return  # the decoder is drained
 
 
+def _decoded(
+    packet: _Packet, sampler: Sampler[_Packet]
+) -> Iterator[tuple[int, av.VideoFrame]]:
+    try:
+        yield from _numbered(sampler, packet.decode())
+    except av.error.FFmpegError:
+        sampler.damaged = True
+
+
 def _numbered(
-    sampler: Sampler, frames: list[av.VideoFrame]
+    sampler: Sampler[_Packet], frames: list[av.VideoFrame]
 ) -> Iterator[tuple[int, av.VideoFrame]]:
     for frame in frames:
         index = sampler.number(frame.pts)
@@ -261,7 +279,7 @@ def _numbered(
 
 
 def _flush(
-    stream: av.video.stream.VideoStream, sampler: Sampler
+    stream: av.video.stream.VideoStream, sampler: Sampler[_Packet]
 ) -> list[av.VideoFrame]:
     """The frames the decoder still holds, or none if it fails on them too."""
     try:
@@ -334,7 +352,7 @@ def _hash_frames(
     time_limit: float,
     letterbox: bool,
     on_progress: Callable[[float], None] | None,
-) -> tuple[float, list[VpdqFrame], _Letterbox, Sampler]:
+) -> tuple[float, list[VpdqFrame], _Letterbox, Sampler[_Packet]]:
     try:
         container = av.open(name, metadata_errors="ignore")
     except (av.error.FFmpegError, UnicodeDecodeError, OSError) as error:
