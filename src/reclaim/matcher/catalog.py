@@ -135,9 +135,11 @@ class Catalog:
                 remove_frames.extend(range(start, stop))
                 videos -= 1
         next_frame = self.frames.next_position
+        pdq_kind = SignalType.PDQ
         for record in listed:
-            key = record.key
-            if record.kind is SignalType.PDQ:
+            if record.kind is pdq_kind:
+                # The key inline: this loop runs once per hash at start-up.
+                key = ("pdq", record.value, record.program)
                 if key in shared.pdq_position:
                     continue
                 if not _PDQ_HEX.fullmatch(record.value):
@@ -146,7 +148,9 @@ class Catalog:
                 shared.pdq_position[key] = self.pdq.next_position + len(add_pdq)
                 shared.pdq_owner.append(record)
                 add_pdq.append(record.value)
-            elif record.kind is SignalType.MD5:
+                continue
+            key = record.key
+            if record.kind is SignalType.MD5:
                 table = own_md5()
                 held = table.get(record.value, ())
                 if all(r.key != key for r in held):
