@@ -45,6 +45,7 @@ bench: setup
 	$(BIN)/python bench/web_pdq.py
 	$(BIN)/python bench/registry_load.py
 	$(BIN)/python bench/pdq_conformance.py
+	$(BIN)/python bench/robustness.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache \

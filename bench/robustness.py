@@ -56,7 +56,12 @@ from reclaim.hashing import (  # noqa: E402
     submission_hashes,
 )
 from reclaim.hashing.borders import find_borders  # noqa: E402
-from reclaim.hashing.expansion import SUBMISSION_VIEWS, view_hashes  # noqa: E402
+from reclaim.hashing.expansion import (  # noqa: E402
+    EDGE_CUTS,
+    SUBMISSION_VIEWS,
+    query_views,
+    view_hashes,
+)
 from reclaim.hashing.views import Crop, Rotation, View  # noqa: E402
 from robustness_edits import EDITS, GOAL_ROWS, SIDES  # noqa: E402
 
@@ -87,23 +92,31 @@ VIEWS_SMALL: tuple[View, ...] = (
 )
 
 
+WHOLE = ("whole/original",)
+DIHEDRAL = ("whole/",)
+UNBORDER = ("whole/", "mirror", "unborder/")
+CHROME = ("whole/", "mirror", "unborder/", "content/")
+LADDER = SUBMISSION_VIEWS[: -len(EDGE_CUTS)]
+
+
 @dataclass(frozen=True)
 class Method:
-    """A column: which registry hashes (views) and which query hashes."""
+    """A column: which registry hashes (views) and which query hashes (labels)."""
 
     name: str
     views: tuple[View, ...]
-    query: str  # "plain", "dihedral" or "ours" (query_hashes)
+    query: tuple[str, ...]  # prefixes of `query_views` labels to use
 
 
 METHODS = (
-    Method("plain PDQ", (), "plain"),
-    Method("+dihedral", (), "dihedral"),
-    Method("+dihedral+unborder", (), "ours"),
-    Method("views(24), plain query", VIEWS_SMALL, "plain"),
-    Method("views(24)+query", VIEWS_SMALL, "ours"),
-    Method("views(60), plain query", SUBMISSION_VIEWS, "plain"),
-    Method("views(60)+query (ours)", SUBMISSION_VIEWS, "ours"),
+    Method("plain PDQ", (), WHOLE),
+    Method("+dihedral", (), DIHEDRAL),
+    Method("+mirror+unborder", (), UNBORDER),
+    Method("+chrome", (), CHROME),
+    Method("views(24)+query", VIEWS_SMALL, CHROME),
+    Method("views(60)+query", LADDER, CHROME),
+    Method("views(68), plain query", SUBMISSION_VIEWS, WHOLE),
+    Method("views(68)+query (ours)", SUBMISSION_VIEWS, (*CHROME, "crop-")),
 )
 ALL_VIEWS = tuple(dict.fromkeys((*VIEWS_SMALL, *SUBMISSION_VIEWS)))
 
@@ -178,9 +191,13 @@ class Registered:
 
 
 def queries(array: np.ndarray) -> dict[str, list[PdqHash]]:
-    """Query hashes of one upload, for each query mode, quality-gated."""
-    ours = query_hashes(array)
-    return {"plain": _gate(ours[:1]), "dihedral": _gate(ours[:8]), "ours": _gate(ours)}
+    """Query hashes of one upload for each method, quality-gated, no repeats."""
+    views = query_views(array)
+    out = {}
+    for m in METHODS:
+        chosen = [h for label, h in views if label.startswith(m.query)]
+        out[m.name] = _gate(list({h.value: h for h in chosen}.values()))
+    return out
 
 
 def _pack(hashes: list[PdqHash]) -> np.ndarray:
@@ -210,7 +227,7 @@ def match_table(
                 total += 1
                 for i, m in enumerate(METHODS):
                     s = registered[name].hashes(m)
-                    hits[i] += min_distances(q[m.query], s) <= MATCH_DISTANCE
+                    hits[i] += min_distances(q[m.name], s) <= MATCH_DISTANCE
         table[label] = [*(100.0 * hits / total), float(total)]
     return table
 
@@ -275,7 +292,7 @@ def false_matches(
     sizes: dict[str, float] = {"pairs": pairs, "item_s": t1 - t0, "upload_s": t2 - t1}
     for m in METHODS:
         s_list = [item.hashes(m) for item in items]
-        q_list = [u[m.query] for u in uploads]
+        q_list = [u[m.name] for u in uploads]
         s = _pack([h for hs in s_list for h in hs])
         q = _pack([h for hs in q_list for h in hs])
         s_owner = np.repeat(np.arange(n_items), [len(hs) for hs in s_list])
@@ -308,8 +325,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few samples (smoke test)")
     parser.add_argument("--set", choices=("held-out", "tuning"), default="held-out")
+    parser.add_argument("--samples", type=int, help="copies per edit and photo")
+    parser.add_argument("--items", type=int, help="registry items (false matches)")
+    parser.add_argument("--uploads", type=int, help="uploads (false matches)")
     args = parser.parse_args()
-    samples, n_items, n_uploads = (2, 20, 100) if args.quick else (10, 200, 5000)
+    samples, n_items, n_uploads = (2, 20, 100) if args.quick else (8, 300, 4000)
+    samples = args.samples or samples
+    n_items = args.items or n_items
+    n_uploads = args.uploads or n_uploads
     rng = np.random.default_rng(7)
     photos = sources(args.set)
     print(f"{args.set} set: {len(photos)} originals ({', '.join(photos)})")
@@ -355,9 +378,11 @@ def main() -> int:
     order = {m.name: i for i, m in enumerate(METHODS)}
     supersets = [
         ("+dihedral", "plain PDQ"),
-        ("+dihedral+unborder", "+dihedral"),
-        ("views(60)+query (ours)", "+dihedral+unborder"),
-        ("views(60)+query (ours)", "views(60), plain query"),
+        ("+mirror+unborder", "+dihedral"),
+        ("+chrome", "+mirror+unborder"),
+        ("views(60)+query", "+chrome"),
+        ("views(68)+query (ours)", "views(68), plain query"),
+        ("views(68)+query (ours)", "views(60)+query"),
     ]
     for label, row in table.items():
         for big, small in supersets:

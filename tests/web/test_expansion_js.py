@@ -91,3 +91,40 @@ def test_small_images_drop_views_like_python(
     js = _expand_js(js_pdq, array)
     python = [(n, h.hex) for n, h in view_hashes(decode(array))]
     assert [(v["name"], v["hex"]) for v in js["views"]] == python
+
+
+TIMING_SCRIPT = """async ({key, width, height}) => {
+    const expansion = await import("/expansion.js");
+    const pdq = await import("/pdq.js");
+    const response = await fetch(`/__pixels/${key}`);
+    const data = new Uint8ClampedArray(await response.arrayBuffer());
+    const image = {data, width, height};
+    const time = (run) => {
+        run();
+        const start = performance.now();
+        for (let i = 0; i < 3; i++) run();
+        return (performance.now() - start) / 3;
+    };
+    return {
+        whole: time(() => pdq.pdqHashRGBA(image.data, width, height)),
+        expanded: time(() => expansion.submissionHashes(image)),
+    };
+}"""
+
+
+def test_browser_cost_is_reported(
+    js_pdq: JsPdq,  # noqa: F811
+    photos: dict[str, np.ndarray],
+) -> None:
+    photo = Image.fromarray(photos["astronaut"]).resize((1600, 1200))
+    array = np.asarray(photo)
+    key = f"t{next(js_pdq.keys)}"
+    alpha = np.full((1200, 1600, 1), 255, np.uint8)
+    js_pdq.pixels[key] = np.concatenate([array, alpha], axis=2).tobytes()
+    args = {"key": key, "width": 1600, "height": 1200}
+    ms = js_pdq.page.evaluate(TIMING_SCRIPT, args)  # type: ignore[attr-defined]
+    print(
+        f"browser, 1600x1200: whole-image PDQ {ms['whole']:.0f} ms, "
+        f"submissionHashes {ms['expanded']:.0f} ms"
+    )
+    assert ms["expanded"] > 0

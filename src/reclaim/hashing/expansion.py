@@ -15,11 +15,13 @@ a new image to it. Two helpers close the gap, measured by
 
 from __future__ import annotations
 
-from reclaim.hashing.borders import find_borders
+from reclaim.hashing.borders import Box, find_borders
+from reclaim.hashing.content import find_content
 from reclaim.hashing.decoder import DecodedImage, ImageSource, decode
 from reclaim.hashing.distance import MIN_QUALITY
 from reclaim.hashing.errors import DegenerateImageError, ImageShapeError
 from reclaim.hashing.images import _features, pdq_features
+from reclaim.hashing.pdq import DIHEDRAL_NAMES
 from reclaim.hashing.types import PdqHash
 from reclaim.hashing.views import (
     Crop,
@@ -29,8 +31,19 @@ from reclaim.hashing.views import (
     working_image,
 )
 
+#: Edge bands cut off: the outer 30% and the half of each side. Captions,
+#: stickers and emoji usually sit in one of them; the upload is cut the same
+#: way (`QUERY_CROPS`), so the untouched part of the copy meets the original's.
+EDGE_CUTS: tuple[Crop, ...] = tuple(
+    Crop(side, permille)
+    for permille in (300, 500)
+    for side in ("left", "right", "top", "bottom")
+)
+
 #: Edge crops every 2% up to 20%, centre crops every 2% to 20%, turns every
-#: degree to 5: picked on the tuning photos of `bench/robustness.py`.
+#: degree to 5, then the edge cuts: picked on the tuning photos of
+#: `bench/robustness.py` (coarser steps of 5% and 2 degrees missed a third of
+#: the crops and turns).
 SUBMISSION_VIEWS: tuple[View, ...] = (
     *(
         Crop(side, permille)
@@ -38,7 +51,14 @@ SUBMISSION_VIEWS: tuple[View, ...] = (
         for side in ("left", "right", "top", "bottom", "centre")
     ),
     *(Rotation(sign * degrees) for degrees in (1, 2, 3, 4, 5) for sign in (1, -1)),
+    *EDGE_CUTS,
 )
+
+#: Crops of the upload looked up beside it (with their mirrors).
+QUERY_CROPS: tuple[Crop, ...] = EDGE_CUTS
+
+#: Index of the left-right mirror among the dihedral variants ("flipy").
+_MIRROR = DIHEDRAL_NAMES.index("flipy")
 
 
 def view_hashes(
@@ -88,27 +108,80 @@ def submission_hashes(
     return hashes
 
 
-def query_hashes(
-    image: ImageSource, *, min_quality: int = MIN_QUALITY, exact: bool = False
-) -> list[PdqHash]:
-    """Hashes to look an upload up with: its 8 dihedral variants, then theirs
-    of the picture inside solid borders, if it has any.
+def query_views(
+    image: ImageSource,
+    *,
+    crops: tuple[Crop, ...] = QUERY_CROPS,
+    exact: bool = False,
+) -> list[tuple[str, PdqHash]]:
+    """(label, hash) of every query view of an upload, ungated, in order.
 
-    The border hashes are dropped below `min_quality`; duplicates are dropped.
+    Labels: ``whole/<dihedral name>`` (8), ``mirror`` (the left-right mirrored
+    pixels), ``unborder/<name>`` (8, when solid
+    bars are found), ``content/<name>`` (8, when busy chrome such as a
+    screenshot's is found and gives another box), and ``<crop name>`` and
+    ``<crop name>/mirror`` for each of `crops`.
     """
     decoded = decode(image, exact=exact)
-    hashes = _features(decoded).dihedral()
-    seen = {h.value for h in hashes}
+    out = [
+        (f"whole/{name}", hashed)
+        for name, hashed in zip(
+            DIHEDRAL_NAMES, _features(decoded).dihedral(), strict=True
+        )
+    ]
     pixels = upright_rgb(decoded)
-    box = find_borders(pixels)
-    if box is not None:
+    # The mirrored pixels themselves: the dihedral "flipy" variant samples the
+    # picture one pixel off, which fine textures notice.
+    try:
+        out.append(("mirror", pdq_features(pixels[:, ::-1]).hash()))
+    except (ImageShapeError, DegenerateImageError):
+        pass
+    boxes: dict[str, Box] = {}
+    for label, box in (
+        ("unborder", find_borders(pixels)),
+        ("content", find_content(pixels)),
+    ):
+        if box is not None and box not in boxes.values():
+            boxes[label] = box
+    for label, box in boxes.items():
         try:
             inner = pdq_features(box.crop(pixels)).dihedral()
         except (ImageShapeError, DegenerateImageError):
-            inner = []
-        for hashed in inner:
-            quality = hashed.quality if hashed.quality is not None else 0
-            if quality >= min_quality and hashed.value not in seen:
-                seen.add(hashed.value)
-                hashes.append(hashed)
+            continue
+        out.extend(
+            (f"{label}/{name}", hashed)
+            for name, hashed in zip(DIHEDRAL_NAMES, inner, strict=True)
+        )
+    for crop in crops:
+        try:
+            both = pdq_features(crop.apply(pixels)).dihedral()
+        except (ImageShapeError, DegenerateImageError):
+            continue
+        out.append((crop.name, both[0]))
+        out.append((f"{crop.name}/mirror", both[_MIRROR]))
+    return out
+
+
+def query_hashes(
+    image: ImageSource,
+    *,
+    crops: tuple[Crop, ...] = QUERY_CROPS,
+    min_quality: int = MIN_QUALITY,
+    exact: bool = False,
+) -> list[PdqHash]:
+    """Hashes to look an upload up with, whole-image dihedral variants first.
+
+    The upload's 8 rotations and mirrors, its mirrored pixels, those inside
+    solid bars or screenshot chrome, then edge crops that cut away captions
+    and stickers (and their mirrors). All but the first 8 are dropped below
+    `min_quality`; repeats are dropped.
+    """
+    views = query_views(image, crops=crops, exact=exact)
+    hashes = [hashed for _, hashed in views[:8]]
+    seen = {h.value for h in hashes}
+    for _, hashed in views[8:]:
+        quality = hashed.quality if hashed.quality is not None else 0
+        if quality >= min_quality and hashed.value not in seen:
+            seen.add(hashed.value)
+            hashes.append(hashed)
     return hashes

@@ -27,7 +27,7 @@ from reclaim.hashing.decoder import DecodedImage
 from reclaim.hashing.rotate import Turn, rotate, turn
 
 #: The working image's long side is at most this many pixels.
-WORKING_SIDE = 512
+WORKING_SIDE = 256
 
 Side = Literal["left", "right", "top", "bottom", "centre"]
 

@@ -49,6 +49,10 @@ export const SUBMISSION_VIEWS = Object.freeze([
   ...[1, 2, 3, 4, 5].flatMap((degrees) =>
     [degrees, -degrees].map((d) => ({ kind: "rotate", degrees: d, name: `rotate-${d}` })),
   ),
+  // Edge cuts: the outer 30% and the half of each side (captions, stickers).
+  ...[300, 500].flatMap((permille) =>
+    SIDES.slice(0, 4).map((side) => ({ kind: "crop", side, permille, name: `crop-${side}-${permille}` })),
+  ),
 ]);
 
 /** The picture shrunk by block means so its long side is at most 512. */
