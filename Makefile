@@ -42,6 +42,7 @@ lint: $(STAMP)
 
 bench: setup
 	$(BIN)/python bench/pdq_speed.py
+	$(BIN)/python bench/video_speed.py
 	$(BIN)/python bench/web_pdq.py
 	$(BIN)/python bench/registry_load.py
 	$(BIN)/python bench/pdq_conformance.py
