@@ -1,22 +1,26 @@
 """Bucket directories and position lists: the compact parts of one MIH table.
 
 A table sorts the stored positions by a short key; the directory says where
-each key's bucket starts in that order. Both are stored as small as exactness
-allows, because the index must stay within twice the raw hashes' size:
+each key's bucket starts in that order. Both are kept as small as exactness
+allows, because the whole index must stay within twice the raw hashes:
 
-* `Directory` keeps a uint32 anchor every 2**shift buckets and a uint16
-  offset from its anchor per bucket (2 bytes a bucket instead of 4), or plain
-  uint32 starts when a group of buckets holds too many entries for uint16.
+* `Directory` keeps a uint32 anchor every 2**shift buckets and, per bucket,
+  its start as an offset from that anchor in the narrowest type that holds
+  every offset (uint8, else uint16), with the widest shift that fits: about
+  1.1 bytes a bucket for evenly filled tables. Without a fitting shift (a
+  bucket of 65,536 or more duplicates) it keeps plain uint32 starts.
 * `PositionList` keeps positions below 2**24 as 3 bytes (a uint16 and a
   uint8 array), or as uint32.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 
-_UINT16_LIMIT = 1 << 16
+_OFFSET_TYPES: tuple[type[np.unsignedinteger], ...] = (np.uint8, np.uint16)
 
 
 class Directory:
@@ -28,40 +32,66 @@ class Directory:
         counts = np.bincount(keys, minlength=1 << key_bits)
         starts = np.zeros(len(counts) + 1, dtype=np.int64)
         np.cumsum(counts, out=starts[1:])
-        shift = _widest_shift(starts, key_bits)
-        self._shift = 0 if shift is None else shift
-        if shift is None:
-            self._anchors = starts.astype(np.uint32)
-            self._offsets: npt.NDArray[np.uint16] | None = None
-        else:
-            self._anchors = starts[:: 1 << self._shift].astype(np.uint32)
-            group = np.arange(len(starts)) >> self._shift
-            self._offsets = (starts - self._anchors[group]).astype(np.uint16)
+        self._shift = 0
+        self._offsets: npt.NDArray[np.unsignedinteger] | None = None
+        self._anchors = starts.astype(np.uint32)
+        for kind in _OFFSET_TYPES:
+            shift = _widest_shift(starts, key_bits, int(np.iinfo(kind).max))
+            if shift is not None:
+                self._shift = shift
+                self._anchors = starts[:: 1 << shift].astype(np.uint32)
+                group = np.arange(len(starts)) >> shift
+                self._offsets = (starts - self._anchors[group]).astype(kind)
+                break
 
     @property
     def nbytes(self) -> int:
         offsets = 0 if self._offsets is None else self._offsets.nbytes
         return int(self._anchors.nbytes + offsets)
 
-    def starts(self, keys: npt.NDArray[np.uint32]) -> npt.NDArray[np.int64]:
-        """Where the buckets of these keys (0 .. 2**key_bits) start."""
+    def spans(
+        self, keys: npt.NDArray[np.uint32]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Start and length of the buckets of these keys (each < 2**key_bits)."""
+        ends = self._starts(keys + 1)
+        starts = self._starts(keys)
+        ends -= starts
+        return starts, ends
+
+    def _starts(self, keys: npt.NDArray[np.uint32]) -> npt.NDArray[np.int64]:
         if self._offsets is None:
-            return self._anchors[keys].astype(np.int64)
-        anchors: npt.NDArray[np.int64] = self._anchors[keys >> self._shift].astype(
-            np.int64
-        )
-        anchors += self._offsets[keys]
-        return anchors
+            return np.take(self._anchors, keys).astype(np.int64)
+        starts: npt.NDArray[np.int64] = np.take(
+            self._anchors, keys >> self._shift
+        ).astype(np.int64)
+        starts += np.take(self._offsets, keys)
+        return starts
 
 
-def _widest_shift(starts: npt.NDArray[np.int64], key_bits: int) -> int | None:
-    """The largest group size (as a power of two) whose entries fit uint16."""
-    for shift in range(key_bits, -1, -1):
+def _widest_shift(
+    starts: npt.NDArray[np.int64], key_bits: int, limit: int
+) -> int | None:
+    """The largest group size (a power of two) whose offsets are <= limit."""
+    for shift in range(min(key_bits, 16), -1, -1):
         anchors = starts[:: 1 << shift]
         group = np.arange(len(starts)) >> shift
-        if int((starts - anchors[group]).max()) < _UINT16_LIMIT:
+        if int((starts - anchors[group]).max()) <= limit:
             return shift
     return None
+
+
+def directory_bytes(key_bits: int, size: int) -> float:
+    """Expected directory size for `size` evenly spread codes (for planning)."""
+    buckets = 2**key_bits
+    mean = size / buckets
+    for kind, width in ((np.uint8, 1), (np.uint16, 2)):
+        limit = int(np.iinfo(kind).max)
+        for shift in range(min(key_bits, 16), -1, -1):
+            group = mean * 2**shift
+            # A generous Poisson tail over every group keeps the estimate honest.
+            if group + 6 * math.sqrt(group) + 1 <= limit:
+                return float(buckets * (width + 4 / 2**shift))
+    return float(4 * buckets)
 
 
 class PositionList:
@@ -84,11 +114,11 @@ class PositionList:
         high = 0 if self._high is None else self._high.nbytes
         return int(self._low.nbytes + high)
 
-    def __getitem__(self, slots: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-        low = np.take(self._low, slots).astype(np.int64)
+    def take(self, slots: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Positions at these slots of the order."""
         if self._high is None:
-            return low
-        high = np.take(self._high, slots).astype(np.int64)
-        high <<= 16
-        high |= low
-        return high
+            return np.take(self._low, slots).astype(np.int64)
+        out: npt.NDArray[np.int64] = np.take(self._high, slots).astype(np.int64)
+        out <<= 16
+        out |= np.take(self._low, slots)
+        return out

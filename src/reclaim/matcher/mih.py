@@ -9,7 +9,7 @@ r_t of the query's key finds every stored code within R; candidates are then
 checked against the full 256 bits. The radii r_t are chosen per query, so one
 set of tables serves any radius (large radii fall back to a flat scan).
 
-Each table is a dense bucket directory (2**key_bits + 1 uint32 offsets) and
+Each table is a bucket directory over all 2**key_bits keys and
 the stored positions sorted by key (see `buckets`): about 2 bytes a bucket and
 3 bytes a position. Keys are not stored: the directory says where each bucket
 starts. The codes themselves are shared with the caller, in position order.
@@ -25,12 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from reclaim.matcher.buckets import Directory, PositionList
+from reclaim.matcher.buckets import Directory, PositionList, directory_bytes
 from reclaim.matcher.codes import CODE_BYTES, Codes
 from reclaim.matcher.flat import search_numpy
 from reclaim.matcher.hits import Hits
-
-BITS = CODE_BYTES * 8
 
 #: Estimated costs in nanoseconds on one core, measured with this numpy code
 #: (a bucket probe, a candidate checked, one code compared by a flat scan).
@@ -52,16 +50,24 @@ class MihPlan:
     key_bits: int
 
     def __post_init__(self) -> None:
-        if not (1 <= self.key_bits <= 30 and self.tables * self.key_bits <= BITS):
-            raise ValueError(f"{self} does not fit in {BITS} bits")
+        if not (
+            1 <= self.key_bits <= 24 and self.tables * self.key_bytes <= CODE_BYTES
+        ):
+            raise ValueError(f"{self} does not fit in {CODE_BYTES} bytes")
 
-    def bit_numbers(self) -> npt.NDArray[np.int64]:
-        """(tables, key_bits) bit numbers: table t takes bits t, t + m, ...
+    @property
+    def key_bytes(self) -> int:
+        """Whole bytes each key is read from (its top `key_bits` are used)."""
+        return -(-self.key_bits // 8)
 
-        Interleaving spreads each key over the whole hash, so correlated
-        neighbouring PDQ bits do not all land in one key.
+    def byte_numbers(self) -> npt.NDArray[np.int64]:
+        """(tables, key_bytes) code bytes: table t reads bytes t, t + m, ...
+
+        Interleaving spreads each key over the whole hash (PDQ bit k is the
+        DCT coefficient at row k // 16), so correlated neighbouring bits do
+        not all land in one key; whole bytes keep key extraction cheap.
         """
-        grid = np.arange(self.key_bits)[None, :] * self.tables
+        grid = np.arange(self.key_bytes)[None, :] * self.tables
         return grid + np.arange(self.tables)[:, None]
 
     def radii(self, radius: int) -> list[int]:
@@ -87,7 +93,7 @@ class MihPlan:
 
     def bytes_per_code(self, size: int) -> float:
         """Memory of the tables per stored code (not counting the codes)."""
-        directory = 2 * (2**self.key_bits + 1) / max(size, 1)
+        directory = directory_bytes(self.key_bits, size) / max(size, 1)
         return float(self.tables * (_id_bytes(size) + directory))
 
 
@@ -103,8 +109,8 @@ def _id_bytes(size: int) -> int:
 def best_plan(size: int, *, radius: int, max_bytes: float | None) -> MihPlan | None:
     """The cheapest plan whose tables fit in `max_bytes` per code, if any."""
     best: tuple[float, MihPlan] | None = None
-    for tables in range(1, 33):
-        for key_bits in range(1, min(24, BITS // tables) + 1):
+    for tables in range(1, CODE_BYTES + 1):
+        for key_bits in range(1, min(24, 8 * (CODE_BYTES // tables)) + 1):
             plan = MihPlan(tables, key_bits)
             if max_bytes is not None and plan.bytes_per_code(size) > max_bytes:
                 continue
@@ -153,12 +159,11 @@ class MultiIndexHash:
     """Exact radius search over codes through `plan.tables` key tables."""
 
     __slots__ = (
-        "_bits",
+        "_bytes",
         "_codes",
         "_plan",
         "_scan_when_cheaper",
         "_tables",
-        "_weights",
     )
 
     def __init__(
@@ -167,8 +172,7 @@ class MultiIndexHash:
         self._codes = codes
         self._plan = plan
         self._scan_when_cheaper = scan_when_cheaper
-        self._bits = plan.bit_numbers()
-        self._weights = (1 << np.arange(plan.key_bits - 1, -1, -1)).astype(np.uint32)
+        self._bytes = plan.byte_numbers()
         keys = self._keys(codes)
         self._tables = [_Table(keys[t], plan.key_bits) for t in range(plan.tables)]
 
@@ -222,51 +226,76 @@ class MultiIndexHash:
 
     def _keys(self, codes: Codes) -> npt.NDArray[np.uint32]:
         """(tables, n) keys: each table's bits of each code, as an integer."""
-        keys = np.empty((self._plan.tables, len(codes)), dtype=np.uint32)
-        flat_bits = self._bits.ravel()
+        tables, key_bytes = self._bytes.shape
+        drop = 8 * key_bytes - self._plan.key_bits
+        keys = np.empty((tables, len(codes)), dtype=np.uint32)
+        # Row blocks keep the column reads in cache.
         for first in range(0, len(codes), _BUILD_ROWS):
-            bits = np.unpackbits(codes[first : first + _BUILD_ROWS], axis=1)
-            chosen = bits[:, flat_bits].reshape(len(bits), *self._bits.shape)
-            keys[:, first : first + len(bits)] = (chosen @ self._weights).T
+            block = codes[first : first + _BUILD_ROWS]
+            for t in range(tables):
+                key = keys[t, first : first + len(block)]
+                key[:] = block[:, self._bytes[t, 0]]
+                for byte in self._bytes[t, 1:]:
+                    key <<= 8
+                    key |= block[:, byte]
+                key >>= drop
         return keys
 
     def _search_batch(self, queries: Codes, radius: int) -> Hits:
         keys = self._keys(queries)
         found_queries = []
         found_positions = []
+        numbers = np.arange(len(queries), dtype=np.int64)
         for table, key, r in zip(
             self._tables, keys, self._plan.radii(radius), strict=True
         ):
             if r < 0:
                 continue
-            probes = (key[:, None] ^ _flip_masks(self._plan.key_bits, r)).ravel()
-            starts = table.directory.starts(probes)
-            lengths = table.directory.starts(probes + 1) - starts
-            total = int(lengths.sum())
+            masks = _flip_masks(self._plan.key_bits, r)
+            probes = (key[:, None] ^ masks).ravel()
+            starts, lengths = table.directory.spans(probes)
+            ends = np.cumsum(lengths)
+            total = int(ends[-1])
             if not total:
                 continue
-            # Expand each probed bucket [start, start + length) into slots.
-            skip = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-            slots = np.arange(total, dtype=np.int64) + skip
-            found_positions.append(table.positions[slots])
-            per_query = lengths.reshape(len(queries), -1).sum(axis=1)
-            found_queries.append(
-                np.repeat(np.arange(len(queries), dtype=np.int64), per_query)
-            )
+            # Expand each probed bucket [start, start + length) into slots:
+            # slot = start + (k - first k of its bucket) for k = 0 .. total - 1.
+            starts += lengths
+            starts -= ends
+            slots = np.repeat(starts, lengths)
+            slots += np.arange(total, dtype=np.int64)
+            found_positions.append(table.positions.take(slots))
+            per_query = np.diff(ends[len(masks) - 1 :: len(masks)], prepend=0)
+            found_queries.append(np.repeat(numbers, per_query))
         if not found_positions:
             return Hits.empty()
         positions = np.concatenate(found_positions)
         asked = np.concatenate(found_queries)
         # np.take is several times faster than fancy indexing on 2-d arrays.
-        stored = np.take(self._codes.view(np.uint64), positions, axis=0)
-        xor = stored ^ np.take(queries.view(np.uint64), asked, axis=0)
-        counts = np.bitwise_count(xor)
-        distances = (counts[:, 0] + counts[:, 1]).astype(np.int32)
-        distances += counts[:, 2]
-        distances += counts[:, 3]
-        keep = distances <= radius
-        hits = Hits(asked[keep], positions[keep], distances[keep])
-        return _unique(hits, len(self))
+        xor = np.take(self._codes.view(np.uint64), positions, axis=0)
+        xor ^= np.take(queries.view(np.uint64), asked, axis=0)
+        rows, distances = _within(xor, radius)
+        return _unique(Hits(asked[rows], positions[rows], distances), len(self))
+
+
+_BYTE_SUM = np.uint32(0x01010101)
+
+
+def _within(
+    xor: npt.NDArray[np.uint64], radius: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]:
+    """The rows of (k, 4) XORed words with at most `radius` bits set, and
+    their bit counts."""
+    # Four per-word popcounts (each <= 64) are the bytes of one uint32;
+    # multiplying by 0x01010101 adds them into the top byte, several times
+    # faster than .sum(axis=1). Only a full 256 wraps, to 0: fixed below.
+    words = np.bitwise_count(xor).view(np.uint32).ravel()
+    sums = (words * _BYTE_SUM) >> 24
+    rows = np.flatnonzero(sums <= radius)
+    distances = sums[rows].astype(np.int32)
+    distances[(distances == 0) & (words[rows] != 0)] = 256
+    keep = distances <= radius
+    return rows[keep], distances[keep]
 
 
 def _unique(hits: Hits, size: int) -> Hits:
