@@ -26,6 +26,7 @@ from reclaim.matcher.matching import Match, match_md5, match_pdq, match_vpdq
 from reclaim.matcher.media import MediaHashes
 from reclaim.matcher.metrics import Metrics
 from reclaim.matcher.outbox import Outbox
+from reclaim.matcher.records import ListRecord
 from reclaim.matcher.review import QueuedMatch, ReviewQueue
 from reclaim.matcher.source import Source, open_source
 from reclaim.matcher.store import Applied, ListStore, open_engine
@@ -90,7 +91,7 @@ class MatcherService:
             self.store,
             self.source,
             on_applied=self._applied,
-            on_snapshot=self._reload,
+            on_snapshot=self._replace,
             poll_seconds=config.poll_seconds,
             max_backoff=config.max_backoff_seconds,
         )
@@ -107,6 +108,9 @@ class MatcherService:
         self.catalog = self.catalog.with_changes(
             listed=applied.listed, gone=applied.gone
         )
+
+    def _replace(self, records: Sequence[ListRecord]) -> None:
+        self.catalog = Catalog.build(records)
 
     def _reload(self) -> None:
         self.catalog = Catalog.build(self.store.records())

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from reclaim.matcher.errors import SourceRejected, SourceUnavailable
+from reclaim.matcher.records import ListRecord
 from reclaim.matcher.source import Source
 from reclaim.matcher.store import Applied, ListStore
 
@@ -57,7 +58,7 @@ class Syncer:
         source: Source,
         *,
         on_applied: Callable[[Applied], None],
-        on_snapshot: Callable[[], None],
+        on_snapshot: Callable[[Sequence[ListRecord]], None],
         poll_seconds: float = 5.0,
         max_backoff: float = 300.0,
     ) -> None:
@@ -80,12 +81,15 @@ class Syncer:
         snapshot = cursor is None
         pages = listed = gone = 0
         generation: int | None = None
+        snapshot_records: list[ListRecord] = []
         for page in self.source.pages(cursor):
             pages += 1
             if page.snapshot:
                 if generation is None:
                     generation = self.store.begin_snapshot()
                 self.store.stage(page.records, generation=generation)
+                # Kept to build the new catalog without reading them back.
+                snapshot_records.extend(r for r in page.records if r.active)
                 listed += len(page.records)
                 if page.final and page.cursor is not None:
                     self.store.finish_snapshot(
@@ -93,7 +97,7 @@ class Syncer:
                         cursor=page.cursor,
                         source=self.source.name,
                     )
-                    self.on_snapshot()
+                    self.on_snapshot(snapshot_records)
                 continue
             if page.cursor is None:
                 continue
