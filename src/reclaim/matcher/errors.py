@@ -7,7 +7,10 @@ ReclaimError
       |    +-- SourceUnavailable   unreachable, timed out or a 5xx answer
       |    +-- SourceRejected      the key was refused (revoked, wrong) or 4xx
       +-- QueryError           a match query that cannot be answered (bad input)
-      +-- ReviewError          no such match, or a decision that is not allowed
+      +-- ReviewError          a review action that cannot be done
+           +-- UnknownMatchError   no match has that id
+           +-- DecisionError       not a decision (or state) the queue knows
+           +-- AlreadyDecidedError the match is not pending any more
 """
 
 from __future__ import annotations
@@ -41,3 +44,15 @@ class QueryError(MatcherError):
 
 class ReviewError(MatcherError):
     """A review action on an unknown match, or a decision not allowed."""
+
+
+class UnknownMatchError(ReviewError):
+    """No match in the review queue has this id."""
+
+
+class DecisionError(ReviewError):
+    """Not a decision (or state) the review queue knows."""
+
+
+class AlreadyDecidedError(ReviewError):
+    """The match was decided already (by the policy or a reviewer)."""

@@ -15,7 +15,12 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from reclaim.hashing import HashingError, MediaTooLargeError
-from reclaim.matcher.errors import MatcherError, QueryError, ReviewError
+from reclaim.matcher.errors import (
+    AlreadyDecidedError,
+    MatcherError,
+    QueryError,
+    UnknownMatchError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -47,11 +52,10 @@ def install(app: FastAPI) -> None:
     async def _matcher(_: Request, error: MatcherError) -> JSONResponse:
         if isinstance(error, UploadTooLargeError):
             return error_response(413, str(error))
-        if isinstance(error, ReviewError):
-            status = 404 if "there is no match" in str(error) else 409
-            if "is not a" in str(error):
-                status = 422
-            return error_response(status, str(error))
+        if isinstance(error, UnknownMatchError):
+            return error_response(404, str(error))
+        if isinstance(error, AlreadyDecidedError):
+            return error_response(409, str(error))
         details = error.details if isinstance(error, BadQueryError) else []
         return error_response(422, str(error), details)
 

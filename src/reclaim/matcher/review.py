@@ -16,7 +16,11 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from reclaim.matcher.config import PolicyConfig
-from reclaim.matcher.errors import ReviewError
+from reclaim.matcher.errors import (
+    AlreadyDecidedError,
+    DecisionError,
+    UnknownMatchError,
+)
 from reclaim.matcher.matching import Match
 from reclaim.matcher.outbox import FEEDBACK, WEBHOOK, enqueue
 from reclaim.matcher.tables import matches
@@ -117,7 +121,7 @@ class ReviewQueue:
     ) -> QueuedMatch:
         """A moderator's decision on a pending match (blocked or not_blocked)."""
         if decision not in {d.value for d in DECISIONS}:
-            raise ReviewError(
+            raise DecisionError(
                 f"{decision[:30]!r} is not a decision: expected 'blocked' (confirmed "
                 "and removed) or 'not_blocked' (not a match)"
             )
@@ -125,7 +129,7 @@ class ReviewQueue:
         with self.engine.begin() as connection:
             current = self._get(connection, match_id)
             if current.state is not State.PENDING:
-                raise ReviewError(
+                raise AlreadyDecidedError(
                     f"match {match_id} is already {current.state.value}: only "
                     "pending matches can be decided"
                 )
@@ -135,7 +139,7 @@ class ReviewQueue:
                 .values(state=decision, decided_at=now, reviewer=reviewer)
             )
             if changed.rowcount != 1:
-                raise ReviewError(
+                raise AlreadyDecidedError(
                     f"match {match_id} was decided by someone else just now; "
                     "show it again"
                 )
@@ -167,7 +171,7 @@ class ReviewQueue:
             select(matches).where(matches.c.id == match_id)
         ).first()
         if row is None:
-            raise ReviewError(
+            raise UnknownMatchError(
                 f"there is no match {match_id}: list them with `reclaim matcher "
                 "review list`"
             )
@@ -178,7 +182,7 @@ class ReviewQueue:
         query = select(matches).order_by(matches.c.id.desc()).limit(limit)
         if state is not None:
             if state not in {s.value for s in State}:
-                raise ReviewError(
+                raise DecisionError(
                     f"{state[:30]!r} is not a state: expected one of "
                     + ", ".join(s.value for s in State)
                 )
