@@ -76,6 +76,7 @@ OPERATIONS = {
     ("GET", "/api/v1/platform/changes"),
     ("GET", "/api/v1/platform/snapshot"),
     ("POST", "/api/v1/platform/feedback"),
+    ("POST", "/api/v1/platform/match"),
     ("GET", "/stopncii/v1/FetchHashes"),
     ("POST", "/stopncii/v1/SubmitFeedback"),
     ("POST", "/stopncii/v1/SubmitHashes"),

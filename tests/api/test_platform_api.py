@@ -101,3 +101,91 @@ def test_feedback_validation(client: httpx.Client, platform_key: str) -> None:
         "/api/v1/platform/feedback", headers=auth(platform_key), json=unknown
     )
     assert reply.json()["unknown"] == [0]
+
+
+def _flip(value: str, bits: int) -> str:
+    """`value` with its lowest `bits` bits inverted (distance `bits`)."""
+    return format(int(value, 16) ^ ((1 << bits) - 1), "064x")
+
+
+def test_the_registry_matches_hashes_for_platforms(
+    client: httpx.Client, platform_key: str, registry
+) -> None:
+    rng = np.random.default_rng(11)
+    photo, other = random_pdq(rng), random_pdq(rng)
+    md5 = "0123456789abcdef0123456789abcdef"
+    hashes = [
+        {"type": "pdq", "value": photo, "quality": 90},
+        {"type": "md5", "value": md5},
+    ]
+    created = client.post(
+        "/api/v1/cases", json={"program": "adult", "hashes": hashes}
+    ).json()
+    client.post("/api/v1/cases", json={"program": "minor", "hashes": [hashes[0]]})
+    query = {
+        "hashes": [
+            {"type": "pdq", "value": _flip(photo, 12)},
+            {"type": "pdq", "value": _flip(photo, 40)},
+            {"type": "md5", "value": md5.upper()},
+            {"type": "pdq", "value": other},
+        ]
+    }
+    answer = client.post(
+        "/api/v1/platform/match", json=query, headers=auth(platform_key)
+    )
+    assert answer.status_code == 200, answer.text
+    results = [r["matches"] for r in answer.json()["results"]]
+    assert sorted(results[0], key=lambda m: m["program"]) == [
+        {"type": "pdq", "value": photo, "program": "adult", "distance": 12},
+        {"type": "pdq", "value": photo, "program": "minor", "distance": 12},
+    ]
+    assert results[1] == [] and results[3] == []
+    assert results[2] == [
+        {"type": "md5", "value": md5, "program": "adult", "distance": 0}
+    ]
+
+    # A platform sees only the programs it may read.
+    adult_only = registry.add_platform("adult-only", ["adult"])[1]
+    seen = client.post(
+        "/api/v1/platform/match", json=query, headers=auth(adult_only)
+    ).json()["results"][0]["matches"]
+    assert [m["program"] for m in seen] == ["adult"]
+
+    # A smaller radius, then a withdrawal: the adult copy stops matching at once.
+    tight = {"hashes": query["hashes"][:1], "radius": 11}
+    assert (
+        client.post(
+            "/api/v1/platform/match", json=tight, headers=auth(platform_key)
+        ).json()["results"][0]["matches"]
+        == []
+    )
+    client.post(
+        f"/api/v1/cases/{created['case_number']}/withdraw",
+        json={"pin": created["pin"]},
+    )
+    after = client.post(
+        "/api/v1/platform/match", json=query, headers=auth(platform_key)
+    ).json()["results"]
+    assert [m["program"] for m in after[0]["matches"]] == ["minor"]
+    assert after[2]["matches"] == []
+
+
+def test_match_refuses_bad_queries(client: httpx.Client, platform_key: str) -> None:
+    url = "/api/v1/platform/match"
+    good = {"type": "pdq", "value": "a" * 64}
+    assert_error_shape(client.post(url, json={"hashes": [good]}), 401)
+    for query in (
+        {"hashes": []},
+        {"hashes": [good], "radius": 32},
+        {"hashes": [{"type": "pdq", "value": "xyz"}]},
+        {"hashes": [{"type": "vpdq", "value": "a" * 64}]},
+        {"hashes": [good] * 1001},
+    ):
+        response = client.post(url, json=query, headers=auth(platform_key))
+        assert_error_shape(response, 422)
+    refused = client.post(
+        url,
+        json={"hashes": [good, {"type": "md5", "value": "12"}]},
+        headers=auth(platform_key),
+    ).json()
+    assert refused["errors"][0].startswith("hashes[1]:")

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from reclaim import __version__
 from reclaim.api import cases, errors, platform, stopncii
+from reclaim.api.list_index import ListIndex
 from reclaim.api.middleware import BodyLimit, SecurityHeaders
 from reclaim.api.ratelimit import Limiter, MemoryLimiter, RedisLimiter
 from reclaim.config import Settings
@@ -63,6 +64,7 @@ def create_app(settings: Settings, registry: Registry | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.registry = service
     app.state.limiter = make_limiter(settings, service.secret())
+    app.state.list_index = ListIndex(service)
     errors.install(app)
     app.include_router(cases.router)
     app.include_router(platform.router)

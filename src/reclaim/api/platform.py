@@ -6,15 +6,20 @@ import json
 from collections.abc import Iterator
 from datetime import datetime
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from reclaim.api.deps import PlatformDep, RegistryDep
+from reclaim.api.list_index import ListIndex, parse_queries
 from reclaim.api.schemas import (
     ChangesReply,
     FeedbackBatch,
     FeedbackReply,
+    MatchOut,
+    MatchQuery,
+    MatchReply,
+    MatchResult,
     error_responses,
 )
 from reclaim.registry.feed import as_utc
@@ -136,6 +141,43 @@ def _iso(value: object) -> str:
     if isinstance(value, datetime):
         return as_utc(value).isoformat().replace("+00:00", "Z")
     return str(value)
+
+
+@router.post(
+    "/match",
+    response_model=MatchReply,
+    responses=ERRORS,
+    summary="Match hashes against the list without holding it",
+)
+async def match(
+    body: MatchQuery, request: Request, platform: PlatformDep, registry: RegistryDep
+) -> MatchReply:
+    index: ListIndex = request.app.state.list_index
+    queries = parse_queries([(h.type, h.value) for h in body.hashes])
+    found = await run_in_threadpool(
+        lambda: index.match(queries, programs=platform.programs, radius=body.radius)
+    )
+    await run_in_threadpool(
+        lambda: registry.note_fetch(
+            platform, kind="match", queries=len(queries), matched=sum(map(bool, found))
+        )
+    )
+    return MatchReply(
+        results=[
+            MatchResult(
+                matches=[
+                    MatchOut(
+                        type=m.signal_type,
+                        value=m.value,
+                        program=m.program,
+                        distance=m.distance,
+                    )
+                    for m in matches
+                ]
+            )
+            for matches in found
+        ]
+    )
 
 
 @router.post(

@@ -142,6 +142,44 @@ class FeedbackReply(BaseModel):
     unknown: list[int] = Field(description="indexes of items whose hash is not listed")
 
 
+class MatchHashIn(Strict):
+    """A hash to look up."""
+
+    type: str = Field(max_length=8, description="pdq or md5")
+    value: str = Field(max_length=64)
+
+
+class MatchQuery(Strict):
+    """Hashes of a platform's uploads, to match against the list."""
+
+    hashes: list[MatchHashIn] = Field(min_length=1, max_length=1000)
+    radius: int = Field(
+        default=31, ge=0, le=31, description="PDQ Hamming distance, at most 31"
+    )
+
+
+class MatchOut(BaseModel):
+    """One listed hash a query matched."""
+
+    type: str
+    value: str = Field(description="as listed: use it to give feedback")
+    program: str
+    distance: int
+
+
+class MatchResult(BaseModel):
+    """The matches of one query hash (empty when none)."""
+
+    matches: list[MatchOut]
+
+
+class MatchReply(BaseModel):
+    """One result per query hash, in the order sent."""
+
+    ok: Literal[True] = True
+    results: list[MatchResult]
+
+
 class ErrorReply(BaseModel):
     """Every error has this shape."""
 

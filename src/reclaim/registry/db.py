@@ -9,6 +9,7 @@ a power cut), foreign keys on, and write transactions opened with
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 logger = logging.getLogger(__name__)
@@ -30,7 +32,39 @@ def make_engine(url: str) -> Engine:
         return _sqlite_engine(url)
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg"))
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    engine = create_engine(url, pool_size=10, max_overflow=20)
+    _ping_when_idle(engine)
+    return engine
+
+
+#: A pooled connection unused for this long is checked before it is lent.
+IDLE_PING_SECONDS = 5.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check connections that sat idle, not every checkout.
+
+    `pool_pre_ping` costs a round trip per transaction (a quarter of a
+    millisecond of CPU, a tenth of a case creation). Busy connections are
+    proven by use, and a disconnect mid-use invalidates the whole pool; an idle
+    one may have been cut by a restart, so it is pinged, and replaced if dead.
+    """
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle = time.monotonic() - record.info.get("returned", 0.0)
+        if idle < IDLE_PING_SECONDS and not dbapi_connection.closed:
+            return
+        try:
+            dbapi_connection.execute("SELECT 1")
+            if not dbapi_connection.autocommit:
+                dbapi_connection.rollback()
+        except Exception as error:  # noqa: BLE001 - any failure means "dead"
+            raise DisconnectionError(f"stale connection: {error}") from error
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["returned"] = time.monotonic()
 
 
 def _sqlite_engine(url: str) -> Engine:

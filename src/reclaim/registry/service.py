@@ -307,6 +307,23 @@ class Registry:
         self.note_fetch(platform, kind="changes", records=len(entries))
         return ChangePage(entries, next_cursor, has_more)
 
+    def feed_page(self, *, cursor: int, limit: int = MAX_PAGE) -> ChangePage:
+        """The registry's own read of its feed, every program, not audited.
+
+        For the registry's match index; platforms read through `changes`.
+        """
+        limit = max(1, min(limit, MAX_PAGE))
+        with self.db.read() as session:
+            entries = hashlist.changes_since(
+                session,
+                programs=[p.value for p in Program],
+                cursor=cursor,
+                limit=limit + 1,
+            )
+        has_more = len(entries) > limit
+        entries = entries[:limit]
+        return ChangePage(entries, entries[-1].change if entries else cursor, has_more)
+
     def snapshot(
         self, platform: PlatformIdentity, programs: Sequence[str] | None = None
     ) -> tuple[int, Iterator[tuple[object, ...]]]:
