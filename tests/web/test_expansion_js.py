@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from reclaim.hashing import submission_hashes
+from reclaim.hashing import MIN_QUALITY, submission_hashes
 from reclaim.hashing.decoder import decode
 from reclaim.hashing.expansion import SUBMISSION_VIEWS, view_hashes
 from reclaim.hashing.rotate import turn
+from reclaim.hashing.views import WORKING_SIDE
 from tests.web.test_pdq_js import JsPdq, js_pdq, static_server  # noqa: F401
 
 EXPAND_SCRIPT = """async ({key, width, height}) => {
@@ -73,11 +74,13 @@ def test_views_and_submission_hashes_are_identical(
 
 
 def test_view_list_and_turns_match_python(js_pdq: JsPdq) -> None:  # noqa: F811
-    names, turns = js_pdq.page.evaluate(  # type: ignore[attr-defined]
+    names, turns, side, gate = js_pdq.page.evaluate(  # type: ignore[attr-defined]
         """import('/expansion.js').then((x) => [
-            x.SUBMISSION_VIEWS.map((v) => v.name), x.TURNS])"""
+            x.SUBMISSION_VIEWS.map((v) => v.name), x.TURNS, x.WORKING_SIDE,
+            x.MIN_QUALITY])"""
     )
     assert names == [view.name for view in SUBMISSION_VIEWS]
+    assert (side, gate) == (WORKING_SIDE, MIN_QUALITY)
     for degrees, (cos, sin) in turns.items():
         assert (turn(int(degrees)).cos, turn(int(degrees)).sin) == (cos, sin)
 

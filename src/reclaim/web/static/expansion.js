@@ -7,8 +7,8 @@
 // they are the very same bytes as Python's (`reclaim/hashing/views.py`,
 // `rotate.py`), and the hashes are those of pdq.js on those bytes:
 //
-// * Working image: the RGB picture shrunk, when its long side passes 512, by
-//   the integer factor n = ceil(long / 512), each pixel the rounded mean
+// * Working image: the RGB picture shrunk, when its long side passes 256, by
+//   the integer factor n = ceil(long / 256), each pixel the rounded mean
 //   (sum + floor(n*n / 2)) / (n*n), floored, of an n x n block; leftover
 //   rows and columns at the bottom and right are dropped.
 // * Crop: floor(permille * side / 1000) pixels off one side, or half of
@@ -22,7 +22,7 @@
 import { pdqHashRGBA } from "./pdq.js";
 
 /** The working image's long side is at most this many pixels. */
-export const WORKING_SIDE = 512;
+export const WORKING_SIDE = 256;
 
 /** Views below this PDQ quality are dropped (they match unrelated images). */
 export const MIN_QUALITY = 50;
@@ -55,7 +55,7 @@ export const SUBMISSION_VIEWS = Object.freeze([
   ),
 ]);
 
-/** The picture shrunk by block means so its long side is at most 512. */
+/** The picture shrunk by block means so its long side is at most 256. */
 export function workingImage(image) {
   const { data, width, height } = image;
   const factor = Math.ceil(Math.max(width, height) / WORKING_SIDE);
