@@ -46,6 +46,7 @@ bench: setup
 	$(BIN)/python bench/web_pdq.py
 	$(BIN)/python bench/registry_load.py
 	$(BIN)/python bench/pdq_conformance.py
+	$(BIN)/python bench/matcher_index.py
 	$(BIN)/python bench/robustness.py
 
 clean:

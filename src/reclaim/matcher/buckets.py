@@ -16,9 +16,14 @@ allows, because the whole index must stay within twice the raw hashes:
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
+
+#: np.take mode for indices that are in range by construction: "clip" skips
+#: the bounds check that "raise" makes, which halves the cost of a gather.
+IN_RANGE: Literal["clip"] = "clip"
 
 _OFFSET_TYPES: tuple[type[np.unsignedinteger], ...] = (np.uint8, np.uint16)
 
@@ -60,11 +65,11 @@ class Directory:
 
     def _starts(self, keys: npt.NDArray[np.uint32]) -> npt.NDArray[np.int64]:
         if self._offsets is None:
-            return np.take(self._anchors, keys).astype(np.int64)
+            return np.take(self._anchors, keys, mode=IN_RANGE).astype(np.int64)
         starts: npt.NDArray[np.int64] = np.take(
-            self._anchors, keys >> self._shift
+            self._anchors, keys >> self._shift, mode=IN_RANGE
         ).astype(np.int64)
-        starts += np.take(self._offsets, keys)
+        starts += np.take(self._offsets, keys, mode=IN_RANGE)
         return starts
 
 
@@ -117,8 +122,10 @@ class PositionList:
     def take(self, slots: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """Positions at these slots of the order."""
         if self._high is None:
-            return np.take(self._low, slots).astype(np.int64)
-        out: npt.NDArray[np.int64] = np.take(self._high, slots).astype(np.int64)
+            return np.take(self._low, slots, mode=IN_RANGE).astype(np.int64)
+        out: npt.NDArray[np.int64] = np.take(self._high, slots, mode=IN_RANGE).astype(
+            np.int64
+        )
         out <<= 16
-        out |= np.take(self._low, slots)
+        out |= np.take(self._low, slots, mode=IN_RANGE)
         return out

@@ -25,16 +25,20 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from reclaim.matcher.buckets import IN_RANGE as _IN_RANGE
 from reclaim.matcher.buckets import Directory, PositionList, directory_bytes
 from reclaim.matcher.codes import CODE_BYTES, Codes
 from reclaim.matcher.flat import search_numpy
 from reclaim.matcher.hits import Hits
 
-#: Estimated costs in nanoseconds on one core, measured with this numpy code
-#: (a bucket probe, a candidate checked, one code compared by a flat scan).
+#: Estimated CPU costs in nanoseconds on one core, measured with this numpy
+#: code at 0.3-1M codes (a bucket probe, a candidate checked) and with faiss's
+#: flat scan (one code compared with one query).
 PROBE_NS = 25.0
-CANDIDATE_NS = 30.0
-FLAT_NS = 4.0
+CANDIDATE_NS = 65.0
+FLAT_NS = 2.5
+#: numpy's own flat scan (the fallback for radii too large for the tables).
+_NUMPY_FLAT_NS = 10.0
 
 #: Candidates checked per batch: bounds temporary memory to some 100 MB.
 _BATCH_CANDIDATES = 1 << 17
@@ -206,7 +210,7 @@ class MultiIndexHash:
         if not self._scan_when_cheaper:
             return True
         cost = self._plan.cost_ns(len(self), radius)
-        return cost < FLAT_NS * 4 * len(self)
+        return cost < _NUMPY_FLAT_NS * len(self)
 
     def search(self, queries: Codes, radius: int) -> Hits:
         """Every (query, position) pair within `radius` bits."""
@@ -272,8 +276,8 @@ class MultiIndexHash:
         positions = np.concatenate(found_positions)
         asked = np.concatenate(found_queries)
         # np.take is several times faster than fancy indexing on 2-d arrays.
-        xor = np.take(self._codes.view(np.uint64), positions, axis=0)
-        xor ^= np.take(queries.view(np.uint64), asked, axis=0)
+        xor = np.take(self._codes.view(np.uint64), positions, axis=0, mode=_IN_RANGE)
+        xor ^= np.take(queries.view(np.uint64), asked, axis=0, mode=_IN_RANGE)
         rows, distances = _within(xor, radius)
         return _unique(Hits(asked[rows], positions[rows], distances), len(self))
 
