@@ -368,7 +368,9 @@ def main() -> int:
     print("* = a goal row (>= 95% wanted for the chosen method)")
     print(
         f"false-match pairs: {sizes['pairs']:,} unrelated (upload, item) pairs "
-        f"({n_uploads} uploads x {n_items} items, same-photo pairs excluded)"
+        f"({n_uploads} uploads x {n_items} items, same-photo pairs excluded); "
+        f"a rate of 0 means fewer than {3e6 / sizes['pairs']:.1f} per million "
+        "at 95% confidence"
     )
     print(
         f"cost per original: pdq_hash {plain_ms:.1f} ms, submission_hashes "

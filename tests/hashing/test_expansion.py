@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from reclaim.hashing import (
     MATCH_DISTANCE,
@@ -16,6 +16,7 @@ from reclaim.hashing import (
     query_hashes,
     submission_hashes,
 )
+from reclaim.hashing.content import find_content
 from reclaim.hashing.decoder import decode
 from reclaim.hashing.expansion import SUBMISSION_VIEWS, view_hashes
 from reclaim.hashing.rotate import ONE, rotate, turn, turned_size
@@ -143,3 +144,21 @@ def test_query_hashes_find_mirrors_and_letterboxed_copies(
     found = query_hashes(boxed)
     assert found[:8] == pdq_hash_dihedral(boxed) and len(found) > 8
     assert _closest(found, [original]) <= 8
+
+
+def test_screenshot_chrome_is_trimmed(photos: dict[str, np.ndarray]) -> None:
+    photo = photos["coffee"]
+    height, width = photo.shape[:2]
+    screen = Image.new("RGB", (width, height + 200), (255, 255, 255))
+    screen.paste(Image.fromarray(photo), (0, 90))
+    draw = ImageDraw.Draw(screen)
+    draw.text((10, 8), "9:41", fill=(0, 0, 0), font=ImageFont.load_default(size=18))
+    draw.ellipse((10, 40, 50, 80), fill=(200, 80, 120))
+    draw.text((10, height + 120), "caption under the photo", fill=(0, 0, 0))
+    pixels = np.asarray(screen)
+    box = find_content(pixels)
+    assert box is not None
+    assert abs(box.top - 90) <= 2 and abs(box.bottom - (90 + height)) <= 2
+    assert (box.left, box.right) == (0, width)
+    assert find_content(photo) is None
+    assert _closest(query_hashes(pixels), [pdq_hash(photo)]) <= 8
