@@ -242,12 +242,20 @@ class ListStore:
             connection.execute(delete(sync_state))
 
 
+_KIND_TEXT = {kind: kind.value for kind in SignalType}
+_sha256 = hashlib.sha256
+_from_bytes = int.from_bytes
+
+
 def _row(record: ListRecord, generation: int) -> tuple[object, ...]:
+    # Inlined `digest`: this runs once per record of a snapshot.
+    value = record.value
+    key = _from_bytes(_sha256(value.encode()).digest()[:8], "big", signed=True)
     return (
         generation,
-        record.kind.value,
+        _KIND_TEXT[record.kind],
         record.program,
-        digest(record.value),
-        record.value,
+        key,
+        value,
         record.quality,
     )
