@@ -101,3 +101,53 @@ def test_an_unreachable_registry_exits_3(tmp_path: Path) -> None:
     )
     code, _, err = run("matcher", "sync", "-c", str(config))
     assert code == 3 and "could not be reached" in err
+
+
+def test_serve_runs_the_api_and_syncs_in_the_background(
+    tmp_path: Path, person: httpx.Client, registry_url: str, platform_key: str
+) -> None:
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = write_config(
+        tmp_path / "matcher.toml", registry_url, platform_key, tmp_path / "m.db"
+    )
+    with config.open("a") as extra:
+        extra.write(f"[sync]\npoll_seconds = 0.2\n[serve]\nport = {port}\n")
+    value = "f0" * 32
+    submit(person, pdq_item(value))
+    process = subprocess.Popen(
+        [
+            Path(sys.executable).parent / "reclaim",
+            "matcher",
+            "serve",
+            "-c",
+            str(config),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        status: dict[str, object] = {}
+        while time.monotonic() < deadline:
+            try:
+                status = httpx.get(f"http://127.0.0.1:{port}/status", timeout=1).json()
+                if status["ok"]:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        assert status.get("ok") is True, status
+        assert status["list"]["size"] == 1  # type: ignore[index]
+    finally:
+        process.terminate()
+        _, err = process.communicate(timeout=15)
+    assert "reclaim matcher on http://127.0.0.1" in err
+    assert value not in err  # no hashes in the logs
