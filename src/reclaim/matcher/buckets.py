@@ -76,8 +76,9 @@ class Directory:
 def _widest_shift(
     starts: npt.NDArray[np.int64], key_bits: int, limit: int
 ) -> int | None:
-    """The largest group size (a power of two) whose offsets are <= limit."""
-    for shift in range(min(key_bits, 16), -1, -1):
+    """The largest group size (a power of two, at least 2) whose offsets are
+    <= limit; None if even pairs of buckets overflow it."""
+    for shift in range(min(key_bits, 16), 0, -1):
         anchors = starts[:: 1 << shift]
         group = np.arange(len(starts)) >> shift
         if int((starts - anchors[group]).max()) <= limit:
@@ -91,7 +92,7 @@ def directory_bytes(key_bits: int, size: int) -> float:
     mean = size / buckets
     for kind, width in ((np.uint8, 1), (np.uint16, 2)):
         limit = int(np.iinfo(kind).max)
-        for shift in range(min(key_bits, 16), -1, -1):
+        for shift in range(min(key_bits, 16), 0, -1):
             group = mean * 2**shift
             # A generous Poisson tail over every group keeps the estimate honest.
             if group + 6 * math.sqrt(group) + 1 <= limit:

@@ -32,7 +32,7 @@ from reclaim.matcher.codes import CODE_BYTES, Codes, as_codes
 from reclaim.matcher.errors_index import IndexArgumentError
 from reclaim.matcher.flat import FlatSearch
 from reclaim.matcher.hits import Hits
-from reclaim.matcher.mih import FLAT_NS, MultiIndexHash, best_plan
+from reclaim.matcher.mih import FLAT_NS, MihPlan, MultiIndexHash, best_plan
 
 Structure = Literal["auto", "flat", "mih"]
 HashesIn = Iterable[str | PdqHash] | npt.NDArray[np.uint8]
@@ -46,9 +46,8 @@ TABLE_BUDGET = 2 * CODE_BYTES - CODE_BYTES - 0.125
 
 #: Added hashes collect in one small flat segment up to this size.
 _DELTA_MAX = 1 << 16
-#: Past this many segments, or this share of hashes outside the first
-#: segment, `with_changes` rebuilds one segment (positions are kept).
-_MAX_SEGMENTS = 8
+#: Once this share of hashes is outside the first segment, `with_changes`
+#: rebuilds one segment (positions are kept).
 _MAX_DELTA_SHARE = 0.125
 
 
@@ -90,23 +89,28 @@ class _Segment:
     search: _Search
 
 
-def _structure(codes: Codes, structure: Structure) -> _Search:
-    """Pick the search structure for a list of this size.
+def _plan(size: int, structure: Structure) -> MihPlan | None:
+    """The multi-index-hashing plan for a list of this size, or None for flat.
 
-    Multi-index hashing when its tables fit the memory budget and its
-    estimated cost at the default radius beats a flat scan; else flat.
+    "auto" takes MIH when its tables fit the memory budget and its estimated
+    cost at the default radius beats a flat scan.
     """
-    if structure == "flat" or not len(codes):
-        return FlatSearch(codes)
+    if structure == "flat" or not size:
+        return None
     if structure == "mih":
-        plan = best_plan(len(codes), radius=MATCH_DISTANCE, max_bytes=None)
-        if plan is not None:
-            return MultiIndexHash(codes, plan, scan_when_cheaper=False)
-        return FlatSearch(codes)  # pragma: no cover - a plan always exists
-    plan = best_plan(len(codes), radius=MATCH_DISTANCE, max_bytes=TABLE_BUDGET)
-    if plan is None or plan.cost_ns(len(codes), MATCH_DISTANCE) >= FLAT_NS * len(codes):
+        return best_plan(size, radius=MATCH_DISTANCE, max_bytes=None)
+    plan = best_plan(size, radius=MATCH_DISTANCE, max_bytes=TABLE_BUDGET)
+    if plan is None or plan.cost_ns(size, MATCH_DISTANCE) >= FLAT_NS * size:
+        return None
+    return plan
+
+
+def _structure(codes: Codes, structure: Structure) -> _Search:
+    """Build the search structure `_plan` picks for these codes."""
+    plan = _plan(len(codes), structure)
+    if plan is None:
         return FlatSearch(codes)
-    return MultiIndexHash(codes, plan)
+    return MultiIndexHash(codes, plan, scan_when_cheaper=structure == "auto")
 
 
 class PdqIndex:
@@ -170,7 +174,7 @@ class PdqIndex:
         self._check_positions(np.array([position]))
         if self._removed is None:
             return False
-        return bool(np.unpackbits(self._removed, count=self._size)[position])
+        return bool(_bit(self._removed, np.array([position]))[0])
 
     def query(self, hashes: HashesIn, *, radius: int = MATCH_DISTANCE) -> list[Matches]:
         """For each query hash, every live stored hash within `radius` bits."""
@@ -208,37 +212,46 @@ class PdqIndex:
         if len(codes):
             segments = self._added(segments, codes)
         removed = self._removed
-        if removed is not None and len(removed) * 8 < size:
+        if removed is not None and len(removed) < (size + 7) // 8:
             grown = np.zeros((size + 7) // 8, dtype=np.uint8)
             grown[: len(removed)] = removed
             removed = grown
         if gone.size:
             self._check_positions(gone, size=size)
-            bits = np.zeros(size, dtype=bool)
-            if removed is not None:
-                bits[:] = np.unpackbits(removed, count=size).astype(bool)
-            bits[gone.astype(np.int64)] = True
-            removed = np.packbits(bits)
+            gone = gone.astype(np.int64)
+            if removed is None:
+                removed = np.zeros((size + 7) // 8, dtype=np.uint8)
+            elif removed is self._removed:
+                removed = removed.copy()  # never write to the old index's marks
+            np.bitwise_or.at(removed, gone >> 3, _MASKS[gone & 7])
         return PdqIndex(segments, size, removed, self._structure)
 
     def _added(self, segments: list[_Segment], codes: Codes) -> list[_Segment]:
-        """Segments with `codes` appended after the last position."""
-        last = segments[-1] if segments else None
+        """Segments with `codes` appended after the last position.
+
+        At most three segments: the base, a middle part and a small flat
+        tail. The tail takes additions until it holds `_DELTA_MAX` codes;
+        then everything after the base is rebuilt as one middle segment, or
+        the whole index is, once the middle outgrows its share of the base.
+        """
+        if not segments:
+            return [_Segment(0, _structure(codes, self._structure))]
+        last = segments[-1]
         if (
-            last is not None
-            and len(segments) > 1
-            and isinstance(last.search, FlatSearch)
+            isinstance(last.search, FlatSearch)
             and len(last.search) + len(codes) <= _DELTA_MAX
         ):
             merged = np.concatenate([last.search.codes, codes])
             return [*segments[:-1], _Segment(last.start, FlatSearch(merged))]
-        segments = [*segments, _Segment(self._size, _structure(codes, self._structure))]
-        base = len(segments[0].search)
-        delta = sum(len(s.search) for s in segments[1:])
-        if len(segments) > _MAX_SEGMENTS or delta > _MAX_DELTA_SHARE * base:
-            every = np.concatenate([s.search.codes for s in segments])
-            segments = [_Segment(0, _structure(every, self._structure))]
-        return segments
+        if len(codes) <= _DELTA_MAX and len(segments) < 3:
+            return [*segments, _Segment(self._size, FlatSearch(codes))]
+        base = segments[0]
+        rest = [s.search.codes for s in segments[1:]] + [codes]
+        if sum(map(len, rest)) > _MAX_DELTA_SHARE * len(base.search):
+            every = np.concatenate([base.search.codes, *rest])
+            return [_Segment(0, _structure(every, self._structure))]
+        middle = _structure(np.concatenate(rest), self._structure)
+        return [base, _Segment(len(base.search), middle)]
 
     def _check_positions(
         self, positions: npt.NDArray[Any], *, size: int | None = None
@@ -255,6 +268,10 @@ class PdqIndex:
                 f"{int(bad[0])} is not a position in this index: expected 0 to "
                 f"{end - 1}; positions come from build and add order"
             )
+
+
+#: The bit of position p within its byte (np.packbits order: big-endian).
+_MASKS = (0x80 >> np.arange(8)).astype(np.uint8)
 
 
 def _bit(
