@@ -83,13 +83,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "max_hashes_per_case",
-        "500",
+        "5000",
         "Most hashes one case may hold, over all its requests.",
         _positive_int,
     ),
     Setting(
         "max_hashes_per_request",
-        "100",
+        "1000",
         "Most hashes one request may carry.",
         _positive_int,
     ),
@@ -145,8 +145,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     registry_url: str = "http://127.0.0.1:8000"
-    max_hashes_per_case: int = 500
-    max_hashes_per_request: int = 100
+    max_hashes_per_case: int = 5000
+    max_hashes_per_request: int = 1000
     max_body_bytes: int = 1_048_576
     case_rate: tuple[int, int] = (20, 3600)
     pin_rate: tuple[int, int] = (30, 3600)

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from reclaim.api.app import create_app
 from reclaim.cli.main import app
 from reclaim.config import Settings
+from reclaim.registry import schema
 from tests.conftest import live_server
 
 
@@ -36,7 +37,7 @@ def run(*args: str, input: str | None = None) -> tuple[int, str, str]:
 
 def test_operator_commands(env: dict[str, str]) -> None:
     code, out, _ = run("db", "upgrade")
-    assert code == 0 and "revision 0001" in out
+    assert code == 0 and f"revision {schema.head_revision()}" in out
     assert run("db", "upgrade")[1].startswith("database already at revision")
     code, out, _ = run(
         "platforms", "add", "Example Social", "--programs", "minor,adult"
@@ -97,9 +98,22 @@ def test_submit_status_withdraw(
         assert "skipped" in err and "notes.txt" in err
         number = re.search(r"case number\s+(\S+)", out).group(1)  # type: ignore[union-attr]
         pin = re.search(r"PIN\s+([0-9A-Z-]{19})", out).group(1)  # type: ignore[union-attr]
-        assert "2 hashes submitted" in out
+        # Two pictures, each with its derived views (crops, small turns).
+        sent = int(re.search(r"2 files \((\d+) hashes\) submitted", out).group(1))  # type: ignore[union-attr]
+        assert sent > 2
         code, out, _ = run("status", number, "--pin", pin, "--registry", url)
-        assert code == 0 and out.count("active") >= 3
+        rows = [line for line in out.splitlines() if " image " in line]
+        assert code == 0 and len(rows) == 2 and all("active" in r for r in rows)
+        code, out, _ = run(
+            "submit",
+            str(folder),
+            "--program",
+            "adult",
+            "--registry",
+            url,
+            "--no-expand",
+        )
+        assert code == 0 and "2 files (2 hashes) submitted" in out
         code, _, err = run("status", number, "--pin", "WRONG", "--registry", url)
         assert code == 2 and "no case matches" in err
         code, out, _ = run("withdraw", number, "--registry", url, input=f"{pin}\nn\n")

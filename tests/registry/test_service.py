@@ -34,15 +34,17 @@ def pdq_item(value: str | None = None, quality: int = 100) -> dict[str, object]:
 def test_case_lifecycle(registry: Registry) -> None:
     items = [pdq_item(), pdq_item(), {"type": "md5", "value": "ab" * 16}]
     new = registry.create_case("adult", items)
-    assert new.view.status == "active" and len(new.view.items) == 3
-    assert all(i.status == "active" for i in new.view.items)
+    assert new.view.status == "active" and len(new.view.hashes) == 3
+    assert all(i.status == "active" for i in new.view.hashes)
+    assert [i.item for i in new.view.hashes] == [0, 1, 2]  # unlabelled: one each
     # Status works with any typing of the number and PIN.
     view = registry.case_status(new.number.lower(), new.pin.replace("-", " "))
     assert view.number == new.number
     more = registry.add_hashes(new.number, new.pin, [pdq_item()])
-    assert len(more.items) == 4
+    assert len(more.hashes) == 4 and len(more.items) == 4
     done = registry.withdraw_case(new.number, new.pin)
     assert done.status == "withdrawn" and done.withdrawn_at is not None
+    assert {i.status for i in done.hashes} == {"withdrawn"}
     assert {i.status for i in done.items} == {"withdrawn"}
     with pytest.raises(CaseClosedError):
         registry.withdraw_case(new.number, new.pin)
@@ -72,7 +74,7 @@ def test_nothing_personal_is_stored(registry: Registry) -> None:
     assert new.pin.replace("-", "") not in (case.pin_hash or "")
     assert case.pin_hash and case.pin_hash.startswith("scrypt$")
     for event in events:
-        assert new.view.items[0].value not in event.detail
+        assert new.view.hashes[0].value not in event.detail
 
 
 def test_withdrawal_keeps_hashes_other_cases_hold(registry: Registry) -> None:
@@ -180,7 +182,7 @@ def test_feedback_reaches_the_person_only_when_shareable(registry: Registry) -> 
     )
     assert (applied, unknown) == (1, [1])
     view = registry.case_status(new.number, new.pin)
-    item = {i.value: i for i in view.items}
+    item = {i.value: i for i in view.hashes}
     assert (
         item[first["value"]].platforms_matched,
         item[first["value"]].platforms_removed,
@@ -322,6 +324,45 @@ def test_creations_race_withdrawals_on_shared_hashes(registry: Registry) -> None
     # Each creation k holds shared[k % 3:]; the 8 withdrawn cases held none now.
     expected = [sum(1 for k in range(24) if k % 8 % 3 <= i) for i in range(4)]
     assert [counts[item["value"]] for item in shared] == expected
+
+
+def test_an_item_counts_once_whichever_view_matched(registry: Registry) -> None:
+    """A picture sent as its whole-image hash and two views is one item."""
+    picture = [pdq_item() for _ in range(3)]
+    other = pdq_item()
+    items = [{**h, "item": 7} for h in picture] + [other]
+    new = registry.create_case("adult", items)
+    assert [(i.item, i.hashes, i.kinds) for i in new.view.items] == [
+        (0, 3, ("pdq",)),
+        (1, 1, ("pdq",)),
+    ]
+    a = registry.authenticate(registry.add_platform("A", ["adult"])[1])
+    b = registry.authenticate(registry.add_platform("B", ["adult"])[1])
+    # A matched two views of the picture and removed it; B matched the third.
+    registry.give_feedback(a, [{**picture[0], "feedback": "match_found"}])
+    registry.give_feedback(
+        a, [{**picture[1], "feedback": "blocked", "copies": 2, "shareable": True}]
+    )
+    registry.give_feedback(b, [{**picture[2], "feedback": "pending_review"}])
+    view = registry.case_status(new.number, new.pin)
+    first = view.items[0]
+    assert (
+        first.platforms_matched,
+        first.platforms_reviewed,
+        first.platforms_removed,
+    ) == (2, 1, 1)
+    assert [(s.platform, s.outcome, s.copies) for s in first.shared] == [
+        ("A", "blocked", 2)
+    ]
+    assert view.items[1].platforms_matched == 0
+    # Adding more continues the numbering; labels are local to each request.
+    more = registry.add_hashes(
+        new.number, new.pin, [{**pdq_item(), "item": 7}, {**pdq_item(), "item": 7}]
+    )
+    assert [(i.item, i.hashes) for i in more.items] == [(0, 3), (1, 1), (2, 2)]
+    with pytest.raises(InvalidRequestError) as refused:
+        registry.create_case("adult", [{**pdq_item(), "item": -1}])
+    assert "not an item label" in refused.value.details[0]
 
 
 def _platform(registry: Registry):  # type: ignore[no-untyped-def]

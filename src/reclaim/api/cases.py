@@ -16,12 +16,13 @@ from reclaim.api.schemas import (
     CaseReply,
     CreateCase,
     CreatedReply,
+    HashOut,
     ItemOut,
     PinOnly,
     SharedOut,
     error_responses,
 )
-from reclaim.registry.cases import CaseView
+from reclaim.registry.cases import CaseView, SharedOutcome
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 
@@ -30,6 +31,13 @@ ERRORS = error_responses(400, 404, 409, 413, 422, 429, 500, 503)
 
 def case_out(view: CaseView) -> CaseOut:
     """The wire form of a case."""
+
+    def shared(outcomes: tuple[SharedOutcome, ...]) -> list[SharedOut]:
+        return [
+            SharedOut(platform=s.platform, outcome=s.outcome, copies=s.copies)
+            for s in outcomes
+        ]
+
     return CaseOut(
         number=view.number,
         program=view.program,
@@ -37,25 +45,36 @@ def case_out(view: CaseView) -> CaseOut:
         created_at=view.created_at,
         withdrawn_at=view.withdrawn_at,
         hashes=[
-            ItemOut(
-                type=item.signal_type,
-                value=item.value,
-                status=item.status,
-                platforms_matched=item.platforms_matched,
-                platforms_reviewed=item.platforms_reviewed,
-                platforms_removed=item.platforms_removed,
-                shared=[
-                    SharedOut(platform=s.platform, outcome=s.outcome, copies=s.copies)
-                    for s in item.shared
-                ],
+            HashOut(
+                type=h.signal_type,
+                value=h.value,
+                status=h.status,
+                item=h.item,
+                platforms_matched=h.platforms_matched,
+                platforms_reviewed=h.platforms_reviewed,
+                platforms_removed=h.platforms_removed,
+                shared=shared(h.shared),
             )
-            for item in view.items
+            for h in view.hashes
+        ],
+        items=[
+            ItemOut(
+                item=i.item,
+                kinds=list(i.kinds),
+                hashes=i.hashes,
+                status=i.status,
+                platforms_matched=i.platforms_matched,
+                platforms_reviewed=i.platforms_reviewed,
+                platforms_removed=i.platforms_removed,
+                shared=shared(i.shared),
+            )
+            for i in view.items
         ],
     )
 
 
 def _items(hashes: list) -> list[dict[str, object]]:  # type: ignore[type-arg]
-    return [h.model_dump() for h in hashes]
+    return [h.model_dump(exclude_none=True) for h in hashes]
 
 
 @router.post(

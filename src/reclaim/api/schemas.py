@@ -24,6 +24,12 @@ class HashIn(Strict):
     type: str = Field(max_length=8, description="pdq, md5 or vpdq")
     value: str = Field(max_length=2_000_000, description="hex, or vPDQ text lines")
     quality: int | None = Field(default=None, description="PDQ quality, 0-100")
+    item: int | None = Field(
+        default=None,
+        ge=0,
+        le=100_000,
+        description="label shared by the hashes of one picture or video",
+    )
 
 
 class CreateCase(Strict):
@@ -54,11 +60,26 @@ class SharedOut(BaseModel):
     copies: int | None
 
 
-class ItemOut(BaseModel):
+class HashOut(BaseModel):
     """One hash of a case and what platforms did about it."""
 
     type: str
     value: str
+    status: str
+    item: int = Field(description="the picture or video it belongs to")
+    platforms_matched: int
+    platforms_reviewed: int
+    platforms_removed: int
+    shared: list[SharedOut]
+
+
+class ItemOut(BaseModel):
+    """One picture or video of a case; a platform counts once, whichever of
+    the item's hashes it matched."""
+
+    item: int
+    kinds: list[str] = Field(description="hash types it holds: pdq, md5, vpdq")
+    hashes: int
     status: str
     platforms_matched: int
     platforms_reviewed: int
@@ -74,7 +95,8 @@ class CaseOut(BaseModel):
     status: str
     created_at: datetime
     withdrawn_at: datetime | None
-    hashes: list[ItemOut]
+    hashes: list[HashOut]
+    items: list[ItemOut]
 
 
 class CaseReply(BaseModel):

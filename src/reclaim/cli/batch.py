@@ -129,6 +129,7 @@ def hash_with_progress(
     workers: int,
     console: Console,
     on_result: Callable[[FileHashes], None],
+    expand: bool = False,
 ) -> None:
     """`hash_files` with a bar for the batch (2+ files) and one per video."""
     with progress_bars(console) as progress:
@@ -145,6 +146,7 @@ def hash_with_progress(
             workers=workers,
             on_result=collect,
             progress=progress,
+            expand=expand,
         )
 
 
@@ -213,6 +215,7 @@ def hash_files(
     workers: int,
     on_result: Callable[[FileHashes], None],
     progress: Progress | None = None,
+    expand: bool = False,
 ) -> None:
     """Hash `files`: images in `workers` processes, then videos one at a time.
 
@@ -224,7 +227,7 @@ def hash_files(
         videos = [path for path in files if is_video(path)]
         files = [path for path in files if not is_video(path)]
     job: Callable[[str], FileHashes] = partial(
-        hash_file, dihedral=dihedral, exact=exact
+        hash_file, dihedral=dihedral, exact=exact, expand=expand
     )
     _hash_images(files, job, workers=workers, on_result=on_result)
     if progress is not None:

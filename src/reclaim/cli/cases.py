@@ -28,7 +28,7 @@ PinOption = Annotated[
 ]
 
 #: Hashes per request; the rest of a large submission is added in more requests.
-CHUNK = 100
+CHUNK = 500
 
 
 def _client(registry: str | None) -> PersonClient:
@@ -39,17 +39,28 @@ def _pin(pin: str | None) -> str:
     return pin or typer.prompt("PIN", hide_input=True)
 
 
-def _submittable(result: FileHashes) -> list[dict[str, Any]]:
-    """What of a file's hashes goes to the registry (never the file)."""
+def _submittable(result: FileHashes, item: int) -> list[dict[str, Any]]:
+    """What of a file's hashes goes to the registry (never the file).
+
+    All of one file's hashes carry the same `item` label, so the person's
+    case shows the file once, whichever of its hashes a platform matched.
+    """
     if result.video is not None and result.digests is not None:
-        items: list[dict[str, Any]] = [{"type": "md5", "value": result.digests.md5.hex}]
+        items: list[dict[str, Any]] = [
+            {"type": "md5", "value": result.digests.md5.hex, "item": item}
+        ]
         for variant in (result.video.vpdq, result.video.cropped_vpdq):
             if variant is not None and any(f.quality >= 50 for f in variant.frames):
                 # Compact on the wire: about 60% of Meta's text.
-                items.append({"type": "vpdq", "value": variant.to_compact()})
+                items.append(
+                    {"type": "vpdq", "value": variant.to_compact(), "item": item}
+                )
         return items
     if result.pdq is not None and result.unfit_reason is None:
-        return [{"type": "pdq", "value": result.pdq.hex, "quality": result.pdq.quality}]
+        return [
+            {"type": "pdq", "value": h.hex, "quality": h.quality, "item": item}
+            for h in (result.pdq, *result.views)
+        ]
     return []
 
 
@@ -66,6 +77,13 @@ def submit(
     registry: RegistryOption = None,
     workers: Annotated[int, typer.Option("--workers", "-j", min=1)] = os.cpu_count()
     or 1,
+    expand: Annotated[
+        bool,
+        typer.Option(
+            help="Also send hashes of a few crops and small turns of each image, "
+            "so edited copies still match (on by default).",
+        ),
+    ] = True,
 ) -> None:
     """Hash images and videos here, then send only the hashes to the registry.
 
@@ -86,34 +104,48 @@ def submit(
         workers=workers,
         console=err,
         on_result=results.append,
+        expand=expand,
     )
-    items: list[dict[str, Any]] = []
-    for result in results:
-        chosen = _submittable(result)
-        if not chosen:
+    groups: list[list[dict[str, Any]]] = []
+    for number, result in enumerate(results):
+        chosen = _submittable(result, number)
+        if chosen:
+            groups.append(chosen)
+        else:
             reason = result.error or result.unfit_reason or "not an image"
             typer.echo(f"reclaim: skipped {result.path}: {reason}", err=True)
-        items.extend(item for item in chosen if item not in items)
-    if not items:
+    if not groups:
         fail("nothing to submit: no file gave a usable hash", ExitCode.USER_ERROR)
+    requests = _requests(groups)
     client = _client(registry)
     try:
-        created = client.create_case(program, items[:CHUNK])
-        for start in range(CHUNK, len(items), CHUNK):
-            client.add(
-                created["case_number"], created["pin"], items[start : start + CHUNK]
-            )
+        created = client.create_case(program, requests[0])
+        for more in requests[1:]:
+            client.add(created["case_number"], created["pin"], more)
     finally:
         client.close()
+    items = [item for request in requests for item in request]
     out.print(
         Panel.fit(
             f"case number  [bold]{created['case_number']}[/bold]\n"
             f"PIN          [bold]{created['pin']}[/bold]\n\n"
-            f"{len(items)} hashes submitted to the {program} program.\n"
+            f"{len(groups)} files ({len(items)} hashes) submitted to "
+            f"the {program} program.\n"
             "Write both down now: the PIN cannot be shown again or recovered.",
             title="your case",
         )
     )
+
+
+def _requests(groups: list[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
+    """Pack files' hashes into requests of at most CHUNK, never splitting a
+    file: item labels only group hashes within one request."""
+    requests: list[list[dict[str, Any]]] = [[]]
+    for group in groups:
+        if requests[-1] and len(requests[-1]) + len(group) > CHUNK:
+            requests.append([])
+        requests[-1].extend(group)
+    return requests
 
 
 @user_errors
@@ -154,24 +186,30 @@ def withdraw(
 
 
 def _show(view: dict[str, Any]) -> None:
+    """One row per picture or video: a platform counts once per item, whichever
+    of its hashes (whole image, crops, turns; MD5 or vPDQ) it matched."""
     out.print(
         f"case [bold]{view['number']}[/bold] ({view['program']}): {view['status']}"
     )
-    table = Table("type", "hash", "status", "matched", "reviewed", "removed")
-    for item in view["hashes"]:
-        value = item["value"] if item["type"] != "vpdq" else "(video)"
+    table = Table("item", "kind", "hashes", "status", "matched", "reviewed", "removed")
+    for item in view["items"]:
+        kind = "video" if {"md5", "vpdq"} & set(item["kinds"]) else "image"
         table.add_row(
-            item["type"],
-            value[:16] + "…",
+            str(item["item"] + 1),
+            kind,
+            str(item["hashes"]),
             item["status"],
             str(item["platforms_matched"]),
             str(item["platforms_reviewed"]),
             str(item["platforms_removed"]),
         )
     out.print(table)
-    for item in view["hashes"]:
+    for item in view["items"]:
         for shared in item["shared"]:
             copies = (
                 f", {shared['copies']} copies" if shared["copies"] is not None else ""
             )
-            out.print(f"{shared['platform']}: {shared['outcome']}{copies}")
+            out.print(
+                f"item {item['item'] + 1}: {shared['platform']}: "
+                f"{shared['outcome']}{copies}"
+            )

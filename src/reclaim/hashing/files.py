@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from reclaim.hashing.digest import FileDigests, file_digests
 from reclaim.hashing.distance import MIN_QUALITY
 from reclaim.hashing.errors import MediaError
+from reclaim.hashing.expansion import submission_hashes
 from reclaim.hashing.images import pdq_features
 from reclaim.hashing.types import PdqHash
 from reclaim.hashing.video import VideoHash, video_hash
@@ -46,6 +47,8 @@ class FileHashes:
     dihedral: tuple[PdqHash, ...] = ()
     error: str | None = None
     video: VideoHash | None = None
+    #: Derived views for submission (`submission_hashes` after the first).
+    views: tuple[PdqHash, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -66,9 +69,18 @@ class FileHashes:
 
 
 def hash_file(
-    path: str | os.PathLike[str], *, dihedral: bool = False, exact: bool = False
+    path: str | os.PathLike[str],
+    *,
+    dihedral: bool = False,
+    exact: bool = False,
+    expand: bool = False,
 ) -> FileHashes:
-    """Digest a file and PDQ-hash it as an image; errors are captured, not raised."""
+    """Digest a file and PDQ-hash it as an image; errors are captured, not raised.
+
+    `expand=True` also hashes an image's derived views (`submission_hashes`),
+    which a registry lists beside the whole-image hash so that cropped or
+    turned copies still match.
+    """
     name = os.fspath(path)
     try:
         if os.path.getsize(name) == 0:
@@ -86,6 +98,9 @@ def hash_file(
         except MediaError as error:
             return FileHashes(name, digests, error=str(error))
     try:
+        if expand and not dihedral:
+            whole, *views = submission_hashes(name, exact=exact)
+            return FileHashes(name, digests, whole, views=tuple(views))
         features = pdq_features(name, exact=exact, dihedral=dihedral)
     except MediaError as error:
         return FileHashes(name, digests, error=str(error))

@@ -55,11 +55,30 @@ class SharedOutcome:
 
 
 @dataclass(frozen=True, slots=True)
-class ItemStatus:
+class HashView:
     """One hash of a case, as its owner sees it."""
 
     signal_type: str
     value: str
+    status: str
+    item: int
+    platforms_matched: int = 0
+    platforms_reviewed: int = 0
+    platforms_removed: int = 0
+    shared: tuple[SharedOutcome, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ItemView:
+    """One picture or video of a case: its hashes, each platform counted once.
+
+    A picture is sent as its whole-image hash and a few derived views (crops,
+    small turns); a platform that matched any of them matched the picture.
+    """
+
+    item: int
+    kinds: tuple[str, ...]
+    hashes: int
     status: str
     platforms_matched: int = 0
     platforms_reviewed: int = 0
@@ -76,7 +95,8 @@ class CaseView:
     status: str
     created_at: datetime
     withdrawn_at: datetime | None
-    items: tuple[ItemStatus, ...] = field(default_factory=tuple)
+    hashes: tuple[HashView, ...] = field(default_factory=tuple)
+    items: tuple[ItemView, ...] = field(default_factory=tuple)
 
 
 def create(
@@ -115,9 +135,11 @@ def new_case_view(
     """
     seen = [a.id for a in attached if not a.fresh]
     outcomes = _outcomes(session, seen) if seen and session is not None else {}
-    items = tuple(
-        _item(a.signal_type, a.value, a.status, outcomes.get(a.id, []))
-        for a in sorted(attached, key=lambda a: a.id)
+    ordered = sorted(attached, key=lambda a: (a.item, a.id))
+    given = [outcomes.get(a.id, []) for a in ordered]
+    hashes = tuple(
+        _hash_view(a.signal_type, a.value, a.status, a.item, found)
+        for a, found in zip(ordered, given, strict=True)
     )
     return CaseView(
         number=number,
@@ -125,7 +147,8 @@ def new_case_view(
         status=CaseStatus.ACTIVE.value,
         created_at=created_at,
         withdrawn_at=None,
-        items=items,
+        hashes=hashes,
+        items=_items(hashes, given),
     )
 
 
@@ -170,25 +193,31 @@ def withdraw(session: Session, case: Case) -> list[HashRecord]:
 
 
 def view(session: Session, case: Case) -> CaseView:
-    """The owner's view: each hash's status and platform outcomes."""
+    """The owner's view: each hash and each item, with platform outcomes."""
     records = session.execute(
         select(
-            HashRecord.id, HashRecord.signal_type, HashRecord.value, HashRecord.status
+            HashRecord.id,
+            HashRecord.signal_type,
+            HashRecord.value,
+            HashRecord.status,
+            CaseHash.item,
         )
         .join(CaseHash, CaseHash.hash_id == HashRecord.id)
         .where(CaseHash.case_id == case.id)
-        .order_by(CaseHash.added_at, HashRecord.id)
+        .order_by(CaseHash.item, CaseHash.added_at, HashRecord.id)
     ).all()
     outcomes = _outcomes(session, [r.id for r in records]) if records else {}
     withdrawn = case.status == CaseStatus.WITHDRAWN.value
-    items = tuple(
-        _item(
+    given = [outcomes.get(r.id, []) for r in records]
+    hashes = tuple(
+        _hash_view(
             r.signal_type,
             r.value,
             "withdrawn" if withdrawn else r.status,
-            outcomes.get(r.id, []),
+            r.item,
+            found,
         )
-        for r in records
+        for r, found in zip(records, given, strict=True)
     )
     return CaseView(
         number=case.number,
@@ -196,7 +225,8 @@ def view(session: Session, case: Case) -> CaseView:
         status=case.status,
         created_at=as_utc(case.created_at),
         withdrawn_at=as_utc(case.withdrawn_at) if case.withdrawn_at else None,
-        items=items,
+        hashes=hashes,
+        items=_items(hashes, given),
     )
 
 
@@ -222,19 +252,70 @@ def _outcomes(session: Session, hash_ids: Sequence[int]) -> dict[int, list[Outco
     return found
 
 
-def _item(
-    signal_type: str, value: str, status: str, given: Sequence[Outcome]
-) -> ItemStatus:
-    return ItemStatus(
+def _hash_view(
+    signal_type: str, value: str, status: str, item: int, given: Sequence[Outcome]
+) -> HashView:
+    return HashView(
         signal_type=signal_type,
         value=value,
         status=status,
+        item=item,
         platforms_matched=len(given),
         platforms_reviewed=sum(g[1] in REVIEWED for g in given),
         platforms_removed=sum(g[1] == "blocked" for g in given),
-        shared=tuple(
-            SharedOutcome(name, outcome, copies)
-            for name, outcome, copies, shareable in sorted(given)
-            if shareable
-        ),
+        shared=_shared(given),
     )
+
+
+#: The most telling outcome a platform reported wins when it reported several.
+_DECISIVENESS = {"match_found": 0, "pending_review": 1, "not_blocked": 2, "blocked": 3}
+
+
+def _shared(given: Sequence[Outcome]) -> tuple[SharedOutcome, ...]:
+    best: dict[str, Outcome] = {}
+    for outcome in given:
+        name, value, _, shareable = outcome
+        if not shareable:
+            continue
+        held = best.get(name)
+        if held is None or _DECISIVENESS.get(value, 0) > _DECISIVENESS.get(held[1], 0):
+            best[name] = outcome
+    return tuple(
+        SharedOutcome(name, value, copies)
+        for name, value, copies, _ in sorted(best.values())
+    )
+
+
+def _items(
+    hashes: Sequence[HashView], given: Sequence[Sequence[Outcome]]
+) -> tuple[ItemView, ...]:
+    """Group hashes by item; a platform counts once per item, however many of
+    the item's hashes it matched."""
+    grouped: dict[int, list[tuple[HashView, Sequence[Outcome]]]] = defaultdict(list)
+    for hashed, found in zip(hashes, given, strict=True):
+        grouped[hashed.item].append((hashed, found))
+    items = []
+    for number in sorted(grouped):
+        members = grouped[number]
+        outcomes = [o for _, found in members for o in found]
+        statuses = {h.status for h, _ in members}
+        status = (
+            "active"
+            if "active" in statuses
+            else statuses.pop()
+            if len(statuses) == 1
+            else "withdrawn"
+        )
+        items.append(
+            ItemView(
+                item=number,
+                kinds=tuple(sorted({h.signal_type for h, _ in members})),
+                hashes=len(members),
+                status=status,
+                platforms_matched=len({o[0] for o in outcomes}),
+                platforms_reviewed=len({o[0] for o in outcomes if o[1] in REVIEWED}),
+                platforms_removed=len({o[0] for o in outcomes if o[1] == "blocked"}),
+                shared=_shared(outcomes),
+            )
+        )
+    return tuple(items)

@@ -23,7 +23,7 @@ from sqlalchemy.sql.dml import ReturningInsert
 
 from reclaim.registry.feed import as_utc, utcnow
 from reclaim.registry.models import Case, CaseHash, HashRecord, Instance
-from reclaim.registry.submissions import SubmittedHash
+from reclaim.registry.submissions import SubmittedHash, item_numbers
 
 
 class HashStatus(enum.StrEnum):
@@ -75,6 +75,7 @@ class Attached:
     value: str
     status: str
     fresh: bool  # created by this request: no platform has seen it yet
+    item: int  # the picture or video it belongs to, within its case
 
 
 def attach(
@@ -92,6 +93,7 @@ def attach(
     than deadlock.
     """
     connection = session.connection()
+    first_item = 0
     if not new_case:
         held = {
             (signal_type, digest)
@@ -102,6 +104,11 @@ def attach(
             )
         }
         hashes = [h for h in hashes if (h.signal_type.value, h.digest) not in held]
+        last = connection.execute(
+            select(func.max(CaseHash.item)).where(CaseHash.case_id == case.id)
+        ).scalar()
+        first_item = 0 if last is None else last + 1
+    items = item_numbers(hashes, first=first_item)
     ordered = sorted(
         {(h.signal_type.value, h.digest): h for h in hashes}.items(),
         key=lambda item: item[0],
@@ -129,12 +136,22 @@ def attach(
     ).all()
     # Rows come back in the order of the parameters (sort_by_parameter_order).
     attached = [
-        Attached(row.id, row.signal_type, row.value, row.status, row.change == 0)
-        for row in rows
+        Attached(
+            row.id, row.signal_type, row.value, row.status, row.change == 0, items[key]
+        )
+        for row, (key, _) in zip(rows, ordered, strict=True)
     ]
     connection.execute(
         _LINK,
-        [{"case_id": case.id, "hash_id": a.id, "added_at": now} for a in attached],
+        [
+            {
+                "case_id": case.id,
+                "hash_id": a.id,
+                "added_at": now,
+                "item": a.item,
+            }
+            for a in attached
+        ],
     )
     return attached
 

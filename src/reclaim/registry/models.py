@@ -107,6 +107,8 @@ class CaseHash(Base):
         ForeignKey("hashes.id"), primary_key=True, index=True
     )
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: The picture or video this hash belongs to, numbered within the case.
+    item: Mapped[int] = mapped_column(Integer, nullable=False)
 
 
 class Platform(Base):

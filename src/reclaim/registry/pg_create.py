@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 
 from reclaim.registry.audit import Action, Actor
 from reclaim.registry.hashlist import Attached
-from reclaim.registry.submissions import Program, SubmittedHash
+from reclaim.registry.submissions import Program, SubmittedHash, item_numbers
 
 # Existing records are locked first, in (type, digest) order, then the feed
 # (`head` waits for `locked`): the order every other writer takes them in, so
@@ -44,10 +44,10 @@ WITH locked AS (
     VALUES (%(number)s, %(pin_hash)s, %(program)s, 'active', %(now)s)
  RETURNING id
 ), incoming AS (
-    SELECT t.signal_type, t.digest, t.value, t.quality, t.ord
+    SELECT t.signal_type, t.digest, t.value, t.quality, t.item, t.ord
       FROM unnest(%(types)s::text[], %(digests)s::text[], %(values)s::text[],
-                  %(qualities)s::int[]) WITH ORDINALITY
-           AS t(signal_type, digest, value, quality, ord)
+                  %(qualities)s::int[], %(items)s::int[]) WITH ORDINALITY
+           AS t(signal_type, digest, value, quality, item, ord)
 ), upserted AS (
     INSERT INTO hashes AS h (signal_type, digest, value, quality, program, status,
                              case_count, quarantined, change, updated_at)
@@ -67,8 +67,11 @@ WITH locked AS (
            updated_at = excluded.updated_at
  RETURNING h.id, h.signal_type, h.digest, h.value, h.status, (h.xmax = 0) AS fresh
 ), linked AS (
-    INSERT INTO case_hashes (case_id, hash_id, added_at)
-    SELECT new_case.id, upserted.id, %(now)s FROM new_case CROSS JOIN upserted
+    INSERT INTO case_hashes (case_id, hash_id, added_at, item)
+    SELECT new_case.id, upserted.id, %(now)s, i.item
+      FROM new_case CROSS JOIN upserted
+      JOIN incoming i
+        ON i.signal_type = upserted.signal_type AND i.digest = upserted.digest
 ), audited AS (
     INSERT INTO audit_events (at, action, actor, platform_id, case_number, detail)
     VALUES (%(now)s, %(action)s, %(actor)s, NULL, %(number)s, %(detail)s)
@@ -94,6 +97,7 @@ def create_case(
     case number, a deadlock) for the caller to retry.
     """
     ordered = sorted(hashes, key=lambda h: (h.signal_type.value, h.digest))
+    items = item_numbers(hashes, first=0)
     params = {
         "count": len(ordered),
         "now": now,
@@ -104,6 +108,7 @@ def create_case(
         "digests": [h.digest for h in ordered],
         "values": [h.value for h in ordered],
         "qualities": [h.quality for h in ordered],
+        "items": [items[(h.signal_type.value, h.digest)] for h in ordered],
         "action": Action.CASE_CREATED.value,
         "actor": Actor.PERSON.value,
         "detail": detail,
@@ -120,7 +125,9 @@ def create_case(
     finally:
         raw.close()
     found = {
-        (kind, digest): Attached(rid, kind, value, status, bool(fresh))
+        (kind, digest): Attached(
+            rid, kind, value, status, bool(fresh), items[(kind, digest)]
+        )
         for rid, kind, digest, value, status, fresh in rows
     }
     return [found[(h.signal_type.value, h.digest)] for h in hashes]

@@ -44,11 +44,18 @@ def parse_program(value: object) -> Program:
 
 @dataclass(frozen=True, slots=True)
 class SubmittedHash:
-    """One validated hash in canonical form."""
+    """One validated hash in canonical form.
+
+    `item` groups the hashes of one picture or video within a request (its
+    whole-image hash, derived views, a video's MD5 and vPDQ): the person sees
+    an item once in their case, whichever of its hashes a platform matched.
+    None means the hash is an item of its own.
+    """
 
     signal_type: SignalType
     value: str
     quality: int | None
+    item: int | None = None
 
     @property
     def digest(self) -> str:
@@ -103,6 +110,48 @@ def _vpdq(item: Mapping[str, Any]) -> SubmittedHash:
 
 _PARSERS = {SignalType.PDQ: _pdq, SignalType.MD5: _md5, SignalType.VPDQ: _vpdq}
 
+#: Item labels are small numbers local to one request.
+MAX_ITEM_LABEL = 100_000
+
+
+def _with_item(parsed: SubmittedHash, label: object) -> SubmittedHash:
+    if label is None:
+        return parsed
+    if (
+        not isinstance(label, int)
+        or isinstance(label, bool)
+        or not 0 <= label <= MAX_ITEM_LABEL
+    ):
+        raise InvalidHashError(
+            f"item {str(label)[:20]!r} is not an item label: expected an integer "
+            f"0-{MAX_ITEM_LABEL} shared by the hashes of one picture or video"
+        )
+    return SubmittedHash(parsed.signal_type, parsed.value, parsed.quality, label)
+
+
+def item_numbers(
+    hashes: Sequence[SubmittedHash], *, first: int
+) -> dict[tuple[str, str], int]:
+    """Each hash's item number in its case, numbering from `first`.
+
+    Labelled hashes share a number per label, in the order labels first
+    appear; each unlabelled hash gets a number of its own.
+    """
+    by_label: dict[int, int] = {}
+    numbers: dict[tuple[str, str], int] = {}
+    following = first
+    for h in hashes:
+        if h.item is None:
+            number = following
+            following += 1
+        elif h.item in by_label:
+            number = by_label[h.item]
+        else:
+            number = by_label[h.item] = following
+            following += 1
+        numbers[(h.signal_type.value, h.digest)] = number
+    return numbers
+
 
 def parse_hashes(items: Sequence[object], *, limit: int) -> list[SubmittedHash]:
     """Validate a request's hashes; refuse all of them if any is bad.
@@ -130,7 +179,7 @@ def parse_hashes(items: Sequence[object], *, limit: int) -> list[SubmittedHash]:
                 raise InvalidHashError(
                     f"{kind[:20]!r} is not a hash type: expected pdq, md5 or vpdq"
                 )
-            result = _PARSERS[SignalType(kind)](item)
+            result = _with_item(_PARSERS[SignalType(kind)](item), item.get("item"))
         except InvalidHashError as error:
             problems.append(f"hashes[{index}]: {error}")
             continue
