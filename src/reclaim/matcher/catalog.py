@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from reclaim.hashing import InvalidHashError, SignalType, VpdqHash
+from reclaim.matcher.codes import Codes, as_codes
 from reclaim.matcher.index import PdqIndex
 from reclaim.matcher.records import ListRecord
 
@@ -103,7 +104,6 @@ class Catalog:
     ) -> Catalog:
         """A new catalog with records added and removed; this one is unchanged."""
         shared = self._shared
-        add_pdq: list[str] = []
         remove_pdq: list[int] = []
         add_frames: list[str] = []
         remove_frames: list[int] = []
@@ -136,18 +136,13 @@ class Catalog:
                 videos -= 1
         next_frame = self.frames.next_position
         pdq_kind = SignalType.PDQ
+        new_pdq: dict[Key, ListRecord] = {}
         for record in listed:
             if record.kind is pdq_kind:
                 # The key inline: this loop runs once per hash at start-up.
                 key = ("pdq", record.value, record.program)
-                if key in shared.pdq_position:
-                    continue
-                if not _PDQ_HEX.fullmatch(record.value):
-                    skipped += 1
-                    continue
-                shared.pdq_position[key] = self.pdq.next_position + len(add_pdq)
-                shared.pdq_owner.append(record)
-                add_pdq.append(record.value)
+                if key not in shared.pdq_position:
+                    new_pdq.setdefault(key, record)
                 continue
             key = record.key
             if record.kind is SignalType.MD5:
@@ -170,9 +165,15 @@ class Catalog:
                     shared.frame_owner.append(number)
                 shared.frame_positions[number] = (start, start + len(video.frames))
                 videos += 1
+        codes, kept = _parsed(list(new_pdq.values()))
+        skipped += len(new_pdq) - len(kept)
+        first = self.pdq.next_position
+        for offset, record in enumerate(kept):
+            shared.pdq_position[("pdq", record.value, record.program)] = first + offset
+        shared.pdq_owner.extend(kept)
         pdq = self.pdq
-        if add_pdq or remove_pdq:
-            pdq = pdq.with_changes(add=add_pdq, remove=np.array(remove_pdq, np.int64))
+        if len(kept) or remove_pdq:
+            pdq = pdq.with_changes(add=codes, remove=np.array(remove_pdq, np.int64))
         frames = self.frames
         if add_frames or remove_frames:
             frames = frames.with_changes(
@@ -181,3 +182,13 @@ class Catalog:
         if skipped > self.skipped:
             logger.warning("%d listed hashes could not be parsed", skipped)
         return Catalog(shared, pdq, md5, frames, videos, skipped)
+
+
+def _parsed(records: list[ListRecord]) -> tuple[Codes, list[ListRecord]]:
+    """The PDQ codes of the records whose values parse, and those records."""
+    try:
+        return as_codes([r.value for r in records]), records
+    except InvalidHashError:
+        # Rare: a value that is not 64 hex digits. Drop it, keep the rest.
+        kept = [r for r in records if _PDQ_HEX.fullmatch(r.value)]
+        return as_codes([r.value for r in kept]), kept
