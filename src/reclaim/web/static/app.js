@@ -3,7 +3,7 @@
 // referrer); file bytes, names, sizes and dimensions never leave the page.
 const messages = JSON.parse(document.getElementById("messages").textContent);
 const MIN_QUALITY = 50;
-const PER_REQUEST = 100;
+const PER_REQUEST = 500;
 
 function t(key, values = {}) {
   const text = messages[key] ?? key;
@@ -234,27 +234,43 @@ async function api(path, body) {
   return payload;
 }
 
+// Each file's hashes (its whole-image hash and derived views, or a video's
+// MD5 and vPDQ) share an item label, so the case counts the file once.
 function chosenHashes() {
   const seen = new Set();
-  const hashes = [];
+  const groups = [];
   for (const entry of state.files) {
     if (entry.status !== "ready" || !entry.include) continue;
+    const group = [];
     for (const hash of entry.hashes) {
       const key = `${hash.type}:${hash.value}`;
       if (!seen.has(key)) {
         seen.add(key);
-        hashes.push(hash);
+        group.push({ ...hash, item: groups.length });
       }
     }
+    if (group.length) groups.push(group);
   }
-  return hashes;
+  return groups;
+}
+
+// Requests of at most PER_REQUEST hashes that never split a file: item labels
+// only group the hashes of one request.
+function requestsOf(groups) {
+  const requests = [[]];
+  for (const group of groups) {
+    const last = requests[requests.length - 1];
+    if (last.length && last.length + group.length > PER_REQUEST) requests.push([]);
+    requests[requests.length - 1].push(...group);
+  }
+  return requests;
 }
 
 $("submit").addEventListener("click", async () => {
   const error = $("files-error");
   error.hidden = true;
-  const hashes = chosenHashes();
-  if (hashes.length === 0) {
+  const groups = chosenHashes();
+  if (groups.length === 0) {
     error.textContent = t("files.nothing");
     error.hidden = false;
     return;
@@ -264,17 +280,16 @@ $("submit").addEventListener("click", async () => {
   try {
     let number;
     let pin;
-    let start = 0;
+    const requests = requestsOf(groups);
     if (state.addTo) {
       ({ number, pin } = state.addTo);
     } else {
-      const created = await api("/api/v1/cases", { program: state.program, hashes: hashes.slice(0, PER_REQUEST) });
+      const created = await api("/api/v1/cases", { program: state.program, hashes: requests.shift() });
       number = created.case_number;
       pin = created.pin;
-      start = PER_REQUEST;
     }
-    for (let i = start; i < hashes.length; i += PER_REQUEST) {
-      await api(`/api/v1/cases/${encodeURIComponent(number)}/hashes`, { pin, hashes: hashes.slice(i, i + PER_REQUEST) });
+    for (const hashes of requests) {
+      await api(`/api/v1/cases/${encodeURIComponent(number)}/hashes`, { pin, hashes });
     }
     if (state.addTo) {
       state.addTo = null;
@@ -282,7 +297,7 @@ $("submit").addEventListener("click", async () => {
       for (const id of steps) $(id).hidden = true;
       $("status-case").focus();
     } else {
-      done(number, pin, hashes.length);
+      done(number, pin, groups.flat().length);
     }
     state.files = [];
     $("file-list").replaceChildren();
@@ -354,9 +369,10 @@ function renderCase(view) {
   rows.replaceChildren();
   const shared = $("status-shared");
   shared.replaceChildren();
-  for (const item of view.hashes) {
+  // One row per picture or video, whichever of its hashes a platform matched.
+  for (const item of view.items) {
     const row = document.createElement("tr");
-    const kind = item.type === "pdq" ? t("kind.image") : t("kind.video");
+    const kind = item.kinds.includes("pdq") ? t("kind.image") : t("kind.video");
     for (const value of [kind, t(`status.${item.status}`), item.platforms_matched, item.platforms_reviewed, item.platforms_removed]) {
       const cell = document.createElement("td");
       cell.textContent = String(value);
