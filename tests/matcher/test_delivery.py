@@ -111,3 +111,26 @@ def test_feedback_waits_out_a_registry_outage(
     ).json()["case"]
     assert status["hashes"][0]["platforms_reviewed"] == 1
     assert status["hashes"][0]["platforms_removed"] == 0
+
+
+def test_the_whole_service_on_a_postgresql_store(
+    make_service: Callable[..., MatcherService],
+    make_config: Callable[..., MatcherConfig],
+    person: httpx.Client,
+) -> None:
+    from tests.conftest import postgres_database
+
+    listed = random_pdq(np.random.default_rng(14))
+    case = submit(person, pdq_item(listed))
+    with postgres_database() as url:
+        service = make_service(make_config(store={"url": url}))
+        assert service.sync_once().result == "ok"
+        (result,) = service.match([Query(pdq=(PdqHash.parse(listed),))])
+        service.decide(result.matches[0][1].id, "blocked")
+        service.deliver()
+        assert service.outbox.pending()["feedback"] == 0
+        service.engine.dispose()
+    status = person.post(
+        f"/api/v1/cases/{case['case_number']}/status", json={"pin": case["pin"]}
+    ).json()["case"]
+    assert status["hashes"][0]["platforms_removed"] == 1
