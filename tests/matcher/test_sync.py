@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import numpy as np
+import pytest
 
 from reclaim.hashing import PdqHash, SignalType
+from reclaim.matcher.config import MatcherConfig
 from reclaim.matcher.errors import SourceUnavailable
 from reclaim.matcher.records import ListRecord, Page
 from reclaim.matcher.service import MatcherService, Query
 from reclaim.registry.service import Registry
 from tests.conftest import random_pdq
-from tests.matcher.conftest import pdq_item, submit
+from tests.matcher.conftest import pdq_item, serve_on, submit
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def flip(value: str, bits: int) -> str:
@@ -69,24 +80,49 @@ def test_a_restart_reloads_the_store_without_the_registry(
 
 
 def test_registry_down_keeps_the_last_good_list(
-    make_service: Callable[..., MatcherService],
-    make_config: Callable[..., object],
-    person: httpx.Client,
+    tmp_path: Path,
+    registry_service: Registry,
+    platform_key: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    from reclaim.api.app import create_app
+
     value = random_pdq(np.random.default_rng(3))
-    submit(person, pdq_item(value))
-    make_service().sync_once()
-    # Same store, registry now unreachable: serve what we have, say so.
-    down = make_service(make_config(source={"url": "http://127.0.0.1:9"}))
-    status = down.sync_once()
-    assert status.result == "unavailable" and status.failures == 1
-    assert status.backoff_seconds > 0
-    assert matched(down, value) == [value]
-    report = down.status()
-    assert report["ok"] is False and report["sync"]["result"] == "unavailable"
-    assert report["sync"]["serving"] == "last good list"
-    assert down.sync_once().failures == 2
-    assert down.syncer.status.backoff_seconds >= status.backoff_seconds
+    registry_service.create_case("adult", [pdq_item(value)])
+    config = MatcherConfig.from_mapping(
+        {
+            # A fixed port, so the registry can come back at the same address.
+            "source": {
+                "url": f"http://127.0.0.1:{free_port()}",
+                "api_key": platform_key,
+            },
+            "store": {"url": f"sqlite:///{tmp_path}/matcher.db"},
+            "sync": {"poll_seconds": 0.05, "max_backoff_seconds": 0.2},
+        }
+    )
+    app = create_app(registry_service.settings, registry_service)
+    port = int(config.source.url.rsplit(":", 1)[1])
+    service = MatcherService(config)
+    try:
+        with serve_on(app, port):
+            assert service.sync_once().result == "ok"
+        # The registry is down: serve what we have, back off, say so.
+        status = service.sync_once()
+        assert status.result == "unavailable" and status.failures == 1
+        assert status.backoff_seconds > 0
+        assert matched(service, value) == [value]
+        report = service.status()
+        assert report["ok"] is False and report["sync"]["result"] == "unavailable"
+        assert report["sync"]["serving"] == "last good list"
+        assert service.sync_once().failures == 2
+        assert service.syncer.status.backoff_seconds >= status.backoff_seconds
+        assert "serving the last good list" in caplog.text
+        assert value not in caplog.text
+        with serve_on(app, port):
+            assert service.sync_once().result == "ok"
+        assert service.status()["sync"]["consecutive_failures"] == 0
+    finally:
+        service.close()
 
 
 def test_a_revoked_key_keeps_the_last_good_list(
