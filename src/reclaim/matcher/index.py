@@ -142,8 +142,11 @@ class PdqIndex:
     def build(cls, hashes: HashesIn, *, structure: Structure = "auto") -> PdqIndex:
         """Index hex strings, `PdqHash` values or an (n, 32) uint8 array.
 
-        Positions follow the input order. `structure` forces a search
-        structure ("flat" or "mih") instead of choosing by size ("auto").
+        Positions follow the input order. A C-contiguous (n, 32) uint8 array
+        is used in place, not copied (that is what keeps the index within 2x
+        the raw hashes): do not write to it afterwards. `structure` forces a
+        search structure ("flat" or "mih") instead of choosing by size
+        ("auto").
         """
         codes = as_codes(hashes)
         segments = [_Segment(0, _structure(codes, structure))] if len(codes) else []

@@ -9,10 +9,10 @@ r_t of the query's key finds every stored code within R; candidates are then
 checked against the full 256 bits. The radii r_t are chosen per query, so one
 set of tables serves any radius (large radii fall back to a flat scan).
 
-Each table is a bucket directory over all 2**key_bits keys and
-the stored positions sorted by key (see `buckets`): about 2 bytes a bucket and
-3 bytes a position. Keys are not stored: the directory says where each bucket
-starts. The codes themselves are shared with the caller, in position order.
+Each table is a bucket directory over all 2**key_bits keys and the stored
+positions sorted by key (see `buckets`): about 1.1 bytes a bucket and 3 bytes
+a position. Keys are not stored: the directory says where each bucket starts.
+The codes themselves are shared with the caller, in position order.
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ FLAT_NS = 2.5
 #: numpy's own flat scan (the fallback for radii too large for the tables).
 _NUMPY_FLAT_NS = 10.0
 
-#: Candidates checked per batch: bounds temporary memory to some 100 MB.
+#: Candidates checked per batch of queries: bounds temporary memory to some
+#: 16 MB; smaller batches pay more per-call overhead.
 _BATCH_CANDIDATES = 1 << 17
 #: Rows whose keys are extracted at once while building (bounds memory).
 _BUILD_ROWS = 1 << 16
@@ -207,6 +208,8 @@ class MultiIndexHash:
         """Whether a query at `radius` probes tables (else it scans)."""
         if max(self._plan.radii(radius)) >= self._plan.key_bits:
             return False
+        if self._plan.probes(radius) >= 2**self._plan.key_bits:
+            return False  # every bucket would be probed: scanning is simpler
         if not self._scan_when_cheaper:
             return True
         cost = self._plan.cost_ns(len(self), radius)
@@ -218,8 +221,9 @@ class MultiIndexHash:
             return Hits.empty()
         if not self.uses_tables(radius):
             return search_numpy(self._codes, queries, radius)
-        expected = max(1.0, self._plan.candidates(len(self), radius))
-        step = max(1, int(_BATCH_CANDIDATES / expected))
+        # Candidates and probes per query bound a batch's temporary arrays.
+        work = max(self._plan.candidates(len(self), radius), self._plan.probes(radius))
+        step = max(1, int(_BATCH_CANDIDATES / work))
         parts = [
             self._search_batch(queries[first : first + step], radius).shifted_queries(
                 first
