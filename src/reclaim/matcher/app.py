@@ -5,6 +5,7 @@
 | `POST /v1/match` | match a batch of hashes (pdq, md5, vpdq) |
 | `POST /v1/match/media` | match an uploaded image or video (hashed in memory) |
 | `GET /v1/review`, `GET/POST /v1/review/{id}` | the review queue and decisions |
+| `GET /review` | a small review page for moderators (HTML forms) |
 | `GET /status` | list size, cursor, lag, last sync result, backoff, outbox |
 | `GET /metrics` | Prometheus metrics |
 """
@@ -24,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from reclaim import __version__
 from reclaim.hashing import InvalidHashError, Md5Hash, PdqHash, VpdqHash
-from reclaim.matcher import http_errors
+from reclaim.matcher import http_errors, review_page
 from reclaim.matcher.http_errors import BadQueryError, UploadTooLargeError
 from reclaim.matcher.matching import Match
 from reclaim.matcher.media import hash_upload
@@ -163,6 +164,8 @@ def create_app(service: MatcherService, *, background: bool = False) -> FastAPI:
             service.metrics.render(),
             media_type="text/plain; version=0.0.4; charset=utf-8",
         )
+
+    app.include_router(review_page.router(service))
 
     @app.get("/healthz", summary="Liveness")
     def healthz() -> dict[str, Any]:
