@@ -49,6 +49,18 @@ def test_frames_equal_the_vpdq_oracle() -> None:
     assert compared > 50
 
 
+@pytest.mark.parametrize("seconds", [0.25, 2.5])
+def test_other_sampling_rates_equal_the_oracle(seconds: float) -> None:
+    """Skipping undecoded frames keeps vpdq's numbering at any rate."""
+    vpdq = _vpdq()
+    path = require_shared("vpdq", "tmk", "sample-videos", "pattern-hd-no-bar.mp4")
+    ours = video_hash(path, seconds_per_hash=seconds, letterbox=False)
+    theirs = vpdq.computeHash(str(path), seconds_per_hash=seconds)
+    assert [(f.frame_number, f.pdq.hex, f.quality) for f in ours.frames] == [
+        (f.frame_number, f.hex, f.quality) for f in theirs
+    ]
+
+
 def test_pillarbox_bars_are_found_and_cropped() -> None:
     folder = require_shared("vpdq", "tmk", "sample-videos")
     hashed = video_hash(folder / "chair-19-sd-bar.mp4")
