@@ -329,7 +329,7 @@ def main() -> int:
     parser.add_argument("--items", type=int, help="registry items (false matches)")
     parser.add_argument("--uploads", type=int, help="uploads (false matches)")
     args = parser.parse_args()
-    samples, n_items, n_uploads = (2, 20, 100) if args.quick else (8, 300, 4000)
+    samples, n_items, n_uploads = (2, 20, 100) if args.quick else (6, 200, 3000)
     samples = args.samples or samples
     n_items = args.items or n_items
     n_uploads = args.uploads or n_uploads
