@@ -73,7 +73,7 @@ def test_progress_reaches_the_end(video: Path) -> None:
 
 
 def test_submit_sends_compact_vpdq(video: Path) -> None:
-    items = _submittable(hash_video(video))
+    items = _submittable(hash_video(video), 0)
     assert [item["type"] for item in items] == ["md5", "vpdq"]
     compact = items[1]["value"]
     assert compact.startswith("vpdq1:")
@@ -91,8 +91,8 @@ def test_submit_a_video_to_a_registry(
             "submit", str(video), "--program", "adult", "--registry", url
         )
         assert code == 0, err
-        assert "2 hashes submitted" in out
+        assert "1 files (2 hashes) submitted" in out  # MD5 and vPDQ: one item
         number = re.search(r"case number\s+(\S+)", out).group(1)  # type: ignore[union-attr]
         pin = re.search(r"PIN\s+([0-9A-Z-]{19})", out).group(1)  # type: ignore[union-attr]
         code, out, _ = run("status", number, "--pin", pin, "--registry", url)
-        assert code == 0 and "vpdq" in out and "(video)" in out
+        assert code == 0 and "video" in out and "active" in out

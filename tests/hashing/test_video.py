@@ -268,3 +268,22 @@ def test_sampler_numbers_frames_as_if_all_were_decoded() -> None:
         late.push(pts, data, pts)
     late.finish()
     assert not late.consistent()
+
+
+def test_arguments_and_frame_budget(
+    tmp_path: Path, clip: list[np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reclaim.hashing import video
+    from reclaim.hashing.errors import MediaTooLargeError
+
+    with pytest.raises(UnreadableMediaError, match="cannot read the file"):
+        video_hash(tmp_path / "missing.mp4")
+    path = _encode(tmp_path / "v.mp4", clip)
+    with pytest.raises(ValueError, match="zero"):
+        video_hash(path, seconds_per_hash=-1)
+    every = video_hash(path, seconds_per_hash=0)
+    assert [f.frame_number for f in every.frames] == list(range(40))
+    monkeypatch.setattr(video, "MAX_VPDQ_FRAMES", 3)
+    with pytest.raises(MediaTooLargeError) as raised:
+        video_hash(path, seconds_per_hash=0)
+    assert "fewer frames" in _one_line(raised.value)
