@@ -124,3 +124,34 @@ def test_unparseable_list_entries_are_skipped() -> None:
     )
     assert catalog.counts() == {"pdq": 0, "md5": 0, "vpdq": 1}
     assert catalog.skipped == 2
+
+
+def test_prefix_lookup_across_merges(monkeypatch: pytest.MonkeyPatch) -> None:
+    from reclaim.matcher import lookup
+    from reclaim.matcher.codes import as_codes
+
+    monkeypatch.setattr(lookup, "_MERGE_AT", 4)
+    rng = np.random.default_rng(51)
+    values = [random_pdq(rng) for _ in range(20)]
+    # Two hashes sharing their first 8 bytes: both are candidates.
+    values.append(values[0][:16] + values[1][16:])
+    table = lookup.PrefixLookup()
+    for start in range(0, len(values), 3):
+        table.add(as_codes(values[start : start + 3]), start)
+    found = table.candidates(as_codes(values))
+    for position, hits in enumerate(found):
+        assert position in hits
+    assert sorted(found[0]) == [0, 20]
+    assert table.candidates(as_codes([random_pdq(rng)])) == [[]]
+
+
+def test_catalog_swaps_keep_old_versions_readable() -> None:
+    rng = np.random.default_rng(52)
+    values = [random_pdq(rng) for _ in range(5)]
+    old = Catalog.build([pdq(v) for v in values])
+    new = old.with_changes(listed=[pdq(values[0], "minor")], gone=[pdq(values[0])])
+    query = [[PdqHash.parse(values[0])]]
+    assert [m.program for m in match_pdq(old, query, radius=0)] == ["adult"]
+    assert [m.program for m in match_pdq(new, query, radius=0)] == ["minor"]
+    again = new.with_changes(listed=[pdq(values[0], "minor")], gone=[])
+    assert again.counts()["pdq"] == 5  # listing it twice adds nothing

@@ -3,22 +3,28 @@
 A `Catalog` is immutable to its readers. `with_changes` returns a new one
 that shares what did not change; the service swaps it in with one
 assignment, so queries never wait for an update and never see half of one.
-The per-position owner lists are append-only and shared between versions: a
-position is never reused, so an older catalog still reads its own positions.
+
+PDQ records are kept compact, since lists run to millions: per index
+position, the 32 hash bytes and a program number, in append-only arrays
+shared by every version (a position is never reused, so an older catalog
+still reads its own positions). Records are found for removal through a
+compact prefix look-up (`lookup.py`), not a per-record map.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from reclaim.hashing import InvalidHashError, SignalType, VpdqHash
-from reclaim.matcher.codes import Codes, as_codes
+from reclaim.matcher.codes import CODE_BYTES, Codes, as_codes
 from reclaim.matcher.index import PdqIndex
+from reclaim.matcher.lookup import PrefixLookup
 from reclaim.matcher.records import ListRecord
 
 logger = logging.getLogger(__name__)
@@ -40,12 +46,24 @@ class Video:
 class _Shared:
     """Append-only tables shared by every version of a catalog (writer-owned)."""
 
-    pdq_owner: list[ListRecord] = field(default_factory=list)
-    pdq_position: dict[Key, int] = field(default_factory=dict)
+    pdq_codes: bytearray = field(default_factory=bytearray)  # 32 bytes a position
+    pdq_program: array[int] = field(default_factory=lambda: array("H"))
+    pdq_dead: bytearray = field(default_factory=bytearray)  # 1 once removed
+    pdq_lookup: PrefixLookup = field(default_factory=PrefixLookup)
+    program_names: list[str] = field(default_factory=list)
+    program_numbers: dict[str, int] = field(default_factory=dict)
     videos: list[Video] = field(default_factory=list)
     video_number: dict[Key, int] = field(default_factory=dict)
     frame_owner: list[int] = field(default_factory=list)
     frame_positions: dict[int, tuple[int, int]] = field(default_factory=dict)
+
+    def program_number(self, program: str) -> int:
+        """The number of a program name, given one if it is new."""
+        number = self.program_numbers.get(program)
+        if number is None:
+            number = self.program_numbers[program] = len(self.program_names)
+            self.program_names.append(program)
+        return number
 
 
 class Catalog:
@@ -93,18 +111,43 @@ class Catalog:
 
     def pdq_record(self, position: int) -> ListRecord:
         """The record at a PDQ index position."""
-        return self._shared.pdq_owner[position]
+        shared = self._shared
+        start = position * CODE_BYTES
+        value = bytes(shared.pdq_codes[start : start + CODE_BYTES]).hex()
+        program = shared.program_names[shared.pdq_program[position]]
+        return ListRecord(SignalType.PDQ, value, program)
 
     def frame_video(self, position: int) -> Video:
         """The video that a frame index position belongs to."""
         return self._shared.videos[self._shared.frame_owner[position]]
+
+    def _pdq_positions(
+        self, codes: Codes, records: list[ListRecord]
+    ) -> list[list[int]]:
+        """For each record (with its parsed code), the live positions holding it."""
+        shared = self._shared
+        found: list[list[int]] = []
+        for code, record, candidates in zip(
+            codes, records, shared.pdq_lookup.candidates(codes), strict=True
+        ):
+            number = shared.program_numbers.get(record.program, -1)
+            raw = code.tobytes()
+            found.append(
+                [
+                    p
+                    for p in candidates
+                    if not shared.pdq_dead[p]
+                    and shared.pdq_program[p] == number
+                    and shared.pdq_codes[p * CODE_BYTES : (p + 1) * CODE_BYTES] == raw
+                ]
+            )
+        return found
 
     def with_changes(
         self, *, listed: Iterable[ListRecord], gone: Iterable[ListRecord]
     ) -> Catalog:
         """A new catalog with records added and removed; this one is unchanged."""
         shared = self._shared
-        remove_pdq: list[int] = []
         add_frames: list[str] = []
         remove_frames: list[int] = []
         md5 = self.md5
@@ -118,10 +161,11 @@ class Catalog:
                 md5, md5_copied = dict(md5), True
             return md5
 
+        gone_pdq: dict[tuple[str, str], ListRecord] = {}
         for record in gone:
             key = record.key
-            if record.kind is SignalType.PDQ and key in shared.pdq_position:
-                remove_pdq.append(shared.pdq_position.pop(key))
+            if record.kind is SignalType.PDQ:
+                gone_pdq[(record.value, record.program)] = record
             elif record.kind is SignalType.MD5:
                 table = own_md5()
                 left = tuple(r for r in table.get(record.value, ()) if r.key != key)
@@ -136,13 +180,11 @@ class Catalog:
                 videos -= 1
         next_frame = self.frames.next_position
         pdq_kind = SignalType.PDQ
-        new_pdq: dict[Key, ListRecord] = {}
+        new_pdq: dict[tuple[str, str], ListRecord] = {}
         for record in listed:
             if record.kind is pdq_kind:
                 # The key inline: this loop runs once per hash at start-up.
-                key = ("pdq", record.value, record.program)
-                if key not in shared.pdq_position:
-                    new_pdq.setdefault(key, record)
+                new_pdq.setdefault((record.value, record.program), record)
                 continue
             key = record.key
             if record.kind is SignalType.MD5:
@@ -165,15 +207,32 @@ class Catalog:
                     shared.frame_owner.append(number)
                 shared.frame_positions[number] = (start, start + len(video.frames))
                 videos += 1
+        gone_codes, leaving = _parsed(list(gone_pdq.values()))
+        remove_pdq = {p for ps in self._pdq_positions(gone_codes, leaving) for p in ps}
         codes, kept = _parsed(list(new_pdq.values()))
         skipped += len(new_pdq) - len(kept)
-        first = self.pdq.next_position
-        for offset, record in enumerate(kept):
-            shared.pdq_position[("pdq", record.value, record.program)] = first + offset
-        shared.pdq_owner.extend(kept)
+        if len(self.pdq):
+            # Already listed (and staying): not added twice.
+            holders = self._pdq_positions(codes, kept)
+            fresh = [
+                n
+                for n, ps in enumerate(holders)
+                if not any(p not in remove_pdq for p in ps)
+            ]
+            if len(fresh) < len(kept):
+                kept = [kept[n] for n in fresh]
+                codes = codes[fresh]
+        for position in remove_pdq:
+            shared.pdq_dead[position] = 1
+        shared.pdq_lookup.add(codes, self.pdq.next_position)
+        shared.pdq_codes.extend(codes.tobytes())
+        shared.pdq_program.extend(shared.program_number(r.program) for r in kept)
+        shared.pdq_dead.extend(bytes(len(kept)))
         pdq = self.pdq
         if len(kept) or remove_pdq:
-            pdq = pdq.with_changes(add=codes, remove=np.array(remove_pdq, np.int64))
+            pdq = pdq.with_changes(
+                add=codes, remove=np.array(sorted(remove_pdq), np.int64)
+            )
         frames = self.frames
         if add_frames or remove_frames:
             frames = frames.with_changes(
