@@ -39,7 +39,7 @@ import vpdq  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from reclaim.hashing import video_hash  # noqa: E402
-from reclaim.hashing.video_packets import Sampler, h264_length_size  # noqa: E402
+from reclaim.hashing.video_packets import NalSyntax, Sampler  # noqa: E402
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 WIDTH, HEIGHT, FPS, SECONDS = 1920, 1080, 30, 60
@@ -112,8 +112,9 @@ def decoded_frames(path: Path) -> tuple[int, int]:
     """How many frames video_hash decodes (its sampler, replayed), of how many."""
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
-        length_size = h264_length_size(stream.codec_context.extradata)
-        sampler: Sampler[int] = Sampler(FPS, length_size=length_size)
+        codec = stream.codec_context
+        syntax = NalSyntax.for_codec(codec.name, codec.extradata)
+        sampler: Sampler[int] = Sampler(FPS, syntax=syntax)
         kept = total = 0
         for packet in container.demux(stream):
             if packet.size:

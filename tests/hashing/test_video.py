@@ -222,31 +222,59 @@ def test_decoding_has_a_time_bound(tmp_path: Path, clip: list[np.ndarray]) -> No
 
 
 def test_h264_reference_flags() -> None:
-    from reclaim.hashing.video_packets import h264_length_size, is_disposable
+    from reclaim.hashing.video_packets import NalSyntax
 
     def avcc(*nals: bytes) -> bytes:
         return b"".join(len(n).to_bytes(4, "big") + n for n in nals)
 
     sei, ref_slice, nonref_slice = b"\x06\x05\x01", b"\x41\x9a\x00", b"\x01\x9e\x00"
-    assert h264_length_size(b"\x01\x64\x00\x1f\xff\xe1") == 4
-    assert h264_length_size(b"\x00\x00\x00\x01\x67") == 0
-    assert is_disposable(avcc(sei, nonref_slice), 4)
-    assert not is_disposable(avcc(sei, ref_slice), 4)
-    assert not is_disposable(avcc(sei), 4)  # no picture at all: keep it
-    assert not is_disposable(b"\x00\x00\x00\x09" + nonref_slice, 4)  # damaged
-    annex_b = b"\x00\x00\x00\x01" + sei + b"\x00\x00\x01" + nonref_slice
-    assert is_disposable(annex_b, 0)
+    boxed = NalSyntax.for_codec("h264", b"\x01\x64\x00\x1f\xff\xe1")
+    assert boxed == NalSyntax(False, 4)
+    annex_b = NalSyntax.for_codec("h264", b"\x00\x00\x00\x01\x67")
+    assert annex_b == NalSyntax(False, 0)
+    assert NalSyntax.for_codec("vp9", None) is None
+    assert boxed.disposable(avcc(sei, nonref_slice))
+    assert not boxed.disposable(avcc(sei, ref_slice))
+    assert not boxed.disposable(avcc(sei))  # no picture at all: keep it
+    assert not boxed.disposable(b"\x00\x00\x00\x09" + nonref_slice)  # damaged
+    assert boxed.idr(avcc(sei, b"\x65\x88")) and not boxed.idr(avcc(ref_slice))
+    stream = b"\x00\x00\x00\x01" + sei + b"\x00\x00\x01" + nonref_slice
+    assert annex_b.disposable(stream)
+
+
+def test_hevc_reference_flags() -> None:
+    from reclaim.hashing.video_packets import NalSyntax
+
+    def hvcc(layers: int) -> bytes:
+        return bytes([1] + [0] * 20 + [layers << 3 | 3, 0])
+
+    def unit(kind: int, layer: int = 0) -> bytes:
+        nal = bytes([kind << 1, layer + 1, 0xAF])
+        return len(nal).to_bytes(4, "big") + nal
+
+    flat = NalSyntax.for_codec("hevc", hvcc(1))
+    assert flat == NalSyntax(True, 4, 0)
+    assert flat.disposable(unit(0))  # TRAIL_N
+    assert not flat.disposable(unit(1))  # TRAIL_R
+    assert flat.idr(unit(19)) and flat.idr(unit(20)) and not flat.idr(unit(21))
+    layered = NalSyntax.for_codec("hevc", hvcc(3))
+    assert layered is not None and layered.top_layer == 2
+    assert layered.disposable(unit(0, 2)) and not layered.disposable(unit(0, 1))
+    unknown = NalSyntax.for_codec("hevc", hvcc(0))
+    assert unknown is not None and not unknown.disposable(unit(0))
+    assert NalSyntax.for_codec("hevc", None) == NalSyntax(True, 0)
 
 
 def test_sampler_numbers_frames_as_if_all_were_decoded() -> None:
-    from reclaim.hashing.video_packets import Sampler
+    from reclaim.hashing.video_packets import NalSyntax, Sampler
 
     idr, ref, nonref = (b"\x00\x00\x00\x01" + bytes([h]) for h in (0x65, 0x41, 0x01))
+    h264 = NalSyntax(False, 4)
     # Decode order I0 P4 B2 b1 b3 P8 B6 b5 b7 | I9 P10 P11 (b: not a
     # reference); every 2nd frame is sampled: 0 2 4 6 8 10.
     order = [(0, idr), (4, ref), (2, ref), (1, nonref), (3, nonref), (8, ref)]
     order += [(6, ref), (5, nonref), (7, nonref), (9, idr), (10, ref), (11, ref)]
-    sampler: Sampler[int] = Sampler(2, length_size=4)
+    sampler: Sampler[int] = Sampler(2, syntax=h264)
     kept = [k for pts, data in order for k in sampler.push(pts, data, pts)]
     kept += sampler.finish()
     # Gone: the b-frames, and 11 (after the last sampled frame of its group).
@@ -255,15 +283,15 @@ def test_sampler_numbers_frames_as_if_all_were_decoded() -> None:
     assert numbers == [0, 2, 4, 6, 8, 9, 10]
     assert sampler.consistent()
     # Without an IDR ahead, only the non-reference frames can go.
-    open_ended: Sampler[int] = Sampler(2, length_size=4)
+    open_ended: Sampler[int] = Sampler(2, syntax=h264)
     kept = [k for pts, data in order[:5] for k in open_ended.push(pts, data, pts)]
     assert kept == [] and open_ended.finish() == [0, 4, 2]
     # Frames without timestamps stop the skipping.
-    blind: Sampler[int] = Sampler(2, length_size=4)
+    blind: Sampler[int] = Sampler(2, syntax=h264)
     assert blind.push(0, idr, 0) == [] and blind.push(None, nonref, 1) == [0, 1]
     # A frame shown before frames of an earlier group (a broken stream) moves
     # their numbers: a skipped frame may have been a sampled one. Caught.
-    late: Sampler[int] = Sampler(2, length_size=4)
+    late: Sampler[int] = Sampler(2, syntax=h264)
     for pts, data in ((0, idr), (2, nonref), (3, idr), (1, nonref)):
         late.push(pts, data, pts)
     late.finish()
@@ -287,3 +315,42 @@ def test_arguments_and_frame_budget(
     with pytest.raises(MediaTooLargeError) as raised:
         video_hash(path, seconds_per_hash=0)
     assert "fewer frames" in _one_line(raised.value)
+
+
+def test_hevc_frames_equal_the_oracle_with_frames_skipped(
+    tmp_path: Path, photos: dict[str, np.ndarray]
+) -> None:
+    import av
+
+    from reclaim.hashing.video_packets import NalSyntax, Sampler
+    from tests.hashing.test_video_robustness import make_frames
+
+    vpdq = _vpdq()
+    if "libx265" not in av.codecs_available:
+        pytest.skip("this PyAV build has no libx265 encoder to make an HEVC clip")
+    path = tmp_path / "clip-hevc.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx265", rate=15)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        stream.options = {"preset": "fast", "x265-params": "log-level=error"}
+        for pixels in make_frames(photos, ("astronaut", "coffee", "chelsea")):
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    ours = video_hash(path)
+    theirs = vpdq.computeHash(str(path), seconds_per_hash=1)
+    assert [(f.frame_number, f.pdq.hex, f.quality) for f in ours.frames] == [
+        (f.frame_number, f.hex, f.quality) for f in theirs
+    ]
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        codec = video.codec_context
+        sampler: Sampler[int] = Sampler(
+            15, syntax=NalSyntax.for_codec(codec.name, codec.extradata)
+        )
+        sizes = [(p.pts, bytes(p)) for p in container.demux(video) if p.size]
+    decoded = sum(len(sampler.push(pts, data, 1)) for pts, data in sizes)
+    decoded += len(sampler.finish())
+    assert decoded < 0.7 * len(sizes)  # the B-frames nothing refers to are left

@@ -29,7 +29,7 @@ from reclaim.hashing.errors import (
 )
 from reclaim.hashing.pdq import MIN_DIMENSION, features_of_grid, luma_grid
 from reclaim.hashing.types import Md5Hash, PdqHash
-from reclaim.hashing.video_packets import Sampler, h264_length_size
+from reclaim.hashing.video_packets import NalSyntax, Sampler
 from reclaim.hashing.vpdq_format import MAX_VPDQ_FRAMES, VpdqFrame, VpdqHash
 
 if TYPE_CHECKING:  # PyAV's stubs make Packet generic; the class is not.
@@ -204,10 +204,8 @@ def _sampler(
     stream: av.video.stream.VideoStream, frame_mod: int, *, skip: bool
 ) -> Sampler[_Packet]:
     codec = stream.codec_context
-    h264 = skip and codec.name == "h264"
-    return Sampler(
-        frame_mod, length_size=h264_length_size(codec.extradata) if h264 else None
-    )
+    syntax = NalSyntax.for_codec(codec.name, codec.extradata) if skip else None
+    return Sampler(frame_mod, syntax=syntax)
 
 
 def _sampled_frames(

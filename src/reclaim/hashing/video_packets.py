@@ -1,10 +1,11 @@
 """Which compressed video packets the frame sampler can leave undecoded.
 
 vPDQ numbers frames in presentation order and hashes one frame in
-`frame_mod`. In H.264 two kinds of frame need not be decoded at all:
+`frame_mod`. In H.264 and H.265 two kinds of frame need not be decoded:
 
-* a frame that is not sampled and that no other frame predicts from (its
-  slices all have `nal_ref_idc == 0`, as encoders write most B-frames);
+* a frame that is not sampled and that no other frame predicts from (H.264:
+  its slices all have `nal_ref_idc == 0`, as encoders write most B-frames;
+  H.265: sub-layer non-reference pictures of the top temporal layer);
 * any frame after the last sampled one, in decode order, before the next IDR
   frame: nothing decoded later can refer back across an IDR.
 
@@ -28,55 +29,92 @@ from typing import Generic, TypeVar
 #: Packets held back at most, looking for the next IDR frame (memory bound).
 MAX_GROUP = 300
 
-#: An IDR picture: decoding starts afresh, nothing refers back past it.
-_IDR = 5
-
 T = TypeVar("T")
 
 #: H.264 NAL unit types that carry picture slices (non-IDR, partitions, IDR).
-_SLICE_TYPES = frozenset({1, 2, 3, 4, 5})
+_H264_SLICES = frozenset({1, 2, 3, 4, 5})
+_H264_IDR = 5
+
+#: H.265 picture NAL types below 32; the even ones up to 14 are "sub-layer
+#: non-reference": no picture of the same temporal layer predicts from them.
+_HEVC_VCL_END = 32
+_HEVC_NON_REFERENCE = frozenset({0, 2, 4, 6, 8, 10, 12, 14})
+_HEVC_IDR = frozenset({19, 20})
 
 
-def h264_length_size(extradata: bytes | None) -> int:
-    """Bytes in each NAL length prefix (MP4 `avcC`), or 0 for start codes."""
-    if extradata and len(extradata) >= 5 and extradata[0] == 1:
-        return (extradata[4] & 3) + 1
-    return 0
+@dataclass(frozen=True, slots=True)
+class NalSyntax:
+    """How to read one codec's access units: H.264 or H.265 (HEVC).
 
+    `length_size` is the bytes in each NAL length prefix (MP4's `avcC` or
+    `hvcC`), or 0 for start codes. `top_layer` is HEVC's highest temporal
+    layer when the stream says (only its non-reference pictures are
+    unreferenced by all others), else None.
+    """
 
-def _nal_headers(data: bytes, length_size: int) -> list[int]:
-    """The first byte of every NAL unit in an H.264 access unit."""
-    headers: list[int] = []
-    if length_size:
-        at = 0
-        while at + length_size < len(data):
-            size = int.from_bytes(data[at : at + length_size], "big")
-            at += length_size
-            if size == 0 or at + size > len(data):
-                return []  # malformed: let the decoder see it
-            headers.append(data[at])
-            at += size
+    hevc: bool
+    length_size: int
+    top_layer: int | None = None
+
+    @classmethod
+    def for_codec(cls, name: str, extradata: bytes | None) -> NalSyntax | None:
+        """The syntax of a decoder's stream, or None for other codecs."""
+        data = extradata or b""
+        if name == "h264":
+            boxed = len(data) >= 5 and data[0] == 1  # avcC
+            return cls(False, (data[4] & 3) + 1 if boxed else 0)
+        if name == "hevc":
+            if not (len(data) >= 23 and data[0] == 1):  # not hvcC: start codes
+                return cls(True, 0)
+            layers = data[21] >> 3 & 7
+            return cls(True, (data[21] & 3) + 1, layers - 1 if layers else None)
+        return None
+
+    def _headers(self, data: bytes) -> list[bytes]:
+        """The header bytes (1 for H.264, 2 for H.265) of every NAL unit."""
+        width = 2 if self.hevc else 1
+        headers: list[bytes] = []
+        if self.length_size:
+            at = 0
+            while at + self.length_size < len(data):
+                size = int.from_bytes(data[at : at + self.length_size], "big")
+                at += self.length_size
+                if size < width or at + size > len(data):
+                    return []  # malformed: let the decoder see it
+                headers.append(data[at : at + width])
+                at += size
+            return headers
+        at = data.find(b"\x00\x00\x01")
+        while at != -1 and at + 3 + width <= len(data):
+            headers.append(data[at + 3 : at + 3 + width])
+            at = data.find(b"\x00\x00\x01", at + 3)
         return headers
-    at = data.find(b"\x00\x00\x01")
-    while at != -1 and at + 3 < len(data):
-        headers.append(data[at + 3])
-        at = data.find(b"\x00\x00\x01", at + 3)
-    return headers
 
+    def _pictures(self, data: bytes) -> list[tuple[int, int]]:
+        """(NAL type, temporal layer) of each picture-carrying NAL unit."""
+        if self.hevc:
+            units = [(h[0] >> 1 & 0x3F, (h[1] & 7) - 1) for h in self._headers(data)]
+            return [(kind, layer) for kind, layer in units if kind < _HEVC_VCL_END]
+        units = [(h[0], 0) for h in self._headers(data)]
+        return [(h, 0) for h, _ in units if h & 0x1F in _H264_SLICES]
 
-def _slices(data: bytes, length_size: int) -> list[int]:
-    return [h for h in _nal_headers(data, length_size) if h & 0x1F in _SLICE_TYPES]
+    def disposable(self, data: bytes) -> bool:
+        """Whether the access unit is a picture no other picture refers to."""
+        pictures = self._pictures(data)
+        if not pictures:
+            return False
+        if self.hevc:
+            return self.top_layer is not None and all(
+                kind in _HEVC_NON_REFERENCE and layer == self.top_layer
+                for kind, layer in pictures
+            )
+        return all(header & 0x60 == 0 for header, _ in pictures)
 
-
-def is_disposable(data: bytes, length_size: int) -> bool:
-    """Whether an H.264 access unit is a picture no other picture refers to."""
-    slices = _slices(data, length_size)
-    return bool(slices) and all(h & 0x60 == 0 for h in slices)
-
-
-def is_idr(data: bytes, length_size: int) -> bool:
-    """Whether an H.264 access unit is an IDR picture (a clean start)."""
-    return any(h & 0x1F == _IDR for h in _slices(data, length_size))
+    def idr(self, data: bytes) -> bool:
+        """Whether the access unit is an IDR picture (a clean start)."""
+        if self.hevc:
+            return any(kind in _HEVC_IDR for kind, _ in self._pictures(data))
+        return any(header & 0x1F == _H264_IDR for header, _ in self._pictures(data))
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,11 +132,11 @@ class Sampler(Generic[T]):
     rest at the end of the stream.
     """
 
-    def __init__(self, frame_mod: int, *, length_size: int | None) -> None:
-        # length_size None: not H.264, so nothing is known to be skippable.
+    def __init__(self, frame_mod: int, *, syntax: NalSyntax | None) -> None:
+        # syntax None: a codec we cannot read, so nothing is known skippable.
         self.frame_mod = frame_mod
-        self.length_size = length_size if length_size is not None else 0
-        self.skipping = length_size is not None and frame_mod > 1
+        self.syntax = syntax or NalSyntax(False, 0)
+        self.skipping = syntax is not None and frame_mod > 1
         self.seen: list[int] = []
         self.skipped: list[int] = []
         self.held: list[_Held[T]] = []
@@ -115,9 +153,9 @@ class Sampler(Generic[T]):
             self.skipping = False
             return [*self._release(whole_group=False), item]
         bisect.insort(self.seen, pts)
-        idr = is_idr(data, self.length_size)
+        idr = self.syntax.idr(data)
         released = self._release(whole_group=True) if idr else []
-        reference = not is_disposable(data, self.length_size)
+        reference = not self.syntax.disposable(data)
         self.held.append(_Held(pts, reference, item))
         if len(self.held) > MAX_GROUP:
             released += self._release(whole_group=False)
