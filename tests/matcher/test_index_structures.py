@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reclaim.matcher import PdqIndex
+from reclaim.matcher import IndexArgumentError, PdqIndex
 from reclaim.matcher import index as index_module
 from reclaim.matcher.buckets import Directory, PositionList
-from reclaim.matcher.mih import MihPlan, _within
+from reclaim.matcher.mih import MihPlan, MultiIndexHash, _within
 
 
 def reference_spans(keys: np.ndarray, key_bits: int, probe: np.ndarray):
@@ -89,3 +89,42 @@ def test_segments_stay_few_and_positions_stay_put(monkeypatch) -> None:
     for position, matches in enumerate(found):
         removed = position in range(993, 1954, 40)
         assert matches.positions.tolist() == ([] if removed else [position])
+
+
+def test_memory_is_counted_from_the_arrays() -> None:
+    rng = np.random.default_rng(4)
+    codes = rng.integers(0, 256, size=(3000, 32), dtype=np.uint8)
+    index = PdqIndex.build(codes, structure="mih").with_changes(remove=[5])
+    [table] = [s.search for s in index._segments]
+    parts = sum(t.directory.nbytes + t.positions.nbytes for t in table._tables)
+    assert index.nbytes == codes.nbytes + parts + (3000 + 7) // 8
+    flat = PdqIndex.build(codes, structure="flat")
+    assert flat.nbytes == 2 * codes.nbytes  # ours and faiss's copy
+
+
+def test_a_query_far_from_everything_probes_empty_buckets() -> None:
+    codes = np.zeros((50, 32), dtype=np.uint8)
+    index = PdqIndex.build(codes, structure="mih")
+    far = np.full((1, 32), 0xFF, dtype=np.uint8)
+    assert len(index.query(far, radius=10)[0]) == 0
+    assert index.query(codes[:1], radius=0)[0].positions.tolist() == list(range(50))
+
+
+def test_tables_hand_over_to_a_scan_when_that_is_cheaper() -> None:
+    rng = np.random.default_rng(5)
+    codes = rng.integers(0, 256, size=(2000, 32), dtype=np.uint8)
+    search = MultiIndexHash(codes, MihPlan(8, 8), scan_when_cheaper=True)
+    assert not search.uses_tables(31)
+    hits = search.search(codes[:3], 31)
+    pairs = zip(hits.queries.tolist(), hits.positions.tolist(), strict=True)
+    assert sorted(pairs) == [
+        (0, 0),
+        (1, 1),
+        (2, 2),
+    ]
+
+
+def test_positions_must_be_integers() -> None:
+    index = PdqIndex.build(["0" * 64])
+    with pytest.raises(IndexArgumentError, match="not positions"):
+        index.with_changes(remove=[0.5])  # type: ignore[list-item]
