@@ -184,11 +184,12 @@ def test_numpy_and_faiss_flat_agree() -> None:
         assert pairs(m) == [(int(d), int(p)) for d, p in mine]
 
 
-def test_a_reader_never_sees_a_torn_index() -> None:
+@pytest.mark.parametrize("structure", ["auto", "mih"])
+def test_a_reader_never_sees_a_torn_index(structure: str) -> None:
     """A writer swaps in changed indexes while a reader queries the current one."""
     rng = np.random.default_rng(6)
     stored = random_codes(rng, 200)
-    current = {"index": PdqIndex.build(stored)}
+    current = {"index": PdqIndex.build(stored, structure=structure)}  # type: ignore[arg-type]
     stop = threading.Event()
     errors: list[str] = []
 
