@@ -74,7 +74,7 @@ def test_equals_the_pytx_matcher_run_here() -> None:
     names.append("pattern-sd-grey-bar")
     for query in names:
         for compared in names:
-            a, b = _every(hashes[query], 7), _every(hashes[compared], 5)
+            a, b = _every(hashes[query], 13), _every(hashes[compared], 9)
             found = video_match(a, b)
             expected = _oracle(a, b)
             assert (found.query_match_percent, found.compared_match_percent) == (
