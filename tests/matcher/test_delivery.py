@@ -100,6 +100,7 @@ def test_feedback_waits_out_a_registry_outage(
     service.deliver()  # the old key is refused: both messages stay queued
     assert service.outbox.pending()["feedback"] == 2
     assert "refused the API key" in (service.last_feedback.error or "")
+    assert "refused" in service.status()["outbox"]["last_feedback_error"]
     service.source.http.headers["Authorization"] = f"Bearer {key}"  # type: ignore[attr-defined]
     service.outbox.retry_now()
     started = time.perf_counter()

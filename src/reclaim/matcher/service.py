@@ -244,7 +244,11 @@ class MatcherService:
                 "serving": "last good list" if not sync.healthy else "current list",
             },
             "review": self.queue.counts(),
-            "outbox": self.outbox.pending(),
+            "outbox": {
+                **self.outbox.pending(),
+                "last_feedback_error": self.last_feedback.error,
+                "last_webhook_error": self.last_webhook.error,
+            },
             "policy": {
                 "auto_action_distance": self.config.policy.auto_action_distance,
                 "radius": self.config.radius,
