@@ -114,9 +114,13 @@ METHODS = (
     Method("+mirror+unborder", (), UNBORDER),
     Method("+chrome", (), CHROME),
     Method("views(24)+query", VIEWS_SMALL, CHROME),
-    Method("views(60)+query", LADDER, CHROME),
-    Method("views(68), plain query", SUBMISSION_VIEWS, WHOLE),
-    Method("views(68)+query (ours)", SUBMISSION_VIEWS, (*CHROME, "crop-")),
+    Method(f"views({len(LADDER)})+query", LADDER, CHROME),
+    Method(f"views({len(SUBMISSION_VIEWS)}), plain query", SUBMISSION_VIEWS, WHOLE),
+    Method(
+        f"views({len(SUBMISSION_VIEWS)})+query (ours)",
+        SUBMISSION_VIEWS,
+        (*CHROME, "crop-"),
+    ),
 )
 ALL_VIEWS = tuple(dict.fromkeys((*VIEWS_SMALL, *SUBMISSION_VIEWS)))
 
@@ -382,9 +386,9 @@ def main() -> int:
         ("+dihedral", "plain PDQ"),
         ("+mirror+unborder", "+dihedral"),
         ("+chrome", "+mirror+unborder"),
-        ("views(60)+query", "+chrome"),
-        ("views(68)+query (ours)", "views(68), plain query"),
-        ("views(68)+query (ours)", "views(60)+query"),
+        (METHODS[-3].name, "+chrome"),
+        (METHODS[-1].name, METHODS[-2].name),
+        (METHODS[-1].name, METHODS[-3].name),
     ]
     for label, row in table.items():
         for big, small in supersets:

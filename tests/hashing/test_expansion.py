@@ -101,7 +101,7 @@ def test_turn_refuses_large_angles() -> None:
 def test_view_names_are_stable() -> None:
     assert Crop("centre", 60).name == "crop-centre-60"
     assert Rotation(-2).name == "rotate--2"
-    assert len(SUBMISSION_VIEWS) == 68
+    assert len(SUBMISSION_VIEWS) == 82
 
 
 # Held-out photos of bench/robustness.py (not used to choose the views).

@@ -82,7 +82,7 @@ def test_view_list_and_turns_match_python(js_pdq: JsPdq) -> None:  # noqa: F811
     assert names == [view.name for view in SUBMISSION_VIEWS]
     assert (side, gate) == (WORKING_SIDE, MIN_QUALITY)
     for degrees, (cos, sin) in turns.items():
-        assert (turn(int(degrees)).cos, turn(int(degrees)).sin) == (cos, sin)
+        assert (turn(float(degrees)).cos, turn(float(degrees)).sin) == (cos, sin)
 
 
 @pytest.mark.parametrize("size", [(5, 5), (7, 300), (600, 9)])

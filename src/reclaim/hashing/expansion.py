@@ -31,26 +31,31 @@ from reclaim.hashing.views import (
     working_image,
 )
 
-#: Edge bands cut off: the outer 30% and the half of each side. Captions,
-#: stickers and emoji usually sit in one of them; the upload is cut the same
+#: Edge bands cut off: 30%, half or 70% of the picture off each side. An
+#: overlay (caption, sticker, emoji) narrower than 40% of the picture always
+#: leaves a strip of at least 30% free on one side; the upload is cut the same
 #: way (`QUERY_CROPS`), so the untouched part of the copy meets the original's.
 EDGE_CUTS: tuple[Crop, ...] = tuple(
     Crop(side, permille)
-    for permille in (300, 500)
+    for permille in (300, 500, 700)
     for side in ("left", "right", "top", "bottom")
 )
 
 #: Edge crops every 2% up to 20%, centre crops every 2% to 20%, turns every
-#: degree to 5, then the edge cuts: picked on the tuning photos of
+#: half degree to 5, then the 12 edge cuts: picked on the tuning photos of
 #: `bench/robustness.py` (coarser steps of 5% and 2 degrees missed a third of
-#: the crops and turns).
+#: the crops and turns; whole degrees missed one turn in ten).
 SUBMISSION_VIEWS: tuple[View, ...] = (
     *(
         Crop(side, permille)
         for permille in range(20, 201, 20)
         for side in ("left", "right", "top", "bottom", "centre")
     ),
-    *(Rotation(sign * degrees) for degrees in (1, 2, 3, 4, 5) for sign in (1, -1)),
+    *(
+        Rotation(sign * step / 2)
+        for step in range(1, 11)  # 0.5, 1, ... 5 degrees
+        for sign in (1, -1)
+    ),
     *EDGE_CUTS,
 )
 

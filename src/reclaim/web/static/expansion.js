@@ -30,12 +30,17 @@ export const MIN_QUALITY = 50;
 const ONE = 65536;
 const HALF = 2 * ONE;
 
-/** round(cos(d) * 2^16), round(sin(d) * 2^16) for d = 1..5 degrees. */
+/** round(cos(d) * 2^16), round(sin(d) * 2^16) for d = 0.5, 1, ... 5 degrees. */
 export const TURNS = Object.freeze({
+  0.5: [65534, 572],
   1: [65526, 1144],
+  1.5: [65514, 1716],
   2: [65496, 2287],
+  2.5: [65474, 2859],
   3: [65446, 3430],
+  3.5: [65414, 4001],
   4: [65376, 4572],
+  4.5: [65334, 5142],
   5: [65287, 5712],
 });
 
@@ -46,11 +51,11 @@ export const SUBMISSION_VIEWS = Object.freeze([
   ...Array.from({ length: 10 }, (_, i) => (i + 1) * 20).flatMap((permille) =>
     SIDES.map((side) => ({ kind: "crop", side, permille, name: `crop-${side}-${permille}` })),
   ),
-  ...[1, 2, 3, 4, 5].flatMap((degrees) =>
+  ...[0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5].flatMap((degrees) =>
     [degrees, -degrees].map((d) => ({ kind: "rotate", degrees: d, name: `rotate-${d}` })),
   ),
-  // Edge cuts: the outer 30% and the half of each side (captions, stickers).
-  ...[300, 500].flatMap((permille) =>
+  // Edge cuts: 30%, half or 70% of each side cut away (captions, stickers).
+  ...[300, 500, 700].flatMap((permille) =>
     SIDES.slice(0, 4).map((side) => ({ kind: "crop", side, permille, name: `crop-${side}-${permille}` })),
   ),
 ]);
