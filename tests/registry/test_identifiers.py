@@ -72,3 +72,14 @@ def test_pins_are_long_random_and_normalised() -> None:
     pin = pins.pop()
     assert len(pin.replace("-", "")) == 16  # 80 bits
     assert normalise_pin(pin.lower().replace("-", " ")) == pin.replace("-", "")
+
+
+def test_pin_symbols_are_uniform() -> None:
+    # 32 symbols from the low five bits of random bytes: each equally likely.
+    from collections import Counter
+
+    counts = Counter(c for _ in range(4000) for c in new_pin().replace("-", ""))
+    expected = 4000 * 16 / 32
+    assert set(counts) == set(ALPHABET)
+    # Six standard deviations: fails by chance about once in 10^9 runs.
+    assert all(abs(n - expected) < 6 * expected**0.5 for n in counts.values())
