@@ -216,3 +216,35 @@ def test_an_upload_inside_bars_matches_its_picture(
     reply = api.post("/v1/match/media", content=encode(framed, "PNG"))
     (match,) = reply.json()["matches"]
     assert match["variant"] == "inner" and match["distance"] <= 31
+
+
+def test_an_access_token_guards_every_endpoint_but_liveness(
+    make_config: Callable[..., MatcherConfig],
+    make_service: Callable[..., MatcherService],
+) -> None:
+    token = "s3cret-token"
+    config = make_config(serve={"token": token})
+    assert token not in repr(config)
+    batch = {"hashes": [{"type": "md5", "value": "0" * 32}]}
+    with served(make_service(config)) as api:
+        assert api.get("/healthz").status_code == 200
+        for method, path in (
+            ("POST", "/v1/match"),
+            ("GET", "/status"),
+            ("GET", "/metrics"),
+            ("GET", "/review"),
+            ("GET", "/v1/review"),
+        ):
+            refused = api.request(method, path, json=batch)
+            assert_error(refused, 401)
+            assert refused.headers["www-authenticate"].startswith("Basic")
+            wrong = api.request(
+                method, path, json=batch, headers={"Authorization": "Bearer nope"}
+            )
+            assert_error(wrong, 401)
+        bearer = {"Authorization": f"Bearer {token}"}
+        assert api.post("/v1/match", json=batch, headers=bearer).status_code == 200
+        assert api.get("/status", headers=bearer).status_code == 200
+        # A moderator's browser: HTTP Basic, the token as the password.
+        assert api.get("/review", auth=("moderator", token)).status_code == 200
+        assert api.get("/review", auth=("moderator", "guess")).status_code == 401

@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from reclaim import __version__
 from reclaim.hashing import InvalidHashError, Md5Hash, PdqHash, VpdqHash
 from reclaim.matcher import http_errors, review_page
+from reclaim.matcher.access import RequireToken
 from reclaim.matcher.http_errors import BadQueryError, UploadTooLargeError
 from reclaim.matcher.matching import Match
 from reclaim.matcher.media import hash_upload
@@ -81,6 +82,8 @@ def create_app(service: MatcherService, *, background: bool = False) -> FastAPI:
     )
     http_errors.install(app)
     config = service.config
+    if config.token:
+        app.add_middleware(RequireToken, token=config.token)
 
     @app.post("/v1/match", summary="Match a batch of hashes")
     def match(body: MatchRequest) -> dict[str, Any]:

@@ -29,6 +29,7 @@ secret = "..."
 [serve]
 host = "127.0.0.1"
 port = 8100
+token = "..."                 # optional: the API then needs it (Bearer/Basic)
 ```
 """
 
@@ -115,6 +116,8 @@ class MatcherConfig:
     port: int = 8100
     max_upload_bytes: int = 64 * 1024 * 1024
     max_batch: int = 10_000
+    #: When set, the API needs it (Bearer, or Basic's password); see access.py.
+    token: str = field(default="", repr=False)
 
     @classmethod
     def load(cls, path: str | Path) -> MatcherConfig:
@@ -194,6 +197,7 @@ class MatcherConfig:
                 "serve", "max_upload_bytes", _count(1, 2**40), 64 * 1024 * 1024
             ),
             max_batch=reader.get("serve", "max_batch", _count(1, 1_000_000), 10_000),
+            token=reader.get("serve", "token", _text, ""),
         )
 
 
@@ -217,7 +221,7 @@ class _Reader:
         "match": {"radius", "dihedral", "vpdq_threshold"},
         "policy": {"auto_action_distance"},
         "webhook": {"url", "secret", "timeout_seconds", "max_backoff_seconds"},
-        "serve": {"host", "port", "max_upload_bytes", "max_batch"},
+        "serve": {"host", "port", "max_upload_bytes", "max_batch", "token"},
     }
 
     def __init__(self, data: Mapping[str, Any], origin: str) -> None:

@@ -1,0 +1,59 @@
+"""An optional access token for the matcher's API.
+
+With `[serve] token` set, every endpoint but `/healthz` needs it, as
+`Authorization: Bearer <token>` (the upload pipeline, Prometheus) or as the
+password of HTTP Basic authentication (a moderator's browser on `/review`).
+Tokens are compared in constant time and never logged.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from reclaim.matcher.http_errors import error_response
+
+#: Reachable without the token: liveness only.
+OPEN_PATHS = frozenset({"/healthz"})
+
+
+def presented_token(authorization: str) -> str | None:
+    """The token in a Bearer or Basic `Authorization` header, if any."""
+    scheme, _, credentials = authorization.strip().partition(" ")
+    if scheme.lower() == "bearer":
+        return credentials.strip()
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(credentials.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return decoded.partition(":")[2]
+    return None
+
+
+class RequireToken:
+    """Refuse requests without the configured token (401, one JSON shape)."""
+
+    def __init__(self, app: ASGIApp, *, token: str) -> None:
+        self.app = app
+        self._token = token.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        given = presented_token(headers.get(b"authorization", b"").decode("latin-1"))
+        if given is not None and hmac.compare_digest(given.encode(), self._token):
+            await self.app(scope, receive, send)
+            return
+        response = error_response(
+            401,
+            "this matcher needs its access token: send 'Authorization: Bearer "
+            "<token>' (the [serve] token of its config)",
+        )
+        response.headers["WWW-Authenticate"] = 'Basic realm="reclaim matcher"'
+        await response(scope, receive, send)
