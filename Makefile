@@ -47,6 +47,7 @@ bench: setup
 	$(BIN)/python bench/registry_load.py
 	$(BIN)/python bench/pdq_conformance.py
 	$(BIN)/python bench/matcher_index.py
+	$(BIN)/python bench/matcher_sync.py
 	$(BIN)/python bench/robustness.py
 
 clean:
