@@ -7,10 +7,12 @@ a new image to it. Two helpers close the gap, measured by
 
 * `submission_hashes`: on the person's device, the whole-image hash and then
   the hashes of derived views (`SUBMISSION_VIEWS`: edge and centre crops, small
-  turns). They are plain PDQ hashes, so any platform's matcher benefits
-  unchanged. `static/expansion.js` computes the same hashes in the browser.
-* `query_hashes`: on the platform, the upload's 8 rotations and mirrors and
-  the same for the picture inside any solid bars (letterbox, frames).
+  turns, edge cuts). They are plain PDQ hashes, so any platform's matcher
+  benefits unchanged. `static/expansion.js` computes the same hashes in the
+  browser.
+* `query_hashes`: on the platform, the upload's 8 rotations and mirrors, its
+  mirrored pixels, the same 8 for the picture inside solid bars (letterbox,
+  frames) or screenshot chrome, and the upload's own edge cuts.
 """
 
 from __future__ import annotations
