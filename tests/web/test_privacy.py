@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from urllib.parse import urlparse
 
+from reclaim.hashing.expansion import SUBMISSION_VIEWS
 from tests.web.test_app_flow import choose_program_and_files, wait_until_hashed
 
 
@@ -45,18 +47,27 @@ def test_only_hashes_leave_the_page(
             assert name not in str(request["url"])
     for request in posts:
         body = bytes(request["body"])  # type: ignore[arg-type]
-        assert len(body) < 2048, f"a {len(body)}-byte body is more than hashes"
+        payload = json.loads(body)
+        hashes = payload.get("hashes", [])
+        # Each picture is sent as its hash and its views' hashes: at most 115
+        # bytes of JSON each, and nothing else.
+        assert len(body) < 200 + 115 * len(hashes), f"a {len(body)}-byte body"
         for content in contents:
             for start in range(0, len(content) - 64, max(1, len(content) // 50)):
                 assert content[start : start + 64] not in body
         for name in names:
             assert name.encode() not in body
-        payload = json.loads(body)
         assert set(payload) <= {"program", "hashes", "pin"}
-        for item in payload.get("hashes", []):
-            assert set(item) <= {"type", "value", "quality"}
+        for item in hashes:
+            assert set(item) <= {"type", "value", "quality", "item"}
             assert item["type"] in {"pdq", "md5"}
             assert len(item["value"]) in {32, 64}
+            assert int(item["value"], 16) >= 0  # hex, nothing else
+            assert isinstance(item.get("item", 0), int)
+        # One item per file, never more hashes than a picture and its views.
+        per_item = Counter(item.get("item") for item in hashes)
+        assert len(per_item) <= len(files)
+        assert all(n <= 1 + len(SUBMISSION_VIEWS) for n in per_item.values())
     gets = [
         r for r in requests if r["method"] == "GET" and str(r["url"]).startswith("http")
     ]

@@ -4,7 +4,7 @@
 // through libheif (WebAssembly, served from this site). Videos: MD5, streamed
 // in chunks so a 2 GB file never needs 2 GB of memory. Nothing leaves the
 // device from here: this worker makes no network requests.
-import { pdqHashImageData } from "./pdq.js";
+import { submissionHashes } from "./expansion.js";
 import { createMD5 } from "./vendor/hash-wasm.mjs";
 
 const CHUNK = 8 * 1024 * 1024;
@@ -22,20 +22,22 @@ self.onmessage = async (event) => {
       const pixels = kind === "heif" ? await decodeHeif(file) : await decodeImage(file);
       let hashed;
       try {
-        hashed = pdqHashImageData(pixels);
+        // The whole image first, then derived views (crops, small turns) so
+        // that edited copies still match; the same list Python computes.
+        hashed = submissionHashes(pixels);
       } catch (error) {
         // Too small, or one flat colour: no usable fingerprint.
         const failure = new Error(String(error && error.message));
         failure.code = "unfit";
         throw failure;
       }
-      const { hex, quality } = hashed;
+      const { quality } = hashed[0];
       const preview = kind === "heif" ? await previewOf(pixels) : null;
       post(id, {
         type: "result",
         kind: "image",
         quality,
-        hashes: [{ type: "pdq", value: hex, quality }],
+        hashes: hashed.map(({ hex, quality }) => ({ type: "pdq", value: hex, quality })),
         preview,
       });
     } else {
