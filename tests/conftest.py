@@ -192,8 +192,9 @@ def random_pdq(rng: np.random.Generator) -> str:
 
 
 @contextmanager
-def live_server(app: object) -> Iterator[str]:
-    """Run an ASGI app with uvicorn on a free 127.0.0.1 port, in a thread."""
+def live_server(app: object, *, port: int = 0) -> Iterator[str]:
+    """Run an ASGI app with uvicorn on 127.0.0.1 in a thread: on a free port,
+    or on `port` (so that a server can come back where it was)."""
     import socket
     import threading
     import time
@@ -201,7 +202,8 @@ def live_server(app: object) -> Iterator[str]:
     import uvicorn
 
     sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, access_log=False, log_config=None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -105,35 +105,6 @@ def pdq_item(value: str, quality: int = 100) -> dict[str, Any]:
     return {"type": "pdq", "value": value, "quality": quality}
 
 
-@contextmanager
-def serve_on(app: object, port: int) -> Iterator[str]:
+def serve_on(app: object, port: int) -> AbstractContextManager[str]:
     """Serve an ASGI app on a given 127.0.0.1 port (so it can come back there)."""
-    import socket
-    import threading
-    import time
-
-    import uvicorn
-
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, host="127.0.0.1", port=port, access_log=False, log_config=None
-        )
-    )
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, daemon=True
-    )
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+    return live_server(app, port=port)
