@@ -117,3 +117,47 @@ def test_done_means(
             print(f"withdrawal to unmatchable: {gone * 1000:.0f} ms (poll 0.1 s)")
             assert copy_matches() == []
             assert platform.get("/status").json()["sync"]["result"] == "ok"
+
+
+def test_a_picture_listed_with_its_views_is_one_review_entry(
+    photos: dict[str, np.ndarray],
+    person: httpx.Client,
+    make_config: Callable[..., MatcherConfig],
+    make_service: Callable[..., MatcherService],
+) -> None:
+    """A copy matching several of a picture's listed views is one upload to
+    review; the decision reaches the registry for each view, and the person's
+    case counts the picture once."""
+    from reclaim.hashing import submission_hashes
+
+    photo = photos["chelsea"]
+    views = submission_hashes(photo)
+    assert len(views) > 10
+    case = submit(
+        person, *({**pdq_item(h.hex, h.quality or 0), "item": 0} for h in views)
+    )
+    height = photo.shape[0]
+    cropped = encode(photo[height // 10 :], "JPEG", quality=90)  # top 10% cut
+    service = make_service(make_config())
+    service.sync_once()
+    with (
+        live_server(create_app(service)) as matcher_url,
+        httpx.Client(base_url=matcher_url, timeout=30) as platform,
+    ):
+        reply = platform.post("/v1/match/media", content=cropped).json()
+        found = reply["matches"]
+        assert len({m["match_id"] for m in found}) == 1
+        queued = platform.get("/v1/review").json()["matches"]
+        assert len(queued) == 1 and queued[0]["matched_hashes"] == len(found) > 1
+        platform.post(
+            f"/v1/review/{queued[0]['id']}", json={"decision": "blocked"}
+        ).raise_for_status()
+        service.deliver()
+        assert not any(service.outbox.pending().values())
+    status = person.post(
+        f"/api/v1/cases/{case['case_number']}/status", json={"pin": case["pin"]}
+    ).json()["case"]
+    [item] = status["items"]
+    assert (item["platforms_matched"], item["platforms_removed"]) == (1, 1)
+    removed = [h for h in status["hashes"] if h["platforms_removed"]]
+    assert len(removed) == len(found)

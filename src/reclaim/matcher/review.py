@@ -8,6 +8,7 @@ transaction, so an answered match request or decision is never lost.
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -52,6 +53,8 @@ class QueuedMatch:
     state: State
     decided_at: datetime | None
     reviewer: str | None
+    #: Other listed (type, value) hashes the same upload matched in this program.
+    related: tuple[tuple[str, str], ...] = ()
 
     def summary(self) -> dict[str, Any]:
         """The JSON form for the API, CLI and webhooks (no hash value)."""
@@ -61,6 +64,7 @@ class QueuedMatch:
             "type": self.kind,
             "program": self.program,
             "distance": self.distance,
+            "matched_hashes": 1 + len(self.related),
             "reference": self.reference,
             "state": self.state.value,
             "decided_at": _iso(self.decided_at),
@@ -78,12 +82,20 @@ class ReviewQueue:
         self.policy = policy
         self.webhooks = webhooks
 
-    def record(self, found: Sequence[tuple[Match, str | None]]) -> list[QueuedMatch]:
-        """Queue matches (each with the platform's content reference)."""
+    def record(
+        self, found: Sequence[tuple[Match, Sequence[Match], str | None]]
+    ) -> list[QueuedMatch]:
+        """Queue matches: each the closest match of one upload in one program,
+        the other hashes that upload matched there, and the platform's content
+        reference. One upload is one entry for a moderator, however many of a
+        picture's listed views it matched."""
         queued: list[QueuedMatch] = []
         now = datetime.now(UTC)
         with self.engine.begin() as connection:
-            for match, reference in found:
+            for match, others, reference in found:
+                related = tuple(
+                    dict.fromkeys((m.kind.value, m.value) for m in others).keys()
+                )
                 auto = self.policy.auto_action(match.distance)
                 state = State.AUTO_ACTIONED if auto else State.PENDING
                 row_id = connection.execute(
@@ -96,6 +108,7 @@ class ReviewQueue:
                         distance=match.distance,
                         reference=reference,
                         state=state.value,
+                        related=json.dumps(related) if related else "",
                     )
                     .returning(matches.c.id)
                 ).scalar_one()
@@ -110,6 +123,7 @@ class ReviewQueue:
                     state,
                     None,
                     None,
+                    related,
                 )
                 feedback = "blocked" if auto else "pending_review"
                 self._announce(connection, item, feedback)
@@ -150,11 +164,12 @@ class ReviewQueue:
     def _announce(
         self, connection: Connection, item: QueuedMatch, feedback: str
     ) -> None:
-        enqueue(
-            connection,
-            FEEDBACK,
-            {"type": item.kind, "value": item.value, "feedback": feedback},
-        )
+        for kind, value in ((item.kind, item.value), *item.related):
+            enqueue(
+                connection,
+                FEEDBACK,
+                {"type": kind, "value": value, "feedback": feedback},
+            )
         if self.webhooks:
             event = "match.review" if item.state is State.PENDING else "match.action"
             if item.state is State.NOT_BLOCKED:
@@ -212,6 +227,7 @@ def _queued(row: Any) -> QueuedMatch:
         State(row.state),
         _aware(row.decided_at) if row.decided_at else None,
         row.reviewer,
+        tuple(tuple(pair) for pair in json.loads(row.related)) if row.related else (),
     )
 
 

@@ -168,23 +168,36 @@ class MatcherService:
         return found
 
     def match(self, queries: Sequence[Query]) -> list[Result]:
-        """Match queries and queue every match for review (committed on return)."""
+        """Match queries and queue them for review (committed on return).
+
+        Each query's matches in one program are one review entry, led by the
+        closest: a picture is listed with its derived views, and an upload
+        that matched several of them is still one upload to review.
+        """
         found = self.find(queries)
-        pairs = [
-            (match, queries[number].reference)
-            for number, matches in enumerate(found)
-            for match in matches
+        groups: list[tuple[int, list[Match]]] = []
+        for number, matches in enumerate(found):
+            by_program: dict[str, list[Match]] = {}
+            for match in matches:
+                by_program.setdefault(match.program, []).append(match)
+            for program in sorted(by_program):
+                ranked = sorted(by_program[program], key=lambda m: m.distance)
+                groups.append((number, ranked))
+        entries = [
+            (ranked[0], ranked[1:], queries[number].reference)
+            for number, ranked in groups
         ]
-        queued = iter(self.queue.record(pairs) if pairs else [])
-        results = [
-            Result(tuple((m, next(queued)) for m in matches)) for matches in found
-        ]
-        for result in results:
-            for _, item in result.matches:
-                self.metrics.matches.labels(item.kind, item.state.value).inc()
-        if pairs:
+        queued = self.queue.record(entries) if entries else []
+        entry_of: dict[int, QueuedMatch] = {}
+        for (_, ranked), item in zip(groups, queued, strict=True):
+            for match in ranked:
+                entry_of[id(match)] = item
+            self.metrics.matches.labels(item.kind, item.state.value).inc()
+        if entries:
             self._wake_delivery.set()
-        return results
+        return [
+            Result(tuple((m, entry_of[id(m)]) for m in matches)) for matches in found
+        ]
 
     def match_media(self, hashes: MediaHashes, *, reference: str | None) -> Result:
         """Match an upload's hashes (image: PDQ variants + MD5; video: MD5 + vPDQ)."""

@@ -25,7 +25,9 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     select,
+    text,
 )
 from sqlalchemy.engine import make_url
 
@@ -84,12 +86,23 @@ def open_engine(url: str) -> Engine:
     return engine
 
 
+def _add_missing_columns(engine: Engine) -> None:
+    """Columns added since a store was created (create_all adds only tables)."""
+    present = {c["name"] for c in inspect(engine).get_columns("matches")}
+    if "related" not in present:
+        with engine.begin() as connection:
+            connection.execute(
+                text("ALTER TABLE matches ADD COLUMN related TEXT NOT NULL DEFAULT ''")
+            )
+
+
 class ListStore:
     """The list's records and cursor in the local database."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         metadata.create_all(engine)
+        _add_missing_columns(engine)
         # The driver's placeholder: qmark (sqlite3) or format (psycopg).
         self._mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
 

@@ -68,6 +68,10 @@ matches = Table(
     Column("state", String(16), nullable=False),
     Column("decided_at", DateTime(timezone=True), nullable=True),
     Column("reviewer", String(100), nullable=True),
+    # The other listed hashes the same upload matched in the same program (a
+    # picture is listed with its derived views): JSON [[type, value], ...].
+    # Decisions go back to the registry for each of them too.
+    Column("related", Text, nullable=False, server_default=""),
     Index("ix_matches_state", "state", "id"),
 )
 
