@@ -354,3 +354,18 @@ def test_hevc_frames_equal_the_oracle_with_frames_skipped(
     decoded = sum(len(sampler.push(pts, data, 1)) for pts, data in sizes)
     decoded += len(sampler.finish())
     assert decoded < 0.7 * len(sizes)  # the B-frames nothing refers to are left
+
+
+def test_a_known_md5_is_used_and_otherwise_computed(
+    tmp_path: Path, photos: dict[str, np.ndarray]
+) -> None:
+    import hashlib
+
+    from reclaim.hashing import Md5Hash
+    from tests.conftest import write_video
+
+    path = write_video(tmp_path / "clip.mp4", photos["coffee"])
+    expected = hashlib.md5(path.read_bytes()).hexdigest()
+    assert video_hash(path).md5.hex == expected
+    given = Md5Hash("0" * 32)
+    assert video_hash(path, md5=given).md5 == given

@@ -83,7 +83,9 @@ def hash_video(
         return FileHashes(name, error=f"cannot read the file: {error.strerror}")
     try:
         return FileHashes(
-            name, digests, video=video_hash(name, on_progress=on_progress)
+            name,
+            digests,
+            video=video_hash(name, on_progress=on_progress, md5=digests.md5),
         )
     except MediaError as error:
         return FileHashes(name, digests, error=str(error))

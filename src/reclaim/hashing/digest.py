@@ -32,3 +32,12 @@ def file_digests(path: str | os.PathLike[str]) -> FileDigests:
             sha256.update(chunk)
             size += len(chunk)
     return FileDigests(Md5Hash(md5.hexdigest()), sha256.hexdigest(), size)
+
+
+def file_md5(path: str | os.PathLike[str]) -> Md5Hash:
+    """MD5 of a file alone, read in `CHUNK_SIZE` chunks."""
+    md5 = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK_SIZE):
+            md5.update(chunk)
+    return Md5Hash(md5.hexdigest())

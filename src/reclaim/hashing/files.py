@@ -94,7 +94,8 @@ def hash_file(
         )
     if os.path.splitext(name)[1].lower() in VIDEO_SUFFIXES:
         try:
-            return FileHashes(name, digests, video=video_hash(name))
+            video = video_hash(name, md5=digests.md5)
+            return FileHashes(name, digests, video=video)
         except MediaError as error:
             return FileHashes(name, digests, error=str(error))
     try:

@@ -21,7 +21,7 @@ import av
 import numpy as np
 
 from reclaim.hashing.borders import Box, find_borders
-from reclaim.hashing.digest import file_digests
+from reclaim.hashing.digest import file_md5
 from reclaim.hashing.errors import (
     ImageShapeError,
     MediaTooLargeError,
@@ -294,8 +294,11 @@ def video_hash(
     time_limit: float = DECODE_TIME_LIMIT,
     letterbox: bool = True,
     on_progress: Callable[[float], None] | None = None,
+    md5: Md5Hash | None = None,
 ) -> VideoHash:
     """MD5 and vPDQ frame hashes of a video file.
+
+    Pass `md5` when the file's MD5 is already known, to save reading it again.
 
     `seconds_per_hash=0` hashes every frame. `on_progress` gets the share of
     the video decoded so far (0-1) when the duration is known. Frames that are
@@ -310,7 +313,8 @@ def video_hash(
         raise UnreadableMediaError(f"cannot read the file: {error.strerror}") from None
     if seconds_per_hash < 0:
         raise ValueError("seconds_per_hash must be zero (every frame) or positive")
-    md5 = file_digests(name).md5
+    if md5 is None:
+        md5 = file_md5(name)
     deadline = time.monotonic() + time_limit
     skip = threaded = True
     while True:
