@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,21 +32,11 @@ import httpx
 import numpy as np
 import uvicorn
 
+from synthetic import free_port, random_pdq
+
 ROOT = Path(__file__).resolve().parents[1]
 RECLAIM = str(ROOT / ".venv" / "bin" / "reclaim")
 ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def random_pdq(rng: np.random.Generator) -> str:
-    bits = np.zeros(256, dtype=bool)
-    bits[rng.choice(256, 128, replace=False)] = True
-    return format(int("".join("1" if b else "0" for b in bits), 2), "064x")
 
 
 def preload(database_url: str, count: int, rng: np.random.Generator) -> None:

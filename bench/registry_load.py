@@ -21,7 +21,6 @@ import asyncio
 import hashlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -34,24 +33,14 @@ import httpx
 import numpy as np
 import psycopg
 
+from synthetic import free_port, random_pdq
+
 ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 ROOT = Path(__file__).resolve().parents[1]
 CLIENTS = 32
 DURATION = 10.0
 LIST_SIZE = 1_000_000
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def random_pdq(rng: np.random.Generator) -> str:
-    bits = np.zeros(256, dtype=bool)
-    bits[rng.choice(256, 128, replace=False)] = True
-    return format(int("".join("1" if b else "0" for b in bits), 2), "064x")
 
 
 class Server:

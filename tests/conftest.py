@@ -36,6 +36,18 @@ def require_shared(*parts: str) -> Path:
     return path
 
 
+def vpdq_oracle():  # type: ignore[no-untyped-def]
+    """Meta's vpdq package (a test oracle); skip without it, but fail under CI."""
+    try:
+        import vpdq
+    except ImportError as error:
+        reason = f"Meta's vpdq package is not installed ({error}): make test builds it"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return vpdq
+
+
 #: scikit-image's bundled photographs (no download needed).
 PHOTO_NAMES = (
     "astronaut",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -11,24 +10,13 @@ import pytest
 from reclaim.hashing.borders import find_borders
 from reclaim.hashing.errors import UnreadableMediaError
 from reclaim.hashing.video import video_hash
-from tests.conftest import require_shared
+from tests.conftest import require_shared, vpdq_oracle
 
 pytestmark = pytest.mark.conformance
 
 
-def _vpdq():  # type: ignore[no-untyped-def]
-    try:
-        import vpdq
-    except ImportError as error:
-        reason = f"Meta's vpdq package is not installed ({error}): make test builds it"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return vpdq
-
-
 def test_frames_equal_the_vpdq_oracle() -> None:
-    vpdq = _vpdq()
+    vpdq = vpdq_oracle()
 
     folder = require_shared("vpdq", "tmk", "sample-videos")
     videos = sorted(folder.glob("*.mp4"))
@@ -52,7 +40,7 @@ def test_frames_equal_the_vpdq_oracle() -> None:
 @pytest.mark.parametrize("seconds", [0.25, 2.5])
 def test_other_sampling_rates_equal_the_oracle(seconds: float) -> None:
     """Skipping undecoded frames keeps vpdq's numbering at any rate."""
-    vpdq = _vpdq()
+    vpdq = vpdq_oracle()
     path = require_shared("vpdq", "tmk", "sample-videos", "pattern-hd-no-bar.mp4")
     ours = video_hash(path, seconds_per_hash=seconds, letterbox=False)
     theirs = vpdq.computeHash(str(path), seconds_per_hash=seconds)
@@ -325,7 +313,7 @@ def test_hevc_frames_equal_the_oracle_with_frames_skipped(
     from reclaim.hashing.video_packets import NalSyntax, Sampler
     from tests.hashing.test_video_robustness import make_frames
 
-    vpdq = _vpdq()
+    vpdq = vpdq_oracle()
     if "libx265" not in av.codecs_available:
         pytest.skip("this PyAV build has no libx265 encoder to make an HEVC clip")
     path = tmp_path / "clip-hevc.mp4"

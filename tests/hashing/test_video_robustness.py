@@ -10,7 +10,6 @@ table that docs/video.md shows.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from PIL import Image
 
 from reclaim.hashing import VideoHash, VpdqFrame, VpdqHash, video_hash, video_match
 from reclaim.hashing.types import PdqHash
+from tests.conftest import vpdq_oracle
 
 WIDTH, HEIGHT, FPS = 320, 240, 15
 SHOT_FRAMES = 2 * FPS
@@ -131,20 +131,9 @@ EDITS = (
 )
 
 
-def _oracle_vpdq():  # type: ignore[no-untyped-def]
-    try:
-        import vpdq
-    except ImportError as error:
-        reason = f"Meta's vpdq package is not installed ({error}): make test builds it"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return vpdq
-
-
 def oracle_hash(path: Path) -> VpdqHash:
     """Meta's vpdq hashes of a file, as our value type."""
-    vpdq = _oracle_vpdq()
+    vpdq = vpdq_oracle()
     return VpdqHash(
         tuple(
             VpdqFrame(

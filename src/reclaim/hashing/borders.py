@@ -59,16 +59,39 @@ def _leading(
     return count
 
 
-def find_borders(
-    pixels: npt.NDArray[np.uint8], *, tolerance: int = TOLERANCE
-) -> Box | None:
-    """The picture inside solid borders, or None if there are none to remove."""
+def edge_colour(
+    pixels: npt.NDArray[np.uint8],
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int16]] | None:
+    """(pixels as H x W x C, the colour of its corners), or None when the
+    image is too small to have borders worth finding."""
     image = pixels if pixels.ndim == 3 else pixels[..., None]
     height, width = image.shape[:2]
     if height < 16 or width < 16:
         return None
     corners = np.stack([image[0, 0], image[0, -1], image[-1, 0], image[-1, -1]])
-    colour = np.median(corners, axis=0).astype(np.int16)
+    return image, np.median(corners, axis=0).astype(np.int16)
+
+
+def worth_cropping(box: Box, height: int, width: int) -> Box | None:
+    """`box` if it keeps enough of the picture and trims a visible border."""
+    top, bottom = box.top, height - box.bottom
+    left, right = box.left, width - box.right
+    kept_h, kept_w = box.bottom - box.top, box.right - box.left
+    if kept_h < MIN_KEEP * height or kept_w < MIN_KEEP * width:
+        return None
+    thick = max(top, bottom) >= MIN_BAR * height or max(left, right) >= MIN_BAR * width
+    return box if thick else None
+
+
+def find_borders(
+    pixels: npt.NDArray[np.uint8], *, tolerance: int = TOLERANCE
+) -> Box | None:
+    """The picture inside solid borders, or None if there are none to remove."""
+    found = edge_colour(pixels)
+    if found is None:
+        return None
+    image, colour = found
+    height, width = image.shape[:2]
     # Every other row and column is enough to find bars; the box is then
     # pulled in by one step so no bar pixel can remain inside it.
     step = 2 if min(height, width) >= 64 else 1
@@ -88,10 +111,4 @@ def find_borders(
         min(left * step + (inward if left else 0), width),
         max((cols - right) * step - (inward if right else 0), 0),
     )
-    top, bottom = box.top, height - box.bottom
-    left, right = box.left, width - box.right
-    kept_h, kept_w = box.bottom - box.top, box.right - box.left
-    if kept_h < MIN_KEEP * height or kept_w < MIN_KEEP * width:
-        return None
-    thick = max(top, bottom) >= MIN_BAR * height or max(left, right) >= MIN_BAR * width
-    return box if thick else None
+    return worth_cropping(box, height, width)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from reclaim.hashing.borders import MIN_BAR, MIN_KEEP, TOLERANCE, Box
+from reclaim.hashing.borders import TOLERANCE, Box, edge_colour, worth_cropping
 
 #: A row or column with at most this share of non-background pixels is chrome.
 MAX_BUSY = 0.4
@@ -34,12 +34,11 @@ def find_content(
     pixels: npt.NDArray[np.uint8], *, tolerance: int = TOLERANCE
 ) -> Box | None:
     """The picture inside mostly plain surroundings, or None if there are none."""
-    image = pixels if pixels.ndim == 3 else pixels[..., None]
-    height, width = image.shape[:2]
-    if height < 16 or width < 16:
+    found = edge_colour(pixels)
+    if found is None:
         return None
-    corners = np.stack([image[0, 0], image[0, -1], image[-1, 0], image[-1, -1]])
-    colour = np.median(corners, axis=0).astype(np.int16)
+    image, colour = found
+    height, width = image.shape[:2]
     far = np.abs(image.astype(np.int16) - colour).max(axis=2) > tolerance
     top, bottom = _trim(far.mean(axis=1))
     if top + bottom >= height:
@@ -48,10 +47,4 @@ def find_content(
     left, right = _trim(inner.mean(axis=0))
     if left + right >= width:
         return None
-    box = Box(top, height - bottom, left, width - right)
-    if (box.bottom - box.top) < MIN_KEEP * height or (
-        box.right - box.left
-    ) < MIN_KEEP * width:
-        return None
-    thick = max(top, bottom) >= MIN_BAR * height or max(left, right) >= MIN_BAR * width
-    return box if thick else None
+    return worth_cropping(Box(top, height - bottom, left, width - right), height, width)

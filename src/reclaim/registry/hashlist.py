@@ -51,20 +51,6 @@ class ListEntry(NamedTuple):
     change: int
     updated_at: datetime
 
-    @classmethod
-    def of(cls, record: HashRecord) -> ListEntry:
-        return cls(
-            record.signal_type,
-            record.value,
-            record.quality,
-            record.program,
-            record.status,
-            record.case_count,
-            record.quarantined,
-            record.change,
-            as_utc(record.updated_at),
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class Attached:

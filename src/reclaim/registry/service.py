@@ -296,29 +296,22 @@ class Registry:
     ) -> ChangePage:
         """Records changed after `cursor`, in feed order, for allowed programs."""
         chosen = self._readable(platform, programs)
-        limit = max(1, min(limit, MAX_PAGE))
-        with self.db.read() as session:
-            entries = hashlist.changes_since(
-                session, programs=chosen, cursor=cursor, limit=limit + 1
-            )
-        has_more = len(entries) > limit
-        entries = entries[:limit]
-        next_cursor = entries[-1].change if entries else cursor
-        self.note_fetch(platform, kind="changes", records=len(entries))
-        return ChangePage(entries, next_cursor, has_more)
+        page = self._page(chosen, cursor=cursor, limit=limit)
+        self.note_fetch(platform, kind="changes", records=len(page.entries))
+        return page
 
     def feed_page(self, *, cursor: int, limit: int = MAX_PAGE) -> ChangePage:
         """The registry's own read of its feed, every program, not audited.
 
         For the registry's match index; platforms read through `changes`.
         """
+        return self._page([p.value for p in Program], cursor=cursor, limit=limit)
+
+    def _page(self, programs: Sequence[str], *, cursor: int, limit: int) -> ChangePage:
         limit = max(1, min(limit, MAX_PAGE))
         with self.db.read() as session:
             entries = hashlist.changes_since(
-                session,
-                programs=[p.value for p in Program],
-                cursor=cursor,
-                limit=limit + 1,
+                session, programs=programs, cursor=cursor, limit=limit + 1
             )
         has_more = len(entries) > limit
         entries = entries[:limit]
