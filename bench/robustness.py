@@ -58,6 +58,7 @@ from reclaim.hashing import (  # noqa: E402
 from reclaim.hashing.borders import find_borders  # noqa: E402
 from reclaim.hashing.expansion import (  # noqa: E402
     EDGE_CUTS,
+    NUDGES,
     SUBMISSION_VIEWS,
     query_views,
     view_hashes,
@@ -77,26 +78,36 @@ HELD_OUT = (
     "retina",
     "cell",
 )
-VIDEOS = (
-    Path(__file__).resolve().parents[2] / "shared/conformance/vpdq/tmk/sample-videos"
-)
+CONFORMANCE = Path(__file__).resolve().parents[2] / "shared/conformance"
+VIDEOS = CONFORMANCE / "vpdq/tmk/sample-videos"
+#: Meta's PDQ test photos (LabelMe scenes): unrelated pictures for false matches.
+LABELME = CONFORMANCE / "pdq/pdq/data/reg-test-input/labelme-subset"
+#: More of scikit-image's bundled pictures, for false matches only ("cat" is
+#: chelsea again, so it is not here).
+EXTRA_UNRELATED = ("text", "colorwheel", "logo")
 TUNING_VIDEOS = ("pattern-hd-no-bar.mp4",)
 HELD_OUT_VIDEOS = ("doorknob-hd-no-bar.mp4", "chair-20-sd-bar.mp4")
 
 THRESHOLDS = (16, 24, 31)
 
-#: A coarser candidate: crops every 5% to 20%, turns of 2 and 4 degrees.
-VIEWS_SMALL: tuple[View, ...] = (
-    *(Crop(side, p) for p in (50, 100, 150, 200) for side in SIDES),
-    *(Rotation(d) for d in (2, -2, 4, -4)),
+#: The views used until this benchmark chose the current set: crops every 2%
+#: to 20%, turns every half degree to 5, and the edge cuts (82 views).
+VIEWS_BEFORE: tuple[View, ...] = (
+    *(Crop(side, p) for p in range(20, 201, 20) for side in SIDES),
+    *(Rotation(sign * step / 2) for step in range(1, 11) for sign in (1, -1)),
+    *EDGE_CUTS,
 )
-
 
 WHOLE = ("whole/original",)
 DIHEDRAL = ("whole/",)
 UNBORDER = ("whole/", "mirror", "unborder/")
 CHROME = ("whole/", "mirror", "unborder/", "content/")
-LADDER = SUBMISSION_VIEWS[: -len(EDGE_CUTS)]
+EDGE_QUERY = tuple(f"{crop.name}/" for crop in EDGE_CUTS) + tuple(
+    crop.name for crop in EDGE_CUTS
+)
+NUDGE_QUERY = tuple(f"{crop.name}/" for crop in NUDGES) + tuple(
+    crop.name for crop in NUDGES
+)
 
 
 @dataclass(frozen=True)
@@ -105,24 +116,37 @@ class Method:
 
     name: str
     views: tuple[View, ...]
-    query: tuple[str, ...]  # prefixes of `query_views` labels to use
+    query: tuple[str, ...]  # `query_views` labels: exact, or prefixes ending "/"
+
+    def asks(self, label: str) -> bool:
+        """Whether this method looks the upload up with the view `label`."""
+        return any(
+            label.startswith(q) if q.endswith("/") else label == q for q in self.query
+        )
 
 
+N_VIEWS = len(SUBMISSION_VIEWS)
 METHODS = (
     Method("plain PDQ", (), WHOLE),
     Method("+dihedral", (), DIHEDRAL),
     Method("+mirror+unborder", (), UNBORDER),
     Method("+chrome", (), CHROME),
-    Method("views(24)+query", VIEWS_SMALL, CHROME),
-    Method(f"views({len(LADDER)})+query", LADDER, CHROME),
-    Method(f"views({len(SUBMISSION_VIEWS)}), plain query", SUBMISSION_VIEWS, WHOLE),
     Method(
-        f"views({len(SUBMISSION_VIEWS)})+query (ours)",
+        f"views({len(VIEWS_BEFORE)})+query (before)",
+        VIEWS_BEFORE,
+        (*CHROME, *EDGE_QUERY),
+    ),
+    Method(f"views({N_VIEWS}), plain query", SUBMISSION_VIEWS, WHOLE),
+    Method(
+        f"views({N_VIEWS})+query, no nudges", SUBMISSION_VIEWS, (*CHROME, *EDGE_QUERY)
+    ),
+    Method(
+        f"views({N_VIEWS})+query (ours)",
         SUBMISSION_VIEWS,
-        (*CHROME, "crop-"),
+        (*CHROME, *EDGE_QUERY, *NUDGE_QUERY),
     ),
 )
-ALL_VIEWS = tuple(dict.fromkeys((*VIEWS_SMALL, *SUBMISSION_VIEWS)))
+ALL_VIEWS = tuple(dict.fromkeys((*VIEWS_BEFORE, *SUBMISSION_VIEWS)))
 
 
 def _photo(name: str) -> np.ndarray:
@@ -168,6 +192,27 @@ def sources(which: str) -> dict[str, np.ndarray]:
     return kept
 
 
+def unrelated_sources() -> dict[str, np.ndarray]:
+    """Every distinct picture the benchmark has, for false matches: both sets,
+    more scikit-image pictures, Meta's LabelMe photos when ../shared is there."""
+    found = {**sources("tuning"), **sources("held-out")}
+    for name in EXTRA_UNRELATED:
+        found[name] = _photo(name)
+    if LABELME.is_dir():
+        from PIL import Image
+
+        for path in sorted(LABELME.glob("*.jpg")):
+            with Image.open(path) as image:
+                found[path.stem] = np.asarray(image.convert("RGB"))
+    else:
+        print(f"note: {LABELME} missing: false matches use fewer pictures")
+    return {
+        name: array
+        for name, array in found.items()
+        if (pdq_hash(array).quality or 0) >= MIN_QUALITY
+    }
+
+
 def _gate(hashes: list[PdqHash]) -> list[PdqHash]:
     return [h for h in hashes if (h.quality or 0) >= MIN_QUALITY]
 
@@ -199,7 +244,7 @@ def queries(array: np.ndarray) -> dict[str, list[PdqHash]]:
     views = query_views(array)
     out = {}
     for m in METHODS:
-        chosen = [h for label, h in views if label.startswith(m.query)]
+        chosen = [h for label, h in views if m.asks(label)]
         out[m.name] = _gate(list({h.value: h for h in chosen}.values()))
     return out
 
@@ -333,7 +378,7 @@ def main() -> int:
     parser.add_argument("--items", type=int, help="registry items (false matches)")
     parser.add_argument("--uploads", type=int, help="uploads (false matches)")
     args = parser.parse_args()
-    samples, n_items, n_uploads = (2, 20, 100) if args.quick else (6, 200, 3000)
+    samples, n_items, n_uploads = (2, 20, 100) if args.quick else (8, 500, 4000)
     samples = args.samples or samples
     n_items = args.items or n_items
     n_uploads = args.uploads or n_uploads
@@ -345,7 +390,9 @@ def main() -> int:
     if first != pdq_hash(next(iter(photos.values()))):
         failures.append("submission_hashes()[0] is not pdq_hash()")
     table = match_table(photos, samples, rng)
-    rates, sizes = false_matches(photos, n_items, n_uploads, rng)
+    unrelated = unrelated_sources()
+    print(f"false matches: crops of {len(unrelated)} distinct pictures")
+    rates, sizes = false_matches(unrelated, n_items, n_uploads, rng)
     plain_ms, sub_ms, query_ms = cost(photos)
 
     width = 34
@@ -382,13 +429,16 @@ def main() -> int:
     )
     # Checks: adding hashes on either side can only add matches.
     order = {m.name: i for i, m in enumerate(METHODS)}
+    before, plain_query, no_nudges, ours = (m.name for m in METHODS[-4:])
     supersets = [
         ("+dihedral", "plain PDQ"),
         ("+mirror+unborder", "+dihedral"),
         ("+chrome", "+mirror+unborder"),
-        (METHODS[-3].name, "+chrome"),
-        (METHODS[-1].name, METHODS[-2].name),
-        (METHODS[-1].name, METHODS[-3].name),
+        (before, "+chrome"),
+        (plain_query, "plain PDQ"),
+        (no_nudges, "+chrome"),
+        (no_nudges, plain_query),
+        (ours, no_nudges),
     ]
     for label, row in table.items():
         for big, small in supersets:
