@@ -358,16 +358,73 @@ def false_matches(
     return rates, sizes
 
 
-def cost(photos: dict[str, np.ndarray]) -> tuple[float, float, float]:
-    """ms for pdq_hash, submission_hashes and query_hashes per original."""
-    arrays = list(photos.values())
-    out = []
-    for fn in (pdq_hash, submission_hashes, query_hashes):
+CACHE = Path(__file__).resolve().parent / ".cache"
+#: Files the cost table hashes: a phone photo and a 1080p image, as JPEG.
+COST_FILES = {"12 MP JPEG": (4000, 3000), "1080p JPEG": (1920, 1080)}
+
+
+def _cost_file(label: str, size: tuple[int, int]) -> Path:
+    """A JPEG of the astronaut photo at `size` (made once, cached)."""
+    from PIL import Image
+
+    CACHE.mkdir(exist_ok=True)
+    path = CACHE / f"cost-{size[0]}x{size[1]}.jpg"
+    if not path.exists():
+        photo = Image.fromarray(_photo("astronaut"))
+        photo.resize(size, Image.Resampling.BICUBIC).save(path, "JPEG", quality=90)
+    return path
+
+
+def cost(photos: dict[str, np.ndarray]) -> list[tuple[str, list[float], list[int]]]:
+    """Per input: median ms of pdq_hash, submission_hashes, query_hashes (of 5),
+    and how many hashes each gave."""
+    from statistics import median
+
+    inputs: list[tuple[str, list[object]]] = [
+        (label, [_cost_file(label, size)]) for label, size in COST_FILES.items()
+    ]
+    inputs.append(("photo arrays (mean per photo)", list(photos.values())))
+    rows = []
+    for label, items in inputs:
+        times, counts = [], []
+        for fn in (pdq_hash, submission_hashes, query_hashes):
+            runs = []
+            for _ in range(5):
+                start = time.perf_counter()
+                outs = [fn(item) for item in items]
+                runs.append((time.perf_counter() - start) * 1000 / len(items))
+            times.append(median(runs))
+            sizes = [1 if fn is pdq_hash else len(out) for out in outs]
+            counts.append(round(sum(sizes) / len(sizes)))
+        rows.append((label, times, counts))
+    return rows
+
+
+def match_speed(
+    methods: list[tuple[str, float, float]], pictures: int, uploads: int
+) -> list[tuple[str, float, float, float]]:
+    """What the hash counts do to the matcher's index (`reclaim.matcher`):
+    (method, list size, ms per upload, index bytes per picture) for each
+    (method, hashes listed per picture, hashes looked up per upload).
+
+    Random hashes stand in for the list: the index's cost depends on how many
+    hashes it holds and is asked, which is what this shows.
+    """
+    from reclaim.matcher import PdqIndex
+
+    rng = np.random.default_rng(3)
+    rows = []
+    for name, listed, asked in methods:
+        size = round(pictures * listed)
+        stored = rng.integers(0, 256, (size, 32), dtype=np.uint8)
+        index = PdqIndex.build(stored)
+        queries = rng.integers(0, 256, (round(uploads * asked), 32), dtype=np.uint8)
         start = time.perf_counter()
-        for a in arrays:
-            fn(a)
-        out.append((time.perf_counter() - start) * 1000 / len(arrays))
-    return out[0], out[1], out[2]
+        index.query(queries, radius=MATCH_DISTANCE)
+        ms = (time.perf_counter() - start) * 1000 / uploads
+        rows.append((name, float(size), ms, index.nbytes / pictures))
+        del index, stored
+    return rows
 
 
 def main() -> int:
@@ -377,8 +434,10 @@ def main() -> int:
     parser.add_argument("--samples", type=int, help="copies per edit and photo")
     parser.add_argument("--items", type=int, help="registry items (false matches)")
     parser.add_argument("--uploads", type=int, help="uploads (false matches)")
+    parser.add_argument("--pictures", type=int, help="listed pictures (match speed)")
     args = parser.parse_args()
     samples, n_items, n_uploads = (2, 20, 100) if args.quick else (8, 500, 4000)
+    pictures = args.pictures or (10_000 if args.quick else 100_000)
     samples = args.samples or samples
     n_items = args.items or n_items
     n_uploads = args.uploads or n_uploads
@@ -393,7 +452,7 @@ def main() -> int:
     unrelated = unrelated_sources()
     print(f"false matches: crops of {len(unrelated)} distinct pictures")
     rates, sizes = false_matches(unrelated, n_items, n_uploads, rng)
-    plain_ms, sub_ms, query_ms = cost(photos)
+    costs = cost(photos)
 
     width = 34
     heads = [m.name for m in METHODS]
@@ -423,10 +482,29 @@ def main() -> int:
         f"a rate of 0 means fewer than {3e6 / sizes['pairs']:.1f} per million "
         "at 95% confidence"
     )
-    print(
-        f"cost per original: pdq_hash {plain_ms:.1f} ms, submission_hashes "
-        f"{sub_ms:.1f} ms, query_hashes {query_ms:.1f} ms (one core)"
+    ours = METHODS[-1].name
+    speed = match_speed(
+        [
+            (m.name, sizes[m.name + "/item"], sizes[m.name + "/upload"])
+            for m in (METHODS[0], METHODS[-4], METHODS[-1])
+        ],
+        pictures,
+        200,
     )
+    print(f"\nmatching, {pictures:,} pictures listed, one core:")
+    print("| method | hashes listed | ms per upload | index bytes per picture |")
+    print("|---|---:|---:|---:|")
+    for name, listed, ms, per_picture in speed:
+        print(f"| {name} | {listed:,.0f} | {ms:.2f} | {per_picture:,.0f} |")
+    print("\ncost, one core, median of 5 (ms; hashes given in brackets):")
+    print("| input | pdq_hash | submission_hashes | query_hashes |")
+    print("|---|---:|---:|---:|")
+    for label, times, counts in costs:
+        cells = " | ".join(
+            f"{t:.0f}" + ("" if n == 1 else f" ({n})")
+            for t, n in zip(times, counts, strict=True)
+        )
+        print(f"| {label} | {cells} |")
     # Checks: adding hashes on either side can only add matches.
     order = {m.name: i for i, m in enumerate(METHODS)}
     before, plain_query, no_nudges, ours = (m.name for m in METHODS[-4:])

@@ -56,12 +56,12 @@ NUDGES: tuple[Crop, ...] = tuple(
 )
 
 #: Crops every 4% to 20% off each side and around the centre, turns of 1.5, 3
-#: and 4.5 degrees each way, then the 12 edge cuts: 43 views. Picked with
-#: `bench/robustness.py` on the tuning photos, together with the upload's
-#: `NUDGES`: this set matches as many crops and turns as the 82 views it
-#: replaced (crops every 2%, turns every half degree) did without nudges,
-#: at about half the hashes per picture. Coarser crops (every 5%) missed
-#: goals on the held-out photos; turns every degree gained nothing.
+#: and 4.5 degrees each way, then the 12 edge cuts: 43 views. Chosen with
+#: `bench/robustness.py` together with the upload's `NUDGES`: on the tuning
+#: photos it matches more crops than the 82 views it replaced (crops every 2%,
+#: turns every half degree) did, at about half the hashes per picture. Crops
+#: every 5%, and turns of 1, 2.5 and 4 degrees, fell short of the goals on
+#: the held-out photos (docs/hashing.md, "How the set was chosen").
 SUBMISSION_VIEWS: tuple[View, ...] = (
     *(
         Crop(side, permille)
@@ -170,9 +170,12 @@ def query_views(
             (f"{label}/{name}", hashed)
             for name, hashed in zip(DIHEDRAL_NAMES, inner, strict=True)
         )
+    # Crops are cut from the working image, as the registry's views are: a
+    # crop of a 12 MP photo at full size would cost 20-30 ms, this about 1.
+    work = working_image(pixels)
     for crop in crops:
         try:
-            both = pdq_features(crop.apply(pixels)).dihedral()
+            both = pdq_features(crop.apply(work)).dihedral()
         except (ImageShapeError, DegenerateImageError):
             continue
         out.append((crop.name, both[0]))
