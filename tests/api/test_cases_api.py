@@ -8,6 +8,8 @@ import httpx
 import numpy as np
 import pytest
 
+from reclaim.hashing.types import PdqHash
+from reclaim.hashing.vpdq_format import MAX_VPDQ_FRAMES, VpdqFrame, VpdqHash
 from reclaim.registry.service import Registry
 from tests.conftest import random_pdq
 
@@ -87,13 +89,29 @@ def test_bad_hashes_are_refused_with_reasons(client: httpx.Client) -> None:
 
 
 def test_oversized_body_gets_413(client: httpx.Client) -> None:
-    huge = b'{"program":"adult","hashes":[' + b" " * 2_000_000 + b"]}"
+    huge = b'{"program":"adult","hashes":[' + b" " * 3_000_000 + b"]}"
     assert_error_shape(
         client.post(
             "/api/v1/cases", content=huge, headers={"content-type": "application/json"}
         ),
         413,
     )
+
+
+def test_the_longest_video_fits_in_one_request(client: httpx.Client) -> None:
+    # 10 hours at one frame a second: video_hash's limits, in compact form.
+    frames = tuple(
+        VpdqFrame(i, float(i), PdqHash(int(random_pdq(RNG), 16), 100))
+        for i in range(MAX_VPDQ_FRAMES)
+    )
+    value = VpdqHash(frames).to_compact()
+    assert len(value) > 1_048_576
+    hashes = [{"type": "vpdq", "value": value}]
+    created = client.post("/api/v1/cases", json={"program": "adult", "hashes": hashes})
+    assert created.status_code == 201, created.text
+    listed = created.json()["case"]["hashes"]
+    assert [h["type"] for h in listed] == ["vpdq"]
+    assert VpdqHash.parse(listed[0]["value"]).frames == frames
 
 
 def test_unknown_route_and_method(client: httpx.Client) -> None:

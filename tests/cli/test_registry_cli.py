@@ -122,3 +122,24 @@ def test_submit_status_withdraw(
         assert code == 0 and "withdrawn" in out
     code, _, err = run("status", number, "--pin", pin, "--registry", url)
     assert code == 3 and "cannot reach the registry" in err
+
+
+def test_requests_are_packed_by_count_and_bytes_never_splitting_a_file() -> None:
+    from reclaim.cli.cases import CHUNK, REQUEST_BYTES, _requests
+
+    def hashes(item: int, count: int, size: int) -> list[dict[str, object]]:
+        return [{"type": "pdq", "value": "x" * size, "item": item}] * count
+
+    pictures = [hashes(i, 44, 64) for i in range(30)]  # 1,320 hashes
+    packed = _requests(pictures)
+    assert [len(r) for r in packed] == [484, 484, 352]
+    assert all(len(r) <= CHUNK for r in packed)
+    homes = [
+        {n for n, r in enumerate(packed) if picture[0] in r} for picture in pictures
+    ]
+    assert all(len(home) == 1 for home in homes)  # each picture in one request
+    videos = [hashes(0, 1, 1_000_000), hashes(1, 1, 1_000_000), hashes(2, 2, 64)]
+    packed = _requests(videos)
+    assert [[h["item"] for h in r] for r in packed] == [[0], [1, 2, 2]]
+    alone = _requests([hashes(0, 2, REQUEST_BYTES)])
+    assert len(alone) == 1 and len(alone[0]) == 2  # one file is never split

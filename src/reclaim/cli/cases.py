@@ -30,6 +30,10 @@ PinOption = Annotated[
 #: Hashes per request; the rest of a large submission is added in more requests.
 CHUNK = 500
 
+#: Hash-value bytes per request, under the registry's default 2 MiB body
+#: limit: a long video's vPDQ hash is up to 1.7 MB in compact form.
+REQUEST_BYTES = 1_800_000
+
 
 def _client(registry: str | None) -> PersonClient:
     return PersonClient(registry or settings().registry_url)
@@ -138,13 +142,19 @@ def submit(
 
 
 def _requests(groups: list[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
-    """Pack files' hashes into requests of at most CHUNK, never splitting a
-    file: item labels only group hashes within one request."""
+    """Pack files' hashes into requests of at most CHUNK hashes and about
+    REQUEST_BYTES of values, never splitting a file: item labels only group
+    hashes within one request. A file larger than that goes alone."""
     requests: list[list[dict[str, Any]]] = [[]]
+    size = 0
     for group in groups:
-        if requests[-1] and len(requests[-1]) + len(group) > CHUNK:
+        grows = sum(len(h["value"]) for h in group)
+        full = len(requests[-1]) + len(group) > CHUNK or size + grows > REQUEST_BYTES
+        if requests[-1] and full:
             requests.append([])
+            size = 0
         requests[-1].extend(group)
+        size += grows
     return requests
 
 
