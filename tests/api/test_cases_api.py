@@ -98,6 +98,20 @@ def test_oversized_body_gets_413(client: httpx.Client) -> None:
     )
 
 
+def test_oversized_streamed_body_gets_413(client: httpx.Client) -> None:
+    # No Content-Length: the limit trips while the body streams in.
+    chunks = (b'{"program":"adult","hashes":[' + b" " * 1_000_000 for _ in range(3))
+    payload = assert_error_shape(
+        client.post(
+            "/api/v1/cases",
+            content=chunks,
+            headers={"content-type": "application/json"},
+        ),
+        413,
+    )
+    assert "send fewer hashes" in str(payload["error"])
+
+
 def test_the_longest_video_fits_in_one_request(client: httpx.Client) -> None:
     # 10 hours at one frame a second: video_hash's limits, in compact form.
     frames = tuple(

@@ -116,13 +116,20 @@ def test_uploads_over_the_limit_are_refused(
     service = make_service(make_config(serve={"max_upload_bytes": 1000}))
     with served(service) as api:
         body = assert_error(api.post("/v1/match/media", content=b"x" * 1001), 413)
-        assert "at most 1000" in str(body["error"])
+        assert "over 1000 bytes" in str(body["error"])
 
         def chunks() -> Iterator[bytes]:
             for _ in range(3):
                 yield b"x" * 600
 
         assert_error(api.post("/v1/match/media", content=chunks()), 413)
+        # Hash batches too: the JSON body is refused before it is read whole.
+        many = {"hashes": [{"type": "md5", "value": "0" * 32}] * 40}
+        body = assert_error(api.post("/v1/match", json=many), 413)
+        assert "max_upload_bytes" in str(body["error"])
+        streamed = (b'{"hashes": [' + b" " * 600 for _ in range(3))
+        assert_error(api.post("/v1/match", content=streamed), 413)
+        assert api.post("/v1/match", json={"hashes": many["hashes"][:5]}).is_success
 
 
 def test_auto_action_by_policy(

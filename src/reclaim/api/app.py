@@ -12,8 +12,9 @@ from fastapi import FastAPI
 from reclaim import __version__
 from reclaim.api import cases, errors, platform, stopncii
 from reclaim.api.list_index import ListIndex
-from reclaim.api.middleware import BodyLimit, SecurityHeaders
+from reclaim.api.middleware import SecurityHeaders
 from reclaim.api.ratelimit import Limiter, MemoryLimiter, RedisLimiter
+from reclaim.body_limit import BodyLimit
 from reclaim.config import Settings
 from reclaim.registry.service import Registry
 from reclaim.web import routes as web_routes
@@ -76,7 +77,9 @@ def create_app(settings: Settings, registry: Registry | None = None) -> FastAPI:
     async def healthz() -> dict[str, object]:
         return {"ok": True, "version": __version__}
 
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit, limit=settings.max_body_bytes, hint="send fewer hashes"
+    )
     app.add_middleware(SecurityHeaders)
     return app
 

@@ -22,14 +22,6 @@ from reclaim.registry import errors as domain
 logger = logging.getLogger(__name__)
 
 
-class BodyTooLargeError(Exception):
-    """The request body is over the configured limit."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(limit)
-        self.limit = limit
-
-
 def error_body(
     status: int, message: str, errors: list[str] | None = None
 ) -> dict[str, Any]:
@@ -104,12 +96,6 @@ def install(app: FastAPI) -> None:
         )
         headers = dict(error.headers) if error.headers else None
         return error_response(error.status_code, message, headers=headers)
-
-    @app.exception_handler(BodyTooLargeError)
-    async def _too_large(_: Request, error: BodyTooLargeError) -> JSONResponse:
-        return error_response(
-            413, f"the request body is over {error.limit} bytes: send fewer hashes"
-        )
 
     @app.exception_handler(sqlalchemy.exc.OperationalError)
     @app.exception_handler(psycopg.OperationalError)

@@ -1,14 +1,12 @@
-"""ASGI middleware: body-size limit, security headers, request log without IPs."""
+"""ASGI middleware: security headers, request log without IPs (the body-size
+limit is `reclaim.body_limit`, shared with the matcher)."""
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from reclaim.api.errors import BodyTooLargeError, error_body
 
 logger = logging.getLogger("reclaim.api.requests")
 
@@ -29,62 +27,6 @@ SECURITY_HEADERS = [
         b"camera=(), microphone=(), geolocation=(), interest-cohort=()",
     ),
 ]
-
-
-class BodyLimit:
-    """Refuse request bodies over `limit` bytes with 413, before reading them all."""
-
-    def __init__(self, app: ASGIApp, *, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (
-            not declared.isdigit() or int(declared) > self.limit
-        ):
-            await _send_json(
-                send,
-                413,
-                error_body(
-                    413,
-                    f"the request body is over {self.limit} bytes: send fewer hashes",
-                ),
-            )
-            return
-        seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise BodyTooLargeError(self.limit)
-            return message
-
-        await self.app(scope, limited, send)
-
-
-async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
-    import json
-
-    payload = json.dumps(body).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-                *SECURITY_HEADERS,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
 
 
 class SecurityHeaders:

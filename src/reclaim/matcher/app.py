@@ -24,10 +24,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from reclaim import __version__
+from reclaim.body_limit import BodyLimit
 from reclaim.hashing import InvalidHashError, Md5Hash, PdqHash, VpdqHash
 from reclaim.matcher import http_errors, review_page
 from reclaim.matcher.access import RequireToken
-from reclaim.matcher.http_errors import BadQueryError, UploadTooLargeError
+from reclaim.matcher.http_errors import BadQueryError
 from reclaim.matcher.matching import Match
 from reclaim.matcher.media import hash_upload
 from reclaim.matcher.review import QueuedMatch
@@ -82,6 +83,11 @@ def create_app(service: MatcherService, *, background: bool = False) -> FastAPI:
     )
     http_errors.install(app)
     config = service.config
+    app.add_middleware(
+        BodyLimit,
+        limit=config.max_upload_bytes,
+        hint="send fewer hashes or a smaller file, or raise [serve] max_upload_bytes",
+    )
     if config.token:
         app.add_middleware(RequireToken, token=config.token)
 
@@ -118,7 +124,7 @@ def create_app(service: MatcherService, *, background: bool = False) -> FastAPI:
         request: Request,
         reference: str | None = QueryParam(None, max_length=200),
     ) -> dict[str, Any]:
-        data = await _read_limited(request, config.max_upload_bytes)
+        data = await _read_upload(request)
         started = time.perf_counter()
         try:
             hashes = await run_in_threadpool(
@@ -225,24 +231,10 @@ def _match(match: Match, item: QueuedMatch) -> dict[str, Any]:
     return body
 
 
-async def _read_limited(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise UploadTooLargeError(
-            f"the upload is {declared} bytes: at most {limit} are accepted; raise "
-            "[serve] max_upload_bytes or send the hashes instead"
-        )
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise UploadTooLargeError(
-                f"the upload is over {limit} bytes: raise [serve] max_upload_bytes "
-                "or send the hashes instead"
-            )
-        chunks.append(chunk)
-    if not size:
+async def _read_upload(request: Request) -> bytes:
+    """The upload's bytes (`BodyLimit` has already refused any over the limit)."""
+    chunks = [chunk async for chunk in request.stream()]
+    if not any(chunks):
         raise BadQueryError(
             "the upload is empty: send the image or video bytes as the request body",
             [],

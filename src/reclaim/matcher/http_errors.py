@@ -25,10 +25,6 @@ from reclaim.matcher.errors import (
 logger = logging.getLogger(__name__)
 
 
-class UploadTooLargeError(MatcherError):
-    """An upload over the configured size limit."""
-
-
 class BadQueryError(QueryError):
     """Some items of a match request are malformed (one line each)."""
 
@@ -50,8 +46,6 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(MatcherError)
     async def _matcher(_: Request, error: MatcherError) -> JSONResponse:
-        if isinstance(error, UploadTooLargeError):
-            return error_response(413, str(error))
         if isinstance(error, UnknownMatchError):
             return error_response(404, str(error))
         if isinstance(error, AlreadyDecidedError):
