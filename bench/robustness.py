@@ -102,12 +102,15 @@ WHOLE = ("whole/original",)
 DIHEDRAL = ("whole/",)
 UNBORDER = ("whole/", "mirror", "unborder/")
 CHROME = ("whole/", "mirror", "unborder/", "content/")
-EDGE_QUERY = tuple(f"{crop.name}/" for crop in EDGE_CUTS) + tuple(
-    crop.name for crop in EDGE_CUTS
-)
-NUDGE_QUERY = tuple(f"{crop.name}/" for crop in NUDGES) + tuple(
-    crop.name for crop in NUDGES
-)
+
+
+def _crop_labels(crops: tuple[Crop, ...]) -> tuple[str, ...]:
+    """The `query_views` labels of crops: each crop and its mirror."""
+    return tuple(label for c in crops for label in (c.name, f"{c.name}/mirror"))
+
+
+EDGE_QUERY = _crop_labels(EDGE_CUTS)
+NUDGE_QUERY = _crop_labels(NUDGES)
 
 
 @dataclass(frozen=True)
@@ -192,10 +195,14 @@ def sources(which: str) -> dict[str, np.ndarray]:
     return kept
 
 
-def unrelated_sources() -> dict[str, np.ndarray]:
-    """Every distinct picture the benchmark has, for false matches: both sets,
-    more scikit-image pictures, Meta's LabelMe photos when ../shared is there."""
-    found = {**sources("tuning"), **sources("held-out")}
+def unrelated_sources(
+    photos: dict[str, np.ndarray], which: str
+) -> dict[str, np.ndarray]:
+    """Every distinct picture the benchmark has, for false matches: `photos`
+    (the `which` set) and the other set, more scikit-image pictures, Meta's
+    LabelMe photos when ../shared is there."""
+    other = "tuning" if which == "held-out" else "held-out"
+    found = {**photos, **sources(other)}
     for name in EXTRA_UNRELATED:
         found[name] = _photo(name)
     if LABELME.is_dir():
@@ -449,7 +456,7 @@ def main() -> int:
     if first != pdq_hash(next(iter(photos.values()))):
         failures.append("submission_hashes()[0] is not pdq_hash()")
     table = match_table(photos, samples, rng)
-    unrelated = unrelated_sources()
+    unrelated = unrelated_sources(photos, args.set)
     print(f"false matches: crops of {len(unrelated)} distinct pictures")
     rates, sizes = false_matches(unrelated, n_items, n_uploads, rng)
     costs = cost(photos)

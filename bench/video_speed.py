@@ -110,26 +110,15 @@ def make_video(x264_params: str) -> Path:
     return path
 
 
-def decoded_frames(path: Path) -> tuple[int, int]:
-    """How many frames video_hash decodes (its sampler, replayed), of how many."""
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        codec = stream.codec_context
-        syntax = NalSyntax.for_codec(codec.name, codec.extradata)
-        sampler: Sampler[int] = Sampler(FPS, syntax=syntax)
-        kept = total = 0
-        for packet in container.demux(stream):
-            if packet.size:
-                total += 1
-                kept += len(sampler.push(packet.pts, bytes(packet), 1))
-        return kept + len(sampler.finish()), total
+def replay(path: Path) -> tuple[int, int, float]:
+    """Decode only what video_hash must (its sampler, replayed): how many
+    packets that is, of how many, and the seconds it took.
 
-
-def decode_floor(path: Path) -> float:
-    """Seconds to only decode what video_hash must: the sampler's packets,
-    with no colour conversion, hashing or MD5. No exact method can be faster
-    than this with FFmpeg's decoder, because vPDQ's frame numbers fix which
-    frames are hashed, and those need every frame they are predicted from."""
+    The seconds are the floor: no colour conversion, hashing or MD5. No exact
+    method can be faster with FFmpeg's decoder, because vPDQ's frame numbers
+    fix which frames are hashed, and those need every frame they are
+    predicted from.
+    """
     start = time.perf_counter()
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
@@ -137,14 +126,17 @@ def decode_floor(path: Path) -> float:
         codec = stream.codec_context
         syntax = NalSyntax.for_codec(codec.name, codec.extradata)
         sampler: Sampler[Any] = Sampler(FPS, syntax=syntax)
+        kept = total = 0
         for packet in container.demux(stream):
             if packet.size:
+                total += 1
                 chosen = sampler.push(packet.pts, bytes(packet), packet)
             else:
                 chosen = [*sampler.finish(), packet]
-            for kept in chosen:
-                kept.decode()
-    return time.perf_counter() - start
+            for each in chosen:
+                kept += bool(each.size)
+                each.decode()
+    return kept, total, time.perf_counter() - start
 
 
 def bench(label: str, path: Path) -> list[str]:
@@ -161,8 +153,9 @@ def bench(label: str, path: Path) -> list[str]:
         ours = video_hash(path)
         ours_s.append(time.perf_counter() - start)
     t_theirs, t_ours = statistics.median(theirs_s), statistics.median(ours_s)
-    t_floor = statistics.median(decode_floor(path) for _ in range(REPEATS))
-    kept, total = decoded_frames(path)
+    replays = [replay(path) for _ in range(REPEATS)]
+    kept, total, _ = replays[0]
+    t_floor = statistics.median(seconds for _, _, seconds in replays)
     print(f"{label}: decodes {kept} of {total} frames")
     header = f"  {'method':<26} {'seconds':>8} {'× real time':>12} {'× vpdq':>8}"
     print(header)
