@@ -1,0 +1,1 @@
+"""Tests against the real third-party clients platforms run (pytx, HMA)."""
