@@ -11,12 +11,12 @@ re-delivers at most that second's records and never skips one.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import BigInteger, cast, extract, func, select
+from sqlalchemy import BigInteger, Connection, cast, extract, func, select
 from sqlalchemy.orm import Session
 
 from reclaim.hashing.errors import InvalidHashError
@@ -25,7 +25,7 @@ from reclaim.registry.cases import CaseStatus
 from reclaim.registry.errors import InvalidRequestError
 from reclaim.registry.feed import utcnow
 from reclaim.registry.feedback import FeedbackItem, FeedbackValue
-from reclaim.registry.hashlist import attach
+from reclaim.registry.hashlist import HashStatus, attach
 from reclaim.registry.identifiers import new_case_number
 from reclaim.registry.models import Case, Feedback, HashRecord, Platform
 from reclaim.registry.platforms import PlatformIdentity
@@ -123,6 +123,8 @@ def fetch(
             or 0
         )
     connection = session.connection()
+    dialect = connection.dialect.name
+    programs = tuple(platform.programs)
     rows = connection.execute(
         select(
             HashRecord.id,
@@ -130,11 +132,12 @@ def fetch(
             HashRecord.value,
             HashRecord.status,
             HashRecord.change,
-            _epoch_seconds(HashRecord.updated_at, connection.dialect.name),
+            _epoch_seconds(HashRecord.updated_at, dialect),
+            HashRecord.digest,
         )
         .where(
             HashRecord.change >= first,
-            HashRecord.program.in_(platform.programs),
+            HashRecord.program.in_(programs),
             HashRecord.signal_type.in_(tuple(SIGNAL_NAMES)),
         )
         .order_by(HashRecord.change)
@@ -142,32 +145,126 @@ def fetch(
     ).all()
     has_more = len(rows) > page_size
     rows = rows[:page_size]
-    opinions: dict[int, list[tuple[str, tuple[str, ...], str]]] = defaultdict(list)
-    if rows:
-        # By feed range, not by a 10,000-item IN list.
-        for hash_id, value, tag_text, source in connection.execute(
-            select(Feedback.hash_id, Feedback.value, Feedback.tags, Platform.name)
-            .join(Platform, Platform.id == Feedback.platform_id)
-            .join(HashRecord, HashRecord.id == Feedback.hash_id)
-            .where(HashRecord.change.between(rows[0][4], rows[-1][4]))
-        ):
-            tags = tuple(t for t in tag_text.split(",") if t)
-            opinions[hash_id].append((FEEDBACK_NAMES[value], tags, source))
-    signal_names, status_names = SIGNAL_NAMES, STATUS_NAMES
+    if not rows:
+        return ExchangePage([], None, max(start_timestamp, 0), False)
+    low, high = rows[0][4], rows[-1][4]
+    if len(programs) == 1:
+        # One program: every record is its hash's only one; statuses as stored.
+        statuses = {(kind, digest): status for _, kind, _, status, _, _, digest in rows}
+        latest = {(kind, digest): change for _, kind, _, _, change, _, digest in rows}
+    else:
+        statuses, latest = _across_programs(connection, programs, low, high)
+    opinions = _opinions(connection, programs, low, high)
+    signal_names = SIGNAL_NAMES
     records = [
         ExchangeRecord(
             int(seconds),
             signal_names[kind],
             value,
-            status_names.get(status, "Unknown"),
-            tuple(opinions[rid]) if rid in opinions else (),
+            STATUS_NAMES.get(statuses[kind, digest], "Unknown"),
+            tuple(opinions.get((kind, digest), ())),
         )
-        for rid, kind, value, status, _, seconds in rows
+        for _, kind, value, _, change, seconds, digest in rows
+        # A hash listed in several readable programs is served once, at its
+        # newest record: that is where any change to its merged state lands.
+        if latest[kind, digest] == change
     ]
-    next_set = records[-1].last_modified if records else max(start_timestamp, 0)
-    return ExchangePage(
-        records, str(rows[-1][4]) if has_more else None, next_set, has_more
+    next_set = records[-1].last_modified if records else int(rows[-1][5])
+    return ExchangePage(records, str(high) if has_more else None, next_set, has_more)
+
+
+def merged_status(statuses: Iterable[str]) -> str:
+    """One status for a hash over the programs a key reads.
+
+    Active while any of them lists it; withdrawn only when none does and a
+    case withdrew it; removed when the operator removed it everywhere.
+    """
+    seen = set(statuses)
+    for status in (HashStatus.ACTIVE, HashStatus.WITHDRAWN, HashStatus.REMOVED):
+        if status.value in seen:
+            return status.value
+    return HashStatus.REMOVED.value
+
+
+def _across_programs(
+    connection: Connection, programs: tuple[str, ...], low: int, high: int
+) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], int]]:
+    """Merged status and newest feed position of each hash on a feed range.
+
+    Every record, in every program the key reads, of each hash that has a
+    record at positions `low`..`high`.
+    """
+    page = HashRecord.__table__.alias("page")
+    rows = connection.execute(
+        select(
+            HashRecord.signal_type,
+            HashRecord.digest,
+            HashRecord.status,
+            HashRecord.change,
+        )
+        .join(
+            page,
+            (page.c.signal_type == HashRecord.signal_type)
+            & (page.c.digest == HashRecord.digest),
+        )
+        .where(
+            page.c.change.between(low, high),
+            page.c.program.in_(programs),
+            page.c.signal_type.in_(tuple(SIGNAL_NAMES)),
+            HashRecord.program.in_(programs),
+        )
     )
+    found: dict[tuple[str, str], list[str]] = defaultdict(list)
+    latest: dict[tuple[str, str], int] = {}
+    for kind, digest, status, change in rows:
+        key = (kind, digest)
+        found[key].append(status)
+        latest[key] = max(change, latest.get(key, change))
+    return {key: merged_status(s) for key, s in found.items()}, latest
+
+
+def _opinions(
+    connection: Connection, programs: tuple[str, ...], low: int, high: int
+) -> dict[tuple[str, str], list[tuple[str, tuple[str, ...], str]]]:
+    """Feedback on each hash with a record at positions `low`..`high`.
+
+    By feed range, not by a 10,000-item IN list; feedback on a hash's records
+    in other readable programs counts too, once per platform and value.
+    """
+    page = HashRecord.__table__.alias("page")
+    same_hash = (
+        page.c.id == HashRecord.id  # one program: each hash has one record
+        if len(programs) == 1
+        else (page.c.signal_type == HashRecord.signal_type)
+        & (page.c.digest == HashRecord.digest)
+    )
+    query = (
+        select(
+            HashRecord.signal_type,
+            HashRecord.digest,
+            Feedback.value,
+            Feedback.tags,
+            Platform.name,
+        )
+        .join(Feedback, Feedback.hash_id == HashRecord.id)
+        .join(Platform, Platform.id == Feedback.platform_id)
+        .join(page, same_hash)
+        .where(
+            page.c.change.between(low, high),
+            page.c.program.in_(programs),
+            HashRecord.program.in_(programs),
+        )
+        .order_by(Platform.name, Feedback.hash_id)
+    )
+    opinions: dict[tuple[str, str], list[tuple[str, tuple[str, ...], str]]] = (
+        defaultdict(list)
+    )
+    for kind, digest, value, tag_text, source in connection.execute(query):
+        tags = tuple(t for t in tag_text.split(",") if t)
+        opinion = (FEEDBACK_NAMES[value], tags, source)
+        if opinion not in opinions[kind, digest]:
+            opinions[kind, digest].append(opinion)
+    return opinions
 
 
 def _epoch_seconds(column: Any, dialect: str) -> Any:

@@ -104,7 +104,11 @@ def give(
     *,
     quarantine_after: int,
 ) -> tuple[int, list[int], list[HashRecord]]:
-    """Store feedback: (items applied, indexes of unknown hashes, changed records)."""
+    """Store feedback: (items applied, indexes of unknown hashes, changed records).
+
+    A record changes when its feedback or quarantine does; feedback that
+    repeats what is stored changes nothing, so resending it costs no feed churn.
+    """
     applied, unknown, changed = 0, [], []
     now = utcnow()
     for index, item in enumerate(items):
@@ -119,11 +123,15 @@ def give(
             unknown.append(index)
             continue
         for record in records:
-            _store(session, platform, record, item, now)
+            if _store(session, platform, record, item, now):
+                # New feedback moves its record forward in the feed, so every
+                # platform's next incremental fetch carries it.
+                changed.append(record)
             if item.value is FeedbackValue.NOT_BLOCKED and not record.quarantined:
                 if _not_blocked_count(session, record) >= quarantine_after:
                     record.quarantined = True
-                    changed.append(record)
+                    if record not in changed:
+                        changed.append(record)
                     audit.record(
                         session,
                         audit.Action.HASH_QUARANTINED,
@@ -141,9 +149,13 @@ def _store(
     record: HashRecord,
     item: FeedbackItem,
     now: object,
-) -> None:
+) -> bool:
+    """Store one platform's feedback on a record; True if anything changed."""
     row = session.get(Feedback, (platform.id, record.id))
-    if row is None:
+    before = None
+    if row is not None:
+        before = (row.value, row.copies, row.shareable, row.tags)
+    else:
         row = Feedback(
             platform_id=platform.id,
             hash_id=record.id,
@@ -158,8 +170,11 @@ def _store(
     row.shareable = item.shareable
     if item.tags:
         row.tags = ",".join(sorted(set(item.tags)))[:1000]
+    if before == (row.value, row.copies, row.shareable, row.tags):
+        return False
     row.updated_at = now  # type: ignore[assignment]
     session.flush()
+    return True
 
 
 def _not_blocked_count(session: Session, record: HashRecord) -> int:
