@@ -17,7 +17,9 @@ from threatexchange.exchanges.impl import stop_ncii_api
 from threatexchange.signal_type.signal_base import SignalType
 
 #: Record statuses that mean "stop matching this hash".
-TOMBSTONES = frozenset({api.StopNCIICaseStatus.Withdrawn, api.StopNCIICaseStatus.Deleted})
+TOMBSTONES = frozenset(
+    {api.StopNCIICaseStatus.Withdrawn, api.StopNCIICaseStatus.Deleted}
+)
 
 Delta = fetch_state.FetchDelta[
     tuple[str, str],
