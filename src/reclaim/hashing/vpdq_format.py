@@ -3,11 +3,14 @@
 A vPDQ hash is a list of frames. Meta's `vpdq` tools write each frame as
 `frame_number,quality,pdq_hex,timestamp` (seconds, 3 decimals) on its own
 line: about 78 bytes a frame. The compact form (`vpdq_compact.py`) carries
-the same frames losslessly in about 47; `VpdqHash.parse` reads both.
+the same frames losslessly in about 47. python-threatexchange's `VPDQSignal`
+(and so HMA's vPDQ banks) writes a JSON list of `"pdq_hex,quality,timestamp"`
+strings with no frame numbers. `VpdqHash.parse` reads all three.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 
@@ -46,7 +49,8 @@ class VpdqHash:
     @classmethod
     def parse(cls, text: str) -> VpdqHash:
         """Parse Meta's text format (one `frame,quality,hex,timestamp` a line),
-        or the compact form (`vpdq1:...`, as `to_compact` writes it)."""
+        the compact form (`vpdq1:...`, as `to_compact` writes it), or pytx's
+        `VPDQSignal` JSON (as `to_pytx` writes it)."""
         if not isinstance(text, str):
             raise InvalidHashError(
                 f"{type(text).__name__} is not a vPDQ hash: expected text lines "
@@ -60,6 +64,8 @@ class VpdqHash:
                     for number, quality, value, millis in rows
                 )
             )
+        if text.lstrip().startswith("["):
+            return cls._from_pytx(text)
         lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
         if not lines:
             raise InvalidHashError(
@@ -76,6 +82,40 @@ class VpdqHash:
         )
 
     @classmethod
+    def _from_pytx(cls, text: str) -> VpdqHash:
+        """pytx's JSON list; frames are numbered by their place in it."""
+        try:
+            entries = json.loads(text)
+        except (ValueError, RecursionError):
+            entries = None
+        if not isinstance(entries, list) or not all(
+            isinstance(e, str) for e in entries
+        ):
+            raise InvalidHashError(
+                "this is not a pytx VPDQSignal: expected a JSON list of "
+                "'pdq_hex,quality,timestamp' strings"
+            )
+        if not entries or len(entries) > MAX_VPDQ_FRAMES:
+            raise InvalidHashError(
+                f"a vPDQ hash of {len(entries)} frames cannot be used: expected "
+                f"1 to {MAX_VPDQ_FRAMES} frames"
+            )
+        frames = []
+        for number, entry in enumerate(entries):
+            parts = entry.split(",")
+            if len(parts) != 3:
+                raise InvalidHashError(
+                    f"vPDQ entry {number + 1} has {len(parts)} fields: expected 3, "
+                    "'pdq_hex,quality,timestamp'"
+                )
+            value, quality, timestamp = parts
+            # pytx has no frame numbers: the frame's place stands in for one.
+            frames.append(
+                _parse_line(number, f"{number},{quality},{value},{timestamp}")
+            )
+        return cls._checked(tuple(frames))
+
+    @classmethod
     def _checked(cls, frames: tuple[VpdqFrame, ...]) -> VpdqHash:
         for before, after in zip(frames, frames[1:], strict=False):
             if after.frame_number < before.frame_number:
@@ -88,6 +128,15 @@ class VpdqHash:
     def to_text(self) -> str:
         """Meta's text format, one line per frame, newline-terminated."""
         return "".join(frame.to_line() + "\n" for frame in self.frames)
+
+    def to_pytx(self) -> str:
+        """python-threatexchange's `VPDQSignal` string, for pytx and HMA banks.
+
+        Frame numbers are dropped (pytx has none); timestamps keep 3 decimals.
+        """
+        return json.dumps(
+            [f"{f.pdq.hex},{f.quality},{f.timestamp:.3f}" for f in self.frames]
+        )
 
     def to_compact(self) -> str:
         """The compact form: `vpdq1:` and base64url; `parse` reads it back.
