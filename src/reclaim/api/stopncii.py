@@ -2,9 +2,11 @@
 
 Field names, enum values, paging and header authentication follow the
 StopNCII API as python-threatexchange's `StopNCIIAPI` client uses it, so that
-client (and HMA) work against this registry unchanged: pass
+client works against this registry unchanged: pass
 `base_url_override="https://<registry>/stopncii/v1"` and the platform's API
-key as both the subscription key and the function key.
+key as both the subscription key and the function key. pytx's exchange (and
+so HMA) needs `reclaim.interop.StopNCIISignalExchangeAPI` to honour
+withdrawals: see docs/hma.md.
 """
 
 from __future__ import annotations
