@@ -7,7 +7,9 @@ import importlib
 import pytest
 
 
-@pytest.mark.parametrize("module_name", ["reclaim", "reclaim.hashing"])
+@pytest.mark.parametrize(
+    "module_name", ["reclaim", "reclaim.hashing", "reclaim.interop"]
+)
 def test_all_is_sorted_and_complete(module_name: str) -> None:
     module = importlib.import_module(module_name)
     exported = module.__all__
