@@ -50,6 +50,15 @@ def _optional(text: str) -> str | None:
     return text or None
 
 
+def _base_url(text: str) -> str | None:
+    """'' -> None; an http(s) URL without a trailing slash otherwise."""
+    if not text:
+        return None
+    if not text.startswith(("http://", "https://")) or " " in text:
+        raise ValueError("expected an http:// or https:// URL, or nothing")
+    return text.rstrip("/")
+
+
 def _bool(text: str) -> bool:
     if text.lower() in {"1", "true", "yes", "on"}:
         return True
@@ -129,6 +138,21 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("log_level", "INFO", "Logging level of the server.", str),
     Setting(
+        "ncmec_page_size",
+        "1000",
+        "Entries per page of the registry's NCMEC Hash Sharing API (NCMEC "
+        "serves 1000; clients follow the `next` link whatever the size).",
+        _positive_int,
+    ),
+    Setting(
+        "ncmec_url",
+        "",
+        "Base URL of a reclaim registry's NCMEC API, e.g. "
+        "https://registry.example/ncmec, for the NCMEC exchange in "
+        "reclaim.interop (HMA, pytx). Empty: NCMEC's own servers.",
+        _base_url,
+    ),
+    Setting(
         "leave_url",
         "https://www.wikipedia.org/",
         "Neutral site the web app's 'Leave quickly' button opens.",
@@ -154,6 +178,8 @@ class Settings:
     quarantine_after: int = 2
     trust_forwarded_for: bool = False
     log_level: str = "INFO"
+    ncmec_page_size: int = 1000
+    ncmec_url: str | None = None
     leave_url: str = "https://www.wikipedia.org/"
 
     @classmethod
@@ -162,15 +188,7 @@ class Settings:
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for setting in SETTINGS:
-            variable = f"RECLAIM_{setting.name.upper()}"
-            text = env.get(variable, setting.default).strip()
-            try:
-                values[setting.name] = setting.parse(text)
-            except ValueError as error:
-                raise SettingsError(
-                    f"{variable}={text!r} is not valid: {error}; default is "
-                    f"{setting.default!r}"
-                ) from None
+            values[setting.name] = _read(setting, env)
         known = {f"RECLAIM_{s.name.upper()}" for s in SETTINGS}
         unknown = sorted(k for k in env if k.startswith("RECLAIM_") and k not in known)
         if unknown:
@@ -185,3 +203,25 @@ class Settings:
         current = {f.name: getattr(self, f.name) for f in fields(self)}
         current.update(changes)
         return Settings(**current)
+
+
+def _read(setting: Setting, env: Mapping[str, str]) -> Any:
+    variable = f"RECLAIM_{setting.name.upper()}"
+    text = env.get(variable, setting.default).strip()
+    try:
+        return setting.parse(text)
+    except ValueError as error:
+        raise SettingsError(
+            f"{variable}={text!r} is not valid: {error}; default is {setting.default!r}"
+        ) from None
+
+
+def ncmec_url(environ: Mapping[str, str] | None = None) -> str | None:
+    """RECLAIM_NCMEC_URL alone, for clients that run inside HMA or pytx.
+
+    Those processes have no `Settings` of ours, and other RECLAIM_* variables
+    meant for a registry on the same machine must not stop them.
+    """
+    setting = next(s for s in SETTINGS if s.name == "ncmec_url")
+    found: str | None = _read(setting, os.environ if environ is None else environ)
+    return found

@@ -10,7 +10,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from reclaim import __version__
-from reclaim.api import cases, errors, platform, stopncii
+from reclaim.api import cases, errors, ncmec, platform, stopncii
 from reclaim.api.list_index import ListIndex
 from reclaim.api.middleware import SecurityHeaders
 from reclaim.api.ratelimit import Limiter, MemoryLimiter, RedisLimiter
@@ -70,6 +70,7 @@ def create_app(settings: Settings, registry: Registry | None = None) -> FastAPI:
     app.include_router(cases.router)
     app.include_router(platform.router)
     app.include_router(stopncii.router)
+    app.include_router(ncmec.router)
     app.include_router(web_routes.router)
     app.mount("/static", web_routes.static_files(), name="static")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 import psycopg
@@ -24,6 +25,7 @@ from reclaim.registry import (
     exchange,
     feedback,
     hashlist,
+    ncmec,
     pg_create,
     platforms,
     quarantine,
@@ -536,6 +538,68 @@ class Registry:
         """The newest audit events first."""
         with self.db.read() as session:
             return audit.read(session, limit=limit, action=action)
+
+    # ---- the NCMEC hash-sharing API ----------------------------------------
+
+    def ncmec_members(self) -> list[ncmec.Member]:
+        """The registry and every unrevoked platform, as NCMEC members."""
+        return [ncmec.REGISTRY_MEMBER] + [
+            ncmec.platform_member(p.id, p.name)
+            for p in self.list_platforms()
+            if not p.revoked
+        ]
+
+    def ncmec_entries(
+        self,
+        platform: PlatformIdentity,
+        *,
+        start: datetime,
+        end: datetime,
+        page: ncmec.PageRef | None,
+        size: int,
+    ) -> ncmec.EntriesPage:
+        """A page of the entries updated from `start` to `end` (whole seconds).
+
+        A window reaching past the committed feed time is sealed first, in a
+        write of its own, so no record can join it after it is answered.
+        """
+        span = ncmec.window(start, end, now=utcnow())
+        size = max(1, min(size, MAX_PAGE))
+        with self.db.read() as session:
+            sealed = ncmec.is_sealed(session, span)
+            if sealed:  # the common case for old windows: one read, no write
+                found = ncmec.page(session, platform, span, page, size=size)
+        if not sealed:
+            self._write(lambda session: ncmec.seal(session, span))
+            with self.db.read() as session:
+                found = ncmec.page(session, platform, span, page, size=size)
+        if found.entries:  # empty windows are probes: not worth an audit write
+            self.note_fetch(platform, kind="ncmec", records=len(found.entries))
+        return found
+
+    def ncmec_feedback(
+        self,
+        platform: PlatformIdentity,
+        *,
+        member_id: int,
+        entry_id: str,
+        signal_type: str,
+        vote: ncmec.Vote,
+        reason_guids: Sequence[str] = (),
+    ) -> None:
+        """A platform's vote on an entry, stored like all feedback (audited,
+        counted towards quarantine)."""
+        with self.db.read() as session:
+            item = ncmec.feedback_item(
+                session,
+                platform,
+                member_id=member_id,
+                entry_id=entry_id,
+                signal_type=signal_type,
+                vote=vote,
+                reason_guids=reason_guids,
+            )
+        self._store_feedback(platform, [item], api="ncmec")
 
 
 def _operator_did(session: Session, platform_id: int, *actions: audit.Action) -> None:
