@@ -16,7 +16,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import BigInteger, Connection, cast, extract, func, select
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    cast,
+    extract,
+    func,
+    literal,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from reclaim.hashing.errors import InvalidHashError
@@ -134,6 +142,7 @@ def fetch(
             HashRecord.change,
             _epoch_seconds(HashRecord.updated_at, dialect),
             HashRecord.digest,
+            _record_count(programs),
         )
         .where(
             HashRecord.change >= first,
@@ -148,13 +157,18 @@ def fetch(
     if not rows:
         return ExchangePage([], None, max(start_timestamp, 0), False)
     low, high = rows[0][4], rows[-1][4]
-    if len(programs) == 1:
-        # One program: every record is its hash's only one; statuses as stored.
-        statuses = {(kind, digest): status for _, kind, _, status, _, _, digest in rows}
-        latest = {(kind, digest): change for _, kind, _, _, change, _, digest in rows}
-    else:
-        statuses, latest = _across_programs(connection, programs, low, high)
-    opinions = _opinions(connection, programs, low, high)
+    # Most hashes have one record among the key's programs: its status as
+    # stored. The few listed in several are merged from all their records.
+    statuses = {(r[1], r[6]): r[3] for r in rows}
+    latest = {(r[1], r[6]): r[4] for r in rows}
+    opinions = _opinions_on_range(connection, low, high)
+    shared = [(r[1], r[6]) for r in rows if r[7] > 1]
+    if shared:
+        owners = _records_of(connection, programs, shared)
+        for key, got in owners.items():
+            statuses[key] = merged_status(status for _, status, _ in got)
+            latest[key] = max(change for _, _, change in got)
+        opinions.update(_opinions_on_records(connection, owners))
     signal_names = SIGNAL_NAMES
     records = [
         ExchangeRecord(
@@ -164,7 +178,7 @@ def fetch(
             STATUS_NAMES.get(statuses[kind, digest], "Unknown"),
             tuple(opinions.get((kind, digest), ())),
         )
-        for _, kind, value, _, change, seconds, digest in rows
+        for _, kind, value, _, change, seconds, digest, _ in rows
         # A hash listed in several readable programs is served once, at its
         # newest record: that is where any change to its merged state lands.
         if latest[kind, digest] == change
@@ -186,58 +200,66 @@ def merged_status(statuses: Iterable[str]) -> str:
     return HashStatus.REMOVED.value
 
 
-def _across_programs(
-    connection: Connection, programs: tuple[str, ...], low: int, high: int
-) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], int]]:
-    """Merged status and newest feed position of each hash on a feed range.
+#: Values per IN list: index lookups in chunks, within every database's limits.
+CHUNK = 500
 
-    Every record, in every program the key reads, of each hash that has a
-    record at positions `low`..`high`.
+Opinion = tuple[str, tuple[str, ...], str]  # (feedbackValue, tags, source)
+
+
+def _record_count(programs: tuple[str, ...]) -> Any:
+    """How many records a hash has in `programs`: 1 without asking when only one.
+
+    A correlated subquery, so each page row is one index probe on
+    (signal_type, digest, program), never a join over the whole list.
     """
-    page = HashRecord.__table__.alias("page")
-    rows = connection.execute(
-        select(
+    if len(programs) == 1:
+        return literal(1)
+    other = HashRecord.__table__.alias("other")
+    return (
+        select(func.count())
+        .where(
+            other.c.signal_type == HashRecord.signal_type,
+            other.c.digest == HashRecord.digest,
+            other.c.program.in_(programs),
+        )
+        .scalar_subquery()
+    )
+
+
+def _records_of(
+    connection: Connection,
+    programs: tuple[str, ...],
+    hashes: Sequence[tuple[str, str]],
+) -> dict[tuple[str, str], list[tuple[int, str, int]]]:
+    """Every record, in the given programs, of each (type, digest): (id, status,
+    change). Index lookups by digest, so a page costs its own size, not the list's.
+    """
+    found: dict[tuple[str, str], list[tuple[int, str, int]]] = defaultdict(list)
+    digests = sorted({digest for _, digest in hashes})
+    for start in range(0, len(digests), CHUNK):
+        query = select(
+            HashRecord.id,
             HashRecord.signal_type,
             HashRecord.digest,
             HashRecord.status,
             HashRecord.change,
-        )
-        .join(
-            page,
-            (page.c.signal_type == HashRecord.signal_type)
-            & (page.c.digest == HashRecord.digest),
-        )
-        .where(
-            page.c.change.between(low, high),
-            page.c.program.in_(programs),
-            page.c.signal_type.in_(tuple(SIGNAL_NAMES)),
+        ).where(
+            HashRecord.signal_type.in_(tuple(SIGNAL_NAMES)),
+            HashRecord.digest.in_(digests[start : start + CHUNK]),
             HashRecord.program.in_(programs),
         )
-    )
-    found: dict[tuple[str, str], list[str]] = defaultdict(list)
-    latest: dict[tuple[str, str], int] = {}
-    for kind, digest, status, change in rows:
-        key = (kind, digest)
-        found[key].append(status)
-        latest[key] = max(change, latest.get(key, change))
-    return {key: merged_status(s) for key, s in found.items()}, latest
+        for rid, kind, digest, status, change in connection.execute(query):
+            found[kind, digest].append((rid, status, change))
+    return found
 
 
-def _opinions(
-    connection: Connection, programs: tuple[str, ...], low: int, high: int
-) -> dict[tuple[str, str], list[tuple[str, tuple[str, ...], str]]]:
-    """Feedback on each hash with a record at positions `low`..`high`.
+def _opinions_on_range(
+    connection: Connection, low: int, high: int
+) -> dict[tuple[str, str], list[Opinion]]:
+    """Feedback on the records at feed positions `low`..`high`.
 
-    By feed range, not by a 10,000-item IN list; feedback on a hash's records
-    in other readable programs counts too, once per platform and value.
+    By feed range, not by a 10,000-item IN list.
     """
-    page = HashRecord.__table__.alias("page")
-    same_hash = (
-        page.c.id == HashRecord.id  # one program: each hash has one record
-        if len(programs) == 1
-        else (page.c.signal_type == HashRecord.signal_type)
-        & (page.c.digest == HashRecord.digest)
-    )
     query = (
         select(
             HashRecord.signal_type,
@@ -248,18 +270,37 @@ def _opinions(
         )
         .join(Feedback, Feedback.hash_id == HashRecord.id)
         .join(Platform, Platform.id == Feedback.platform_id)
-        .join(page, same_hash)
-        .where(
-            page.c.change.between(low, high),
-            page.c.program.in_(programs),
-            HashRecord.program.in_(programs),
-        )
+        .where(HashRecord.change.between(low, high))
         .order_by(Platform.name, Feedback.hash_id)
     )
-    opinions: dict[tuple[str, str], list[tuple[str, tuple[str, ...], str]]] = (
-        defaultdict(list)
-    )
-    for kind, digest, value, tag_text, source in connection.execute(query):
+    return _collect(connection.execute(query))
+
+
+def _opinions_on_records(
+    connection: Connection, owners: dict[tuple[str, str], list[tuple[int, str, int]]]
+) -> dict[tuple[str, str], list[Opinion]]:
+    """Feedback on any of each hash's records, once per platform and value."""
+    key_of = {rid: key for key, got in owners.items() for rid, _, _ in got}
+    ids = sorted(key_of)
+    rows: list[tuple[str, str, str, str, str]] = []
+    for start in range(0, len(ids), CHUNK):
+        query = (
+            select(Feedback.hash_id, Feedback.value, Feedback.tags, Platform.name)
+            .join(Platform, Platform.id == Feedback.platform_id)
+            .where(Feedback.hash_id.in_(ids[start : start + CHUNK]))
+        )
+        for rid, value, tags, source in connection.execute(query):
+            rows.append((*key_of[rid], value, tags, source))
+    rows.sort(key=lambda row: row[4])
+    return _collect(rows)
+
+
+def _collect(
+    rows: Iterable[Sequence[str]],
+) -> dict[tuple[str, str], list[Opinion]]:
+    """(type, digest, value, tags, source) rows as each hash's distinct opinions."""
+    opinions: dict[tuple[str, str], list[Opinion]] = defaultdict(list)
+    for kind, digest, value, tag_text, source in rows:
         tags = tuple(t for t in tag_text.split(",") if t)
         opinion = (FEEDBACK_NAMES[value], tags, source)
         if opinion not in opinions[kind, digest]:
