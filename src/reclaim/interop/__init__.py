@@ -7,6 +7,7 @@ base install and nothing of the server extras.
 
 from __future__ import annotations
 
+from reclaim.interop.ncmec import NCMECSignalExchangeAPI
 from reclaim.interop.stopncii import StopNCIISignalExchangeAPI
 
-__all__ = ["StopNCIISignalExchangeAPI"]
+__all__ = ["NCMECSignalExchangeAPI", "StopNCIISignalExchangeAPI"]
