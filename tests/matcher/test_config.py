@@ -86,3 +86,88 @@ def test_unreadable_files(tmp_path: Path) -> None:
     bad.write_text("[source\n")
     with pytest.raises(ConfigError, match="is not valid TOML"):
         MatcherConfig.load(bad)
+
+
+SEVERAL = """
+[[sources]]
+name = "ncmec"
+kind = "ncmec"
+url = "https://report.cybertip.org/hashsharing/"
+user = "esp-user"
+password = "esp-password"
+start = 2024-01-01T00:00:00Z
+
+[[sources]]
+name = "stopncii"
+kind = "stopncii"
+url = "https://api.stopncii.example/v1"
+subscription_key = "s"
+
+[[sources]]
+name = "registry"
+url = "https://registry.example"
+api_key = "rk"
+"""
+
+
+def test_several_sources(tmp_path: Path) -> None:
+    path = tmp_path / "matcher.toml"
+    path.write_text(SEVERAL)
+    loaded = MatcherConfig.load(path)
+    assert [(s.name, s.kind) for s in loaded.sources] == [
+        ("ncmec", "ncmec"),
+        ("stopncii", "stopncii"),
+        ("registry", "reclaim"),
+    ]
+    ncmec = loaded.sources[0]
+    assert loaded.source is ncmec
+    assert ncmec.url == "https://report.cybertip.org/hashsharing"
+    assert (ncmec.user, ncmec.password, ncmec.start) == (
+        "esp-user",
+        "esp-password",
+        1_704_067_200,
+    )
+    assert ncmec.program == "minor" and loaded.sources[1].program == "adult"
+    assert "esp-password" not in repr(loaded) + repr(ncmec)
+
+
+def test_a_single_source_table_is_the_source_default() -> None:
+    loaded = config()
+    assert [s.name for s in loaded.sources] == ["default"]
+    assert loaded.sources == (loaded.source,)
+
+
+def several(*tables: dict[str, Any]) -> MatcherConfig:
+    return MatcherConfig.from_mapping({"sources": list(tables)})
+
+
+NCMEC = {"name": "n", "kind": "ncmec", "url": "https://n", "user": "u", "password": "p"}
+REGISTRY = {"name": "r", "url": "https://r", "api_key": "k"}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            {"source": MINIMAL["source"], "sources": [REGISTRY]},
+            r"both \[source\] and \[\[sources\]\] are set",
+        ),
+        ({"sources": []}, r"expected one or more \[\[sources\]\] tables"),
+        ({"sources": [REGISTRY, REGISTRY]}, r"name = 'r' is not valid: .*own name"),
+        ({"sources": [{**REGISTRY, "name": "Big Name"}]}, r"name = 'Big Name'"),
+        ({"sources": [{"url": "https://r", "api_key": "k"}]}, r"#1 name is missing"),
+        ({"sources": [{**NCMEC, "password": ""}]}, r"#1 password is missing"),
+        ({"sources": [{**NCMEC, "user": ""}]}, r"#1 user is missing"),
+        ({"sources": [{**NCMEC, "start": "yesterday"}]}, r"start = 'yesterday'"),
+        ({"sources": [{**NCMEC, "colour": 1}]}, r"\[\[sources\]\] #1 colour is not"),
+    ],
+)
+def test_several_sources_errors(data: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        MatcherConfig.from_mapping(data)
+
+
+def test_passwords_are_not_echoed() -> None:
+    with pytest.raises(ConfigError) as error:
+        several({**NCMEC, "password": 98765})
+    assert "98765" not in str(error.value)

@@ -109,6 +109,14 @@ def sync(config: ConfigPath = DEFAULT_CONFIG) -> None:
         f"cursor {report['sync']['cursor']}; sync {status.result}",
         highlight=False,
     )
+    if len(report["sources"]) > 1:
+        for name, source in report["sources"].items():
+            counts = ", ".join(f"{k} {v}" for k, v in source["listed"].items())
+            out.print(
+                f"  {name} ({source['kind']}): {counts}; cursor {source['cursor']}; "
+                f"sync {source['result']}",
+                highlight=False,
+            )
     if status.result == "unavailable":
         fail(
             status.message or "the source is unavailable", ExitCode.UPSTREAM_UNAVAILABLE
@@ -178,6 +186,7 @@ def match(
                             "path": result.path,
                             "type": found.kind.value,
                             "program": found.program,
+                            "source": found.source,
                             "distance": found.distance,
                             "variant": found.variant,
                         }
@@ -280,22 +289,27 @@ def review_decide(
     """Decide a pending match; the registry is told, the platform's webhook too."""
     from reclaim.matcher.feedback import flush_feedback
     from reclaim.matcher.source import open_source
+    from reclaim.matcher.store import ListStore
     from reclaim.matcher.webhook import WebhookSender
 
     queue, outbox, settings = _review_parts(config)
     item = queue.decide(match_id, decision, reviewer=reviewer)
-    source = open_source(settings.source)
+    sources = {s.name: open_source(s) for s in settings.sources}
+    stores = {
+        name: ListStore(queue.engine, name=name, prepared=True) for name in sources
+    }
     sender = WebhookSender(settings.webhook, outbox)
     try:
-        sent = flush_feedback(outbox, source)
+        sent = flush_feedback(outbox, sources, stores=stores)
         sender.flush()
     finally:
-        source.close()
+        for source in sources.values():
+            source.close()
         sender.close()
     note = (
         "feedback sent"
         if sent.error is None
-        else "feedback queued (the registry is unreachable; `reclaim matcher sync` "
+        else "feedback queued (a source is unreachable; `reclaim matcher sync` "
         "or the server retries)"
     )
     out.print(f"match {item.id}: {item.state.value}; {note}", highlight=False)

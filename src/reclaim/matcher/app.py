@@ -222,6 +222,8 @@ def _match(match: Match, item: QueuedMatch) -> dict[str, Any]:
         "program": match.program,
         "distance": match.distance,
         "state": item.state.value,
+        "source": match.source,
+        "sources": list(item.sources),
     }
     if match.variant is not None:
         body["variant"] = match.variant

@@ -5,7 +5,8 @@ that shares what did not change; the service swaps it in with one
 assignment, so queries never wait for an update and never see half of one.
 
 PDQ records are kept compact, since lists run to millions: per index
-position, the 32 hash bytes and a program number, in append-only arrays
+position, the 32 hash bytes and a label number (program and source), in
+append-only arrays
 shared by every version (a position is never reused, so an older catalog
 still reads its own positions). Records are found for removal through a
 compact prefix look-up (`lookup.py`), not a per-record map.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import logging
 import re
 from array import array
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -29,9 +31,11 @@ from reclaim.matcher.records import ListRecord
 
 logger = logging.getLogger(__name__)
 
-Key = tuple[str, str, str]
+Key = tuple[str, str, str, str]
+Label = tuple[str, str]  # program, source
 
 _PDQ_HEX = re.compile(r"[0-9a-f]{64}")
+_COUNTED = (SignalType.PDQ, SignalType.MD5, SignalType.VPDQ)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,29 +51,37 @@ class _Shared:
     """Append-only tables shared by every version of a catalog (writer-owned)."""
 
     pdq_codes: bytearray = field(default_factory=bytearray)  # 32 bytes a position
-    pdq_program: array[int] = field(default_factory=lambda: array("H"))
+    pdq_label: array[int] = field(default_factory=lambda: array("H"))
     pdq_dead: bytearray = field(default_factory=bytearray)  # 1 once removed
     pdq_lookup: PrefixLookup = field(default_factory=PrefixLookup)
-    program_names: list[str] = field(default_factory=list)
-    program_numbers: dict[str, int] = field(default_factory=dict)
+    labels: list[Label] = field(default_factory=list)
+    label_numbers: dict[Label, int] = field(default_factory=dict)
     videos: list[Video] = field(default_factory=list)
     video_number: dict[Key, int] = field(default_factory=dict)
     frame_owner: list[int] = field(default_factory=list)
     frame_positions: dict[int, tuple[int, int]] = field(default_factory=dict)
 
-    def program_number(self, program: str) -> int:
-        """The number of a program name, given one if it is new."""
-        number = self.program_numbers.get(program)
+    def label_number(self, label: Label) -> int:
+        """The number of a (program, source) label, given one if it is new."""
+        number = self.label_numbers.get(label)
         if number is None:
-            number = self.program_numbers[program] = len(self.program_names)
-            self.program_names.append(program)
+            number = self.label_numbers[label] = len(self.labels)
+            self.labels.append(label)
         return number
 
 
 class Catalog:
     """One consistent version of the matchable list."""
 
-    __slots__ = ("_shared", "md5", "pdq", "frames", "live_videos", "skipped")
+    __slots__ = (
+        "_shared",
+        "md5",
+        "pdq",
+        "frames",
+        "live_videos",
+        "skipped",
+        "_by_source",
+    )
 
     def __init__(
         self,
@@ -79,6 +91,7 @@ class Catalog:
         frames: PdqIndex,
         live_videos: int,
         skipped: int = 0,
+        by_source: dict[tuple[str, str], int] | None = None,
     ) -> None:
         self._shared = shared
         self.pdq = pdq
@@ -86,6 +99,7 @@ class Catalog:
         self.frames = frames
         self.live_videos = live_videos
         self.skipped = skipped
+        self._by_source = by_source or {}
 
     @classmethod
     def empty(cls) -> Catalog:
@@ -109,13 +123,21 @@ class Catalog:
             SignalType.VPDQ.value: self.live_videos,
         }
 
+    def counts_by_source(self) -> dict[str, dict[str, int]]:
+        """Listed records per source, per type."""
+        found: dict[str, dict[str, int]] = {}
+        for (source, kind), count in sorted(self._by_source.items()):
+            per_type = found.setdefault(source, {k.value: 0 for k in _COUNTED})
+            per_type[kind] = count
+        return found
+
     def pdq_record(self, position: int) -> ListRecord:
         """The record at a PDQ index position."""
         shared = self._shared
         start = position * CODE_BYTES
         value = bytes(shared.pdq_codes[start : start + CODE_BYTES]).hex()
-        program = shared.program_names[shared.pdq_program[position]]
-        return ListRecord(SignalType.PDQ, value, program)
+        program, source = shared.labels[shared.pdq_label[position]]
+        return ListRecord(SignalType.PDQ, value, program, source=source)
 
     def frame_video(self, position: int) -> Video:
         """The video that a frame index position belongs to."""
@@ -130,14 +152,14 @@ class Catalog:
         for code, record, candidates in zip(
             codes, records, shared.pdq_lookup.candidates(codes), strict=True
         ):
-            number = shared.program_numbers.get(record.program, -1)
+            number = shared.label_numbers.get((record.program, record.source), -1)
             raw = code.tobytes()
             found.append(
                 [
                     p
                     for p in candidates
                     if not shared.pdq_dead[p]
-                    and shared.pdq_program[p] == number
+                    and shared.pdq_label[p] == number
                     and shared.pdq_codes[p * CODE_BYTES : (p + 1) * CODE_BYTES] == raw
                 ]
             )
@@ -154,6 +176,7 @@ class Catalog:
         md5_copied = False
         videos = self.live_videos
         skipped = self.skipped
+        delta: Counter[tuple[str, str]] = Counter()
 
         def own_md5() -> dict[str, tuple[ListRecord, ...]]:
             nonlocal md5, md5_copied
@@ -161,14 +184,17 @@ class Catalog:
                 md5, md5_copied = dict(md5), True
             return md5
 
-        gone_pdq: dict[tuple[str, str], ListRecord] = {}
+        gone_pdq: dict[Key, ListRecord] = {}
         for record in gone:
             key = record.key
             if record.kind is SignalType.PDQ:
-                gone_pdq[(record.value, record.program)] = record
+                gone_pdq[key] = record
             elif record.kind is SignalType.MD5:
                 table = own_md5()
-                left = tuple(r for r in table.get(record.value, ()) if r.key != key)
+                held = table.get(record.value, ())
+                left = tuple(r for r in held if r.key != key)
+                if len(left) < len(held):
+                    delta[(record.source, "md5")] -= 1
                 if left:
                     table[record.value] = left
                 else:
@@ -178,13 +204,16 @@ class Catalog:
                 start, stop = shared.frame_positions.pop(number)
                 remove_frames.extend(range(start, stop))
                 videos -= 1
+                delta[(record.source, "vpdq")] -= 1
         next_frame = self.frames.next_position
         pdq_kind = SignalType.PDQ
-        new_pdq: dict[tuple[str, str], ListRecord] = {}
+        new_pdq: dict[tuple[str, str, str], ListRecord] = {}
         for record in listed:
             if record.kind is pdq_kind:
                 # The key inline: this loop runs once per hash at start-up.
-                new_pdq.setdefault((record.value, record.program), record)
+                new_pdq.setdefault(
+                    (record.value, record.program, record.source), record
+                )
                 continue
             key = record.key
             if record.kind is SignalType.MD5:
@@ -192,6 +221,7 @@ class Catalog:
                 held = table.get(record.value, ())
                 if all(r.key != key for r in held):
                     table[record.value] = (*held, record)
+                    delta[(record.source, "md5")] += 1
             elif record.kind is SignalType.VPDQ and key not in shared.video_number:
                 try:
                     video = VpdqHash.parse(record.value)
@@ -207,6 +237,7 @@ class Catalog:
                     shared.frame_owner.append(number)
                 shared.frame_positions[number] = (start, start + len(video.frames))
                 videos += 1
+                delta[(record.source, "vpdq")] += 1
         gone_codes, leaving = _parsed(list(gone_pdq.values()))
         remove_pdq = {p for ps in self._pdq_positions(gone_codes, leaving) for p in ps}
         codes, kept = _parsed(list(new_pdq.values()))
@@ -224,9 +255,13 @@ class Catalog:
                 codes = codes[fresh]
         for position in remove_pdq:
             shared.pdq_dead[position] = 1
+            delta[(shared.labels[shared.pdq_label[position]][1], "pdq")] -= 1
+        delta.update((r.source, "pdq") for r in kept)
         shared.pdq_lookup.add(codes, self.pdq.next_position)
         shared.pdq_codes.extend(codes.tobytes())
-        shared.pdq_program.extend(shared.program_number(r.program) for r in kept)
+        shared.pdq_label.extend(
+            shared.label_number((r.program, r.source)) for r in kept
+        )
         shared.pdq_dead.extend(bytes(len(kept)))
         pdq = self.pdq
         if len(kept) or remove_pdq:
@@ -240,7 +275,12 @@ class Catalog:
             )
         if skipped > self.skipped:
             logger.warning("%d listed hashes could not be parsed", skipped)
-        return Catalog(shared, pdq, md5, frames, videos, skipped)
+        by_source = self._by_source
+        if delta:
+            by_source = dict(by_source)
+            for label, change in delta.items():
+                by_source[label] = by_source.get(label, 0) + change
+        return Catalog(shared, pdq, md5, frames, videos, skipped, by_source)
 
 
 def _parsed(records: list[ListRecord]) -> tuple[Codes, list[ListRecord]]:

@@ -1,13 +1,17 @@
 """The matcher's config file: TOML data, parsed once into frozen objects.
 
 ```toml
-[source]                      # where the hash list comes from
-kind = "reclaim"              # or "stopncii"
+[[sources]]                   # where the hash list comes from; one table each
+name = "registry"             # a short label for status, matches and metrics
+kind = "reclaim"              # or "stopncii" or "ncmec"
 url = "https://registry.example"
 api_key = "..."               # reclaim: the platform key
 programs = ["minor", "adult"] # reclaim: the programs to follow (default: all)
 # stopncii: subscription_key, function_key (default: subscription_key),
 #           program (the label given to its records, default "adult")
+# ncmec:    user, password (HTTP Basic), start (first time to fetch from),
+#           program (default "minor")
+# A single [source] table (no name) still works: it is the source "default".
 
 [store]
 url = "sqlite:///./matcher-data/matcher.db"   # or postgresql+psycopg://...
@@ -35,9 +39,11 @@ token = "..."                 # optional: the API then needs it (Bearer/Basic)
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -46,7 +52,12 @@ from reclaim.matcher.errors import ConfigError
 
 T = TypeVar("T")
 
-SOURCE_KINDS = ("reclaim", "stopncii")
+SOURCE_KINDS = ("reclaim", "stopncii", "ncmec")
+#: The name of the source a single `[source]` table describes.
+DEFAULT_SOURCE = "default"
+#: The label each kind gives its records unless `program` says otherwise.
+DEFAULT_PROGRAM = {"reclaim": "", "stopncii": "adult", "ncmec": "minor"}
+SOURCE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 DEFAULT_STORE = "sqlite:///./matcher-data/matcher.db"
 
 
@@ -63,10 +74,17 @@ class SourceConfig:
     program: str = "adult"
     page_size: int = 5000
     timeout_seconds: float = 30.0
+    #: The source's label in status, match labels and metrics (never a key).
+    name: str = DEFAULT_SOURCE
+    #: ncmec: the HTTP Basic user and password.
+    user: str = ""
+    password: str = ""
+    #: ncmec: the first time to fetch from (Unix seconds).
+    start: int = 0
 
     def __repr__(self) -> str:
-        # Keys never appear in logs or tracebacks.
-        return f"SourceConfig(kind={self.kind!r}, url={self.url!r})"
+        # Keys and passwords never appear in logs or tracebacks.
+        return f"SourceConfig(name={self.name!r}, kind={self.kind!r}, url={self.url!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +119,11 @@ class WebhookConfig:
 
 @dataclass(frozen=True, slots=True)
 class MatcherConfig:
-    """Everything `reclaim matcher` needs, validated."""
+    """Everything `reclaim matcher` needs, validated.
+
+    `sources` are every source, in config order; `source` is the first (the
+    only one of a config with a single `[source]` table).
+    """
 
     source: SourceConfig
     store_url: str = DEFAULT_STORE
@@ -118,6 +140,12 @@ class MatcherConfig:
     max_batch: int = 10_000
     #: When set, the API needs it (Bearer, or Basic's password); see access.py.
     token: str = field(default="", repr=False)
+    sources: tuple[SourceConfig, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.sources:
+            # Frozen: the one way to fill a derived field in.
+            object.__setattr__(self, "sources", (self.source,))
 
     @classmethod
     def load(cls, path: str | Path) -> MatcherConfig:
@@ -144,28 +172,7 @@ class MatcherConfig:
     ) -> MatcherConfig:
         """Validate already-parsed TOML data."""
         reader = _Reader(data, origin)
-        kind = reader.get("source", "kind", _text, "reclaim")
-        if kind not in SOURCE_KINDS:
-            reader.bad("source", "kind", kind, "'reclaim' or 'stopncii'")
-        url = reader.get("source", "url", _text, None)
-        if not url.startswith(("http://", "https://")):
-            reader.bad("source", "url", url, "an http:// or https:// URL")
-        subscription = reader.get("source", "subscription_key", _text, "")
-        source = SourceConfig(
-            kind=kind,
-            url=url.rstrip("/"),
-            api_key=reader.get("source", "api_key", _text, ""),
-            programs=tuple(reader.get("source", "programs", _strings, [])),
-            subscription_key=subscription,
-            function_key=reader.get("source", "function_key", _text, subscription),
-            program=reader.get("source", "program", _text, "adult"),
-            page_size=reader.get("source", "page_size", _count(1, 10_000), 5000),
-            timeout_seconds=reader.get("source", "timeout_seconds", _seconds, 30.0),
-        )
-        if kind == "reclaim" and not source.api_key:
-            reader.missing("source", "api_key", "the platform's registry API key")
-        if kind == "stopncii" and not source.subscription_key:
-            reader.missing("source", "subscription_key", "your StopNCII API key")
+        sources = _sources(reader, data, origin)
         webhook = WebhookConfig(
             url=reader.get("webhook", "url", _text, ""),
             secret=reader.get("webhook", "secret", _text, ""),
@@ -180,7 +187,8 @@ class MatcherConfig:
             )
         auto = reader.get("policy", "auto_action_distance", _count(0, 256), -1)
         return cls(
-            source=source,
+            source=sources[0],
+            sources=sources,
             store_url=reader.get("store", "url", _text, DEFAULT_STORE),
             poll_seconds=reader.get("sync", "poll_seconds", _seconds, 5.0),
             max_backoff_seconds=reader.get(
@@ -201,21 +209,109 @@ class MatcherConfig:
         )
 
 
+def _sources(
+    reader: _Reader, data: Mapping[str, Any], origin: str
+) -> tuple[SourceConfig, ...]:
+    """The `[[sources]]` tables, or the one `[source]` table as "default"."""
+    if "source" in data and "sources" in data:
+        raise ConfigError(
+            f"{origin}: both [source] and [[sources]] are set: expected one of "
+            "them; move the [source] table into a [[sources]] table with a name"
+        )
+    if "sources" not in data:
+        return (_source(reader, "source"),)
+    tables = data["sources"]
+    if not isinstance(tables, list) or not tables:
+        raise ConfigError(
+            f"{origin}: sources is not valid: expected one or more [[sources]] "
+            "tables; write each source as a [[sources]] table"
+        )
+    found: list[SourceConfig] = []
+    for number, table in enumerate(tables, start=1):
+        if not isinstance(table, dict):
+            raise ConfigError(
+                f"{origin}: sources #{number} is not a table: expected a "
+                "[[sources]] table; fix the config file"
+            )
+        title = f"[[sources]] #{number}"
+        sub = _Reader({"source": table}, origin, titles={"source": title})
+        if "name" not in table:
+            sub.missing("source", "name", "a short label such as 'ncmec'")
+        source = _source(sub, "source")
+        if any(s.name == source.name for s in found):
+            raise ConfigError(
+                f"{origin}: {title} name = {source.name!r} is not valid: expected "
+                "a name no other source has; give each [[sources]] table its own "
+                "name"
+            )
+        found.append(source)
+    return tuple(found)
+
+
+def _source(reader: _Reader, section: str) -> SourceConfig:
+    """One source table, checked for what its kind needs."""
+    name = reader.get(section, "name", _text, DEFAULT_SOURCE)
+    if not SOURCE_NAME.fullmatch(name):
+        reader.bad(
+            section,
+            "name",
+            name,
+            "1 to 32 lower-case letters, digits, '-' or '_' (a label, not a key)",
+        )
+    kind = reader.get(section, "kind", _text, "reclaim")
+    if kind not in SOURCE_KINDS:
+        reader.bad(section, "kind", kind, "'reclaim', 'stopncii' or 'ncmec'")
+    url = reader.get(section, "url", _text, None)
+    if not url.startswith(("http://", "https://")):
+        reader.bad(section, "url", url, "an http:// or https:// URL")
+    subscription = reader.get(section, "subscription_key", _text, "")
+    source = SourceConfig(
+        kind=kind,
+        url=url.rstrip("/"),
+        api_key=reader.get(section, "api_key", _text, ""),
+        programs=tuple(reader.get(section, "programs", _strings, [])),
+        subscription_key=subscription,
+        function_key=reader.get(section, "function_key", _text, subscription),
+        program=reader.get(section, "program", _text, DEFAULT_PROGRAM[kind] or "adult"),
+        page_size=reader.get(section, "page_size", _count(1, 10_000), 5000),
+        timeout_seconds=reader.get(section, "timeout_seconds", _seconds, 30.0),
+        name=name,
+        user=reader.get(section, "user", _text, ""),
+        password=reader.get(section, "password", _text, ""),
+        start=reader.get(section, "start", _moment, 0),
+    )
+    if kind == "reclaim" and not source.api_key:
+        reader.missing(section, "api_key", "the platform's registry API key")
+    if kind == "stopncii" and not source.subscription_key:
+        reader.missing(section, "subscription_key", "your StopNCII API key")
+    if kind == "ncmec":
+        if not source.user:
+            reader.missing(section, "user", "your NCMEC hash-sharing user name")
+        if not source.password:
+            reader.missing(section, "password", "your NCMEC hash-sharing password")
+    return source
+
+
 class _Reader:
     """Typed look-ups in the TOML tables, with errors that name the key."""
 
+    SOURCE_KEYS = {
+        "name",
+        "kind",
+        "url",
+        "api_key",
+        "programs",
+        "subscription_key",
+        "function_key",
+        "program",
+        "page_size",
+        "timeout_seconds",
+        "user",
+        "password",
+        "start",
+    }
     KNOWN = {
-        "source": {
-            "kind",
-            "url",
-            "api_key",
-            "programs",
-            "subscription_key",
-            "function_key",
-            "program",
-            "page_size",
-            "timeout_seconds",
-        },
+        "source": SOURCE_KEYS,
         "store": {"url"},
         "sync": {"poll_seconds", "max_backoff_seconds"},
         "match": {"radius", "dihedral", "vpdq_threshold"},
@@ -224,10 +320,19 @@ class _Reader:
         "serve": {"host", "port", "max_upload_bytes", "max_batch", "token"},
     }
 
-    def __init__(self, data: Mapping[str, Any], origin: str) -> None:
+    def __init__(
+        self,
+        data: Mapping[str, Any],
+        origin: str,
+        *,
+        titles: Mapping[str, str] | None = None,
+    ) -> None:
         self.data = data
         self.origin = origin
+        self.titles = dict(titles or {})
         for section, table in data.items():
+            if section == "sources" and isinstance(table, list):
+                continue  # each table is read by a reader of its own
             if section not in self.KNOWN or not isinstance(table, dict):
                 raise ConfigError(
                     f"{origin}: [{section}] is not a matcher config section: "
@@ -236,10 +341,15 @@ class _Reader:
             for key in table:
                 if key not in self.KNOWN[section]:
                     raise ConfigError(
-                        f"{origin}: [{section}] {key} is not a known key: expected "
+                        f"{origin}: {self.title(section)} {key} is not a known key: "
+                        "expected "
                         f"one of {', '.join(sorted(self.KNOWN[section]))}; check "
                         "the spelling"
                     )
+
+    def title(self, section: str) -> str:
+        """How errors name a section: `[store]`, `[[sources]] #2`."""
+        return self.titles.get(section, f"[{section}]")
 
     def get(
         self,
@@ -259,16 +369,18 @@ class _Reader:
             self.bad(section, key, table[key], str(error))
 
     def bad(self, section: str, key: str, value: object, expected: str) -> NoReturn:
-        shown = "<secret>" if "key" in key or key == "secret" else repr(value)
+        secret = "key" in key or key in ("secret", "password")
+        shown = "<secret>" if secret else repr(value)
         raise ConfigError(
-            f"{self.origin}: [{section}] {key} = {shown} is not valid: expected "
+            f"{self.origin}: {self.title(section)} {key} = {shown} is not valid: "
+            "expected "
             f"{expected}; fix the config file"
         )
 
     def missing(self, section: str, key: str, what: str) -> NoReturn:
         raise ConfigError(
-            f"{self.origin}: [{section}] {key} is missing: expected {what}; add it "
-            "to the config file"
+            f"{self.origin}: {self.title(section)} {key} is missing: expected "
+            f"{what}; add it to the config file"
         )
 
 
@@ -302,6 +414,20 @@ def _percent(value: Any) -> float:
     if not 0 <= value <= 100:
         raise ValueError("a percentage from 0 to 100")
     return float(value)
+
+
+def _moment(value: Any) -> int:
+    """Unix seconds, from an integer or a TOML date or date-time (UTC if naive)."""
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return max(0, int(moment.timestamp()))
+    if isinstance(value, date):
+        return max(
+            0, int(datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp())
+        )
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError("Unix seconds or a date-time such as 2024-01-01T00:00:00Z")
+    return value
 
 
 def _count(low: int, high: int) -> Callable[[Any], int]:

@@ -24,6 +24,7 @@ from reclaim.hashing import (
     video_match,
 )
 from reclaim.matcher.catalog import Catalog, Video
+from reclaim.matcher.records import DEFAULT_SOURCE
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,8 @@ class Match:
     `distance` is the Hamming distance for PDQ (the best over the dihedral
     variants queried, named by `variant`), 0 for MD5, and for vPDQ the worst
     of the best frame distances among the query frames that matched.
+    `source` names the source that lists the hash: a hash two sources list
+    matches twice, once for each.
     """
 
     query: int
@@ -43,6 +46,7 @@ class Match:
     variant: str | None = None
     query_percent: float | None = None
     compared_percent: float | None = None
+    source: str = DEFAULT_SOURCE
 
 
 def match_pdq(
@@ -78,7 +82,13 @@ def match_pdq(
             name = _label(labels, number, variant, len(group))
             found.append(
                 Match(
-                    number, SignalType.PDQ, record.value, record.program, distance, name
+                    number,
+                    SignalType.PDQ,
+                    record.value,
+                    record.program,
+                    distance,
+                    name,
+                    source=record.source,
                 )
             )
     return found
@@ -87,7 +97,14 @@ def match_pdq(
 def match_md5(catalog: Catalog, digests: Sequence[Md5Hash]) -> list[Match]:
     """Listed MD5 hashes equal to the query digests."""
     return [
-        Match(number, SignalType.MD5, record.value, record.program, 0)
+        Match(
+            number,
+            SignalType.MD5,
+            record.value,
+            record.program,
+            0,
+            source=record.source,
+        )
         for number, digest in enumerate(digests)
         for record in catalog.md5.get(digest.hex, ())
     ]
@@ -143,6 +160,7 @@ def match_vpdq(
                         None,
                         score.query_match_percent,
                         score.compared_match_percent,
+                        listed.record.source,
                     )
                 )
     return found

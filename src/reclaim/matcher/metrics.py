@@ -57,6 +57,31 @@ class Metrics:
             ["channel"],
             registry=self.registry,
         )
+        # Per source (by the config's source name; the totals above stay).
+        self.source_syncs = Counter(
+            "reclaim_matcher_source_syncs",
+            "Sync attempts, by source and result.",
+            ["source", "result"],
+            registry=self.registry,
+        )
+        self.source_list_size = Gauge(
+            "reclaim_matcher_source_list_size",
+            "Records in the in-memory list, by source and type.",
+            ["source", "type"],
+            registry=self.registry,
+        )
+        self.source_last_sync = Gauge(
+            "reclaim_matcher_source_last_successful_sync_timestamp_seconds",
+            "When each source was last synced successfully (Unix time).",
+            ["source"],
+            registry=self.registry,
+        )
+        self.source_matches = Counter(
+            "reclaim_matcher_source_matches",
+            "Matched hashes, by the source that listed them and type.",
+            ["source", "type"],
+            registry=self.registry,
+        )
         self.latency = Histogram(
             "reclaim_matcher_match_seconds",
             "Time to answer a match request, by endpoint.",

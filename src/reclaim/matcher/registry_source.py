@@ -73,7 +73,7 @@ class RegistrySource:
                         yield Page(batch, str(int(item["cursor"])), True, True)
                         return
                     seen += 1
-                    record = _record(item)
+                    record = _record(item, self.config.name)
                     if record is not None:
                         batch.append(record)
                     if len(batch) >= size:
@@ -103,7 +103,12 @@ class RegistrySource:
                     self.http.get(f"{PREFIX}/changes", params=params), what
                 )
                 body = response.json()
-                records = [r for r in map(_record, body["records"]) if r is not None]
+                name = self.config.name
+                records = [
+                    r
+                    for r in (_record(item, name) for item in body["records"])
+                    if r is not None
+                ]
                 cursor = int(body["cursor"])
                 more = bool(body["has_more"])
             except httpx.HTTPError as error:
@@ -135,7 +140,7 @@ class RegistrySource:
         self.http.close()
 
 
-def _record(item: dict[str, Any]) -> ListRecord | None:
+def _record(item: dict[str, Any], source: str) -> ListRecord | None:
     kind = KINDS.get(item["type"])
     if kind is None:
         # A hash type newer than this matcher: it cannot match it anyway.
@@ -147,4 +152,5 @@ def _record(item: dict[str, Any]) -> ListRecord | None:
         program=str(item["program"]),
         active=item["status"] == "active",
         quality=int(quality) if quality is not None else None,
+        source=source,
     )

@@ -2,7 +2,9 @@
 
 Recording matches, and deciding one, write the queue row and the outgoing
 messages it causes (feedback to the source, a webhook to the platform) in one
-transaction, so an answered match request or decision is never lost.
+transaction, so an answered match request or decision is never lost. Each
+entry remembers which source listed each hash it matched (its *listings*),
+so feedback goes to every source that listed a matched hash, and only there.
 """
 
 from __future__ import annotations
@@ -55,6 +57,14 @@ class QueuedMatch:
     reviewer: str | None
     #: Other listed (type, value) hashes the same upload matched in this program.
     related: tuple[tuple[str, str], ...] = ()
+    #: (source, type, value) of every listing matched; empty in entries made
+    #: before several sources (their feedback goes to the first source).
+    listings: tuple[tuple[str, str, str], ...] = ()
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The names of the sources that listed a matched hash."""
+        return tuple(sorted({source for source, _, _ in self.listings}))
 
     def summary(self) -> dict[str, Any]:
         """The JSON form for the API, CLI and webhooks (no hash value)."""
@@ -65,6 +75,7 @@ class QueuedMatch:
             "program": self.program,
             "distance": self.distance,
             "matched_hashes": 1 + len(self.related),
+            "sources": list(self.sources),
             "reference": self.reference,
             "state": self.state.value,
             "decided_at": _iso(self.decided_at),
@@ -93,8 +104,16 @@ class ReviewQueue:
         now = datetime.now(UTC)
         with self.engine.begin() as connection:
             for match, others, reference in found:
+                lead = (match.kind.value, match.value)
                 related = tuple(
-                    dict.fromkeys((m.kind.value, m.value) for m in others).keys()
+                    pair
+                    for pair in dict.fromkeys((m.kind.value, m.value) for m in others)
+                    if pair != lead  # the same hash, listed by another source
+                )
+                listings = tuple(
+                    dict.fromkeys(
+                        (m.source, m.kind.value, m.value) for m in (match, *others)
+                    )
                 )
                 auto = self.policy.auto_action(match.distance)
                 state = State.AUTO_ACTIONED if auto else State.PENDING
@@ -109,6 +128,7 @@ class ReviewQueue:
                         reference=reference,
                         state=state.value,
                         related=json.dumps(related) if related else "",
+                        listings=json.dumps(listings),
                     )
                     .returning(matches.c.id)
                 ).scalar_one()
@@ -124,6 +144,7 @@ class ReviewQueue:
                     None,
                     None,
                     related,
+                    listings,
                 )
                 feedback = "blocked" if auto else "pending_review"
                 self._announce(connection, item, feedback)
@@ -164,12 +185,26 @@ class ReviewQueue:
     def _announce(
         self, connection: Connection, item: QueuedMatch, feedback: str
     ) -> None:
-        for kind, value in ((item.kind, item.value), *item.related):
-            enqueue(
-                connection,
-                FEEDBACK,
-                {"type": kind, "value": value, "feedback": feedback},
-            )
+        if item.listings:
+            for source, kind, value in item.listings:
+                enqueue(
+                    connection,
+                    FEEDBACK,
+                    {
+                        "type": kind,
+                        "value": value,
+                        "feedback": feedback,
+                        "source": source,
+                    },
+                )
+        else:
+            # An entry from before several sources: the first source's.
+            for kind, value in ((item.kind, item.value), *item.related):
+                enqueue(
+                    connection,
+                    FEEDBACK,
+                    {"type": kind, "value": value, "feedback": feedback},
+                )
         if self.webhooks:
             event = "match.review" if item.state is State.PENDING else "match.action"
             if item.state is State.NOT_BLOCKED:
@@ -228,6 +263,7 @@ def _queued(row: Any) -> QueuedMatch:
         _aware(row.decided_at) if row.decided_at else None,
         row.reviewer,
         tuple(tuple(pair) for pair in json.loads(row.related)) if row.related else (),
+        tuple(tuple(item) for item in json.loads(row.listings)) if row.listings else (),
     )
 
 

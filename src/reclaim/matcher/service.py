@@ -1,18 +1,20 @@
 """`MatcherService`: the store, the catalog, sync, review and delivery, wired.
 
 The service owns one current `Catalog` in an attribute. Queries read it once
-and use that version throughout; the sync thread builds the next version
-and swaps it in with one assignment, so queries never wait. Background
-threads (started by `start`) poll the source, deliver webhooks and send
-feedback; tests and one-shot commands call `sync_once` and `deliver` instead.
+and use that version throughout; a sync thread builds the next version and
+swaps it in with one assignment, so queries never wait. Background threads
+(started by `start`) poll the sources, one thread each so a slow or failing
+source holds up no other, deliver webhooks and send feedback; tests and
+one-shot commands call `sync_once` and `deliver` instead.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,11 +31,21 @@ from reclaim.matcher.outbox import Outbox
 from reclaim.matcher.records import ListRecord
 from reclaim.matcher.review import QueuedMatch, ReviewQueue
 from reclaim.matcher.source import Source, open_source
-from reclaim.matcher.store import Applied, ListStore, open_engine
+from reclaim.matcher.store import (
+    Applied,
+    ListStore,
+    forget_sources,
+    listed_records,
+    open_engine,
+    prepare,
+    stored_sources,
+)
 from reclaim.matcher.sync import Syncer, SyncStatus
 from reclaim.matcher.webhook import WebhookSender
 
 logger = logging.getLogger(__name__)
+
+_NONE = {kind.value: 0 for kind in (SignalType.PDQ, SignalType.MD5, SignalType.VPDQ)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,46 +67,71 @@ class Result:
 
 
 class MatcherService:
-    """Everything `reclaim matcher serve` runs, in one object."""
+    """Everything `reclaim matcher serve` runs, in one object.
+
+    `sources` (by name) replace the sources the config would open; `source`
+    replaces the first.
+    """
 
     def __init__(
         self,
         config: MatcherConfig,
         *,
         source: Source | None = None,
+        sources: Mapping[str, Source] | None = None,
         webhook_transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.config = config
         self.engine = open_engine(config.store_url)
-        self.store = ListStore(self.engine)
+        prepare(self.engine)
+        names = [c.name for c in config.sources]
+        stale = stored_sources(self.engine) - set(names)
+        if stale:
+            logger.warning(
+                "dropping the stored list of sources no longer in the config: %s",
+                ", ".join(sorted(stale)),
+            )
+            forget_sources(self.engine, stale)
+        self.stores = {
+            name: ListStore(self.engine, name=name, prepared=True) for name in names
+        }
         self.outbox = Outbox(
             self.engine, max_backoff=config.webhook.max_backoff_seconds
         )
         self.queue = ReviewQueue(
             self.engine, config.policy, webhooks=config.webhook.enabled
         )
-        self.source = source or open_source(config.source)
+        given = dict(sources or {})
+        if source is not None:
+            given.setdefault(config.source.name, source)
+        self.sources: dict[str, Source] = {
+            c.name: given.get(c.name) or open_source(c) for c in config.sources
+        }
         self.webhooks = WebhookSender(
             config.webhook, self.outbox, transport=webhook_transport
         )
         self.metrics = Metrics()
-        self._write_lock = threading.Lock()
+        self._catalog_lock = threading.Lock()
+        self._sync_locks = {name: threading.Lock() for name in names}
         self._stop = threading.Event()
         self._wake_delivery = threading.Event()
         self._threads: list[threading.Thread] = []
         self.last_feedback = Flushed(0, 0)
         self.last_webhook = Flushed(0, 0)
         started = time.perf_counter()
-        self.catalog = Catalog.build(self.store.records())
+        self.catalog = Catalog.build(listed_records(self.engine, names))
         self.load_seconds = time.perf_counter() - started
-        self.syncer = Syncer(
-            self.store,
-            self.source,
-            on_applied=self._applied,
-            on_snapshot=self._replace,
-            poll_seconds=config.poll_seconds,
-            max_backoff=config.max_backoff_seconds,
-        )
+        self.syncers = {
+            name: Syncer(
+                self.stores[name],
+                self.sources[name],
+                on_applied=self._applied,
+                on_snapshot=functools.partial(self._replace, name),
+                poll_seconds=config.poll_seconds,
+                max_backoff=config.max_backoff_seconds,
+            )
+            for name in names
+        }
         self._observe()
         logger.info(
             "loaded %d listed records from the local store in %.2f s",
@@ -102,38 +139,86 @@ class MatcherService:
             self.load_seconds,
         )
 
+    # ---- the sources (the first stands for all in a single-source config) --
+
+    @property
+    def store(self) -> ListStore:
+        """The first source's part of the store."""
+        return self.stores[self.config.source.name]
+
+    @property
+    def source(self) -> Source:
+        """The first source."""
+        return self.sources[self.config.source.name]
+
+    @property
+    def syncer(self) -> Syncer:
+        """The first source's syncer."""
+        return self.syncers[self.config.source.name]
+
     # ---- the list ---------------------------------------------------------
 
     def _applied(self, applied: Applied) -> None:
-        self.catalog = self.catalog.with_changes(
-            listed=applied.listed, gone=applied.gone
-        )
+        with self._catalog_lock:
+            self.catalog = self.catalog.with_changes(
+                listed=applied.listed, gone=applied.gone
+            )
 
-    def _replace(self, records: Sequence[ListRecord]) -> None:
-        self.catalog = Catalog.build(records)
+    def _replace(self, name: str, records: Sequence[ListRecord]) -> None:
+        """A source's snapshot is in: it replaces that source's records."""
+        with self._catalog_lock:
+            if len(self.sources) == 1:
+                self.catalog = Catalog.build(records)
+            else:
+                # The other sources' records come from the store, where this
+                # snapshot is committed too.
+                self.catalog = Catalog.build(listed_records(self.engine, self.sources))
 
     def _reload(self) -> None:
-        self.catalog = Catalog.build(self.store.records())
+        with self._catalog_lock:
+            self.catalog = Catalog.build(listed_records(self.engine, self.sources))
 
     def sync_once(self) -> SyncStatus:
-        """One sync attempt now (outcome in the returned status)."""
-        with self._write_lock:
+        """One sync attempt of every source now, one after another.
+
+        Returns the status of the first source that failed, else the first's;
+        `sync_source` and `syncers` tell each source's.
+        """
+        statuses = [self.sync_source(name) for name in self.syncers]
+        return next((s for s in statuses if not s.healthy), statuses[0])
+
+    def sync_source(self, name: str) -> SyncStatus:
+        """One sync attempt of one source now (outcome in the returned status)."""
+        syncer = self.syncers[name]
+        with self._sync_locks[name]:
             try:
-                self.syncer.attempt()
+                syncer.attempt()
             finally:
                 # A failed catalog update may leave shared tables half-written:
                 # rebuild from the store, which holds only committed pages.
-                if self.syncer.status.result == "error":
+                if syncer.status.result == "error":
                     self._reload()
-            self.metrics.syncs.labels(self.syncer.status.result).inc()
+            self.metrics.syncs.labels(syncer.status.result).inc()
+            self.metrics.source_syncs.labels(name, syncer.status.result).inc()
             self._observe()
-        return self.syncer.status
+        return syncer.status
 
     def _observe(self) -> None:
-        for kind, count in self.catalog.counts().items():
+        catalog = self.catalog
+        for kind, count in catalog.counts().items():
             self.metrics.list_size.labels(kind).set(count)
-        if self.syncer.status.last_success:
-            self.metrics.last_sync.set(self.syncer.status.last_success)
+        listed = catalog.counts_by_source()
+        for name, syncer in self.syncers.items():
+            for kind, count in listed.get(name, _NONE).items():
+                self.metrics.source_list_size.labels(name, kind).set(count)
+            if syncer.status.last_success:
+                self.metrics.source_last_sync.labels(name).set(
+                    syncer.status.last_success
+                )
+        successes = [s.status.last_success for s in self.syncers.values()]
+        if all(successes):
+            # The list is as fresh as its stalest source.
+            self.metrics.last_sync.set(min(s for s in successes if s))
 
     # ---- matching ---------------------------------------------------------
 
@@ -192,6 +277,7 @@ class MatcherService:
         for (_, ranked), item in zip(groups, queued, strict=True):
             for match in ranked:
                 entry_of[id(match)] = item
+                self.metrics.source_matches.labels(match.source, match.kind.value).inc()
             self.metrics.matches.labels(item.kind, item.state.value).inc()
         if entries:
             self._wake_delivery.set()
@@ -222,7 +308,9 @@ class MatcherService:
 
     def deliver(self) -> None:
         """Send due feedback and webhooks now."""
-        self.last_feedback = flush_feedback(self.outbox, self.source)
+        self.last_feedback = flush_feedback(
+            self.outbox, self.sources, stores=self.stores
+        )
         self.last_webhook = self.webhooks.flush()
         for channel, count in self.outbox.pending().items():
             self.metrics.outbox.labels(channel).set(count)
@@ -230,32 +318,33 @@ class MatcherService:
     # ---- status -----------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
-        """What /status reports: list size, cursor, lag, sync health, outbox."""
-        sync = self.syncer.status
-        state = self.store.state()
-        now = time.time()
+        """What /status reports: list size, each source's cursor, lag and sync
+        health, the review queue and the outbox.
+
+        `sync` is the first source's (all there is in a single-source config);
+        `sources` has every source's, by name. `ok` is whether all are healthy.
+        """
+        catalog = self.catalog
+        listed = catalog.counts_by_source()
+        sources = {
+            name: {
+                "kind": config.kind,
+                "description": self.sources[name].name,
+                "listed": listed.get(name, dict(_NONE)),
+                **self._sync_status(name),
+            }
+            for name, config in ((c.name, c) for c in self.config.sources)
+        }
         return {
-            "ok": sync.healthy,
+            "ok": all(s.status.healthy for s in self.syncers.values()),
             "source": self.source.name,
             "list": {
-                "size": len(self.catalog),
-                "by_type": self.catalog.counts(),
+                "size": len(catalog),
+                "by_type": catalog.counts(),
                 "loaded_in_seconds": round(self.load_seconds, 3),
             },
-            "sync": {
-                "cursor": state.cursor,
-                "result": sync.result,
-                "message": sync.message,
-                "last_attempt": sync.last_attempt,
-                "last_success": sync.last_success,
-                "lag_seconds": (
-                    round(now - sync.last_success, 3) if sync.last_success else None
-                ),
-                "stored_at": state.synced_at.isoformat() if state.synced_at else None,
-                "consecutive_failures": sync.failures,
-                "backoff_seconds": sync.backoff_seconds,
-                "serving": "last good list" if not sync.healthy else "current list",
-            },
+            "sync": self._sync_status(self.config.source.name),
+            "sources": sources,
             "review": self.queue.counts(),
             "outbox": {
                 **self.outbox.pending(),
@@ -269,6 +358,27 @@ class MatcherService:
             },
         }
 
+    def _sync_status(self, name: str) -> dict[str, Any]:
+        sync = self.syncers[name].status
+        state = self.stores[name].state()
+        now = time.time()
+        return {
+            "cursor": state.cursor,
+            "result": sync.result,
+            "message": sync.message,
+            "last_attempt": sync.last_attempt,
+            "last_success": sync.last_success,
+            "lag_seconds": (
+                round(now - sync.last_success, 3) if sync.last_success else None
+            ),
+            "stored_at": state.synced_at.isoformat() if state.synced_at else None,
+            "consecutive_failures": sync.failures,
+            "backoff_seconds": sync.backoff_seconds,
+            "last_listed": sync.listed,
+            "last_gone": sync.gone,
+            "serving": "last good list" if not sync.healthy else "current list",
+        }
+
     # ---- background threads -----------------------------------------------
 
     def start(self) -> None:
@@ -276,23 +386,26 @@ class MatcherService:
         if self._threads:
             return
         self._stop.clear()
-        for name, target in (
-            ("sync", self._sync_loop),
-            ("delivery", self._deliver_loop),
-        ):
+        loops: list[tuple[str, Any]] = [
+            (f"sync-{name}", functools.partial(self._sync_loop, name))
+            for name in self.syncers
+        ]
+        loops.append(("delivery", self._deliver_loop))
+        for name, target in loops:
             thread = threading.Thread(
                 target=target, name=f"reclaim-matcher-{name}", daemon=True
             )
             thread.start()
             self._threads.append(thread)
 
-    def _sync_loop(self) -> None:
+    def _sync_loop(self, name: str) -> None:
+        syncer = self.syncers[name]
         while not self._stop.is_set():
-            self.sync_once()
+            self.sync_source(name)
             wait = (
                 self.config.poll_seconds
-                if self.syncer.status.healthy
-                else self.syncer.status.backoff_seconds
+                if syncer.status.healthy
+                else syncer.status.backoff_seconds
             )
             self._stop.wait(wait)
 
@@ -316,6 +429,7 @@ class MatcherService:
     def close(self) -> None:
         """Stop, and release the source, webhooks and database."""
         self.stop()
-        self.source.close()
+        for source in self.sources.values():
+            source.close()
         self.webhooks.close()
         self.engine.dispose()

@@ -93,6 +93,7 @@ class StopnciiSource:
             value=str(item["hashValue"]).strip().lower(),
             program=self.config.program,
             active=item.get("hashStatus") == "Active",
+            source=self.config.name,
         )
 
     def report(self, outcomes: Sequence[Outcome]) -> None:

@@ -1,18 +1,24 @@
-"""The durable local copy of the list, and its cursor, behind a narrow interface.
+"""The durable local copy of the list, and its cursors, behind a narrow interface.
 
 SQLite by default (WAL, synchronous=FULL), PostgreSQL when the store URL
-says so. Every change page and its cursor commit in one transaction. A
-snapshot is written as the next *generation* of rows and becomes the list in
-one transaction at its end, when `sync_state` names the new generation and
-the old rows go. An interrupted sync therefore leaves the list and cursor
-exactly as they were after the last committed page.
+says so. A `ListStore` is one source's part of the store: its rows, cursor
+and generation. Every change page and its cursor commit in one transaction.
+A snapshot is written as the source's next *generation* of rows and becomes
+its list in one transaction at its end, when `source_state` names the new
+generation and the old rows go. An interrupted sync therefore leaves the
+list and cursor exactly as they were after the last committed page.
+
+The matcher has no migration tool yet: `prepare` makes every schema change
+additively (new tables, new columns with defaults, an index) and moves a
+single-source store's cursor to the source "default", so a store made by an
+older matcher keeps its list.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,16 +38,20 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 
 from reclaim.hashing import SignalType
-from reclaim.matcher.records import ListRecord
-from reclaim.matcher.tables import list_records, metadata, sync_state
+from reclaim.matcher.records import DEFAULT_SOURCE, ListRecord
+from reclaim.matcher.tables import list_records, metadata, source_state, sync_state
 
 KINDS = {kind.value: kind for kind in SignalType}
-Key = tuple[str, str, str]
+Key = tuple[str, str, str]  # type, value, program
+Row = tuple[str, str, str, str]  # type, value, program, entry
 
 
 @dataclass(frozen=True, slots=True)
 class SyncState:
-    """Where the local copy stands."""
+    """Where one source's part of the local copy stands.
+
+    `source` is the identity the source had when synced (kind and address).
+    """
 
     source: str | None
     cursor: str | None
@@ -86,23 +96,87 @@ def open_engine(url: str) -> Engine:
     return engine
 
 
-def _add_missing_columns(engine: Engine) -> None:
-    """Columns added since a store was created (create_all adds only tables)."""
-    present = {c["name"] for c in inspect(engine).get_columns("matches")}
-    if "related" not in present:
-        with engine.begin() as connection:
-            connection.execute(
-                text("ALTER TABLE matches ADD COLUMN related TEXT NOT NULL DEFAULT ''")
+def prepare(engine: Engine) -> None:
+    """Create the tables, and bring a store made by an older matcher up to date.
+
+    Every change is additive, so an older matcher's data stays as it was.
+    """
+    metadata.create_all(engine)
+    columns = {
+        "matches": {
+            "related": "TEXT NOT NULL DEFAULT ''",
+            "listings": "TEXT NOT NULL DEFAULT ''",
+        },
+        "list_records": {
+            "source": f"VARCHAR(32) NOT NULL DEFAULT '{DEFAULT_SOURCE}'",
+            "entry": "VARCHAR(200) NOT NULL DEFAULT ''",
+        },
+    }
+    inspector = inspect(engine)
+    for table, wanted in columns.items():
+        present = {c["name"] for c in inspector.get_columns(table)}
+        for name, definition in wanted.items():
+            if name not in present:
+                with engine.begin() as connection:
+                    connection.execute(
+                        text(f"ALTER TABLE {table} ADD COLUMN {name} {definition}")
+                    )
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "CREATE INDEX IF NOT EXISTS ix_list_records_entry "
+                "ON list_records (source, entry)"
             )
+        )
+        old = connection.execute(select(sync_state).where(sync_state.c.id == 1)).first()
+        if old is not None:
+            # A single-source store: its cursor becomes the source "default"'s.
+            taken = connection.execute(
+                select(source_state.c.name).where(source_state.c.name == DEFAULT_SOURCE)
+            ).first()
+            if taken is None:
+                connection.execute(
+                    insert(source_state).values(
+                        name=DEFAULT_SOURCE,
+                        identity=old.source,
+                        cursor=old.cursor,
+                        generation=old.generation,
+                        synced_at=old.synced_at,
+                    )
+                )
+            connection.execute(delete(sync_state))
+
+
+def stored_sources(engine: Engine) -> set[str]:
+    """The names of the sources the store holds rows or a cursor of."""
+    with engine.connect() as connection:
+        names = set(connection.scalars(select(source_state.c.name)))
+        names.update(connection.scalars(select(list_records.c.source).distinct()))
+    return names
+
+
+def forget_sources(engine: Engine, names: Iterable[str]) -> None:
+    """Drop these sources' rows and cursors (no longer in the config)."""
+    for name in names:
+        ListStore(engine, name=name, prepared=True).reset()
+
+
+def listed_records(engine: Engine, names: Iterable[str]) -> Iterator[ListRecord]:
+    """Every listed record of these sources (for building the catalog)."""
+    for name in names:
+        yield from ListStore(engine, name=name, prepared=True).records()
 
 
 class ListStore:
-    """The list's records and cursor in the local database."""
+    """One source's records and cursor in the local database."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self, engine: Engine, *, name: str = DEFAULT_SOURCE, prepared: bool = False
+    ) -> None:
         self.engine = engine
-        metadata.create_all(engine)
-        _add_missing_columns(engine)
+        self.name = name
+        if not prepared:
+            prepare(engine)
         # The driver's placeholder: qmark (sqlite3) or format (psycopg).
         self._mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
 
@@ -112,40 +186,48 @@ class ListStore:
             return self._state(connection)
 
     def _state(self, connection: Connection) -> SyncState:
-        row = connection.execute(select(sync_state).where(sync_state.c.id == 1)).first()
+        row = connection.execute(
+            select(source_state).where(source_state.c.name == self.name)
+        ).first()
         if row is None:
             return SyncState(None, None, None, 0)
-        return SyncState(row.source, row.cursor, row.synced_at, row.generation)
+        return SyncState(row.identity, row.cursor, row.synced_at, row.generation)
+
+    def _mine(self, generation: int) -> Any:
+        return (list_records.c.source == self.name) & (
+            list_records.c.generation == generation
+        )
 
     def count(self) -> int:
-        """How many records are listed."""
+        """How many records this source lists."""
         with self.engine.connect() as connection:
             generation = self._state(connection).generation
             query = (
                 select(func.count())
                 .select_from(list_records)
-                .where(list_records.c.generation == generation)
+                .where(self._mine(generation))
             )
             return int(connection.scalar(query) or 0)
 
     def records(self) -> Iterator[ListRecord]:
-        """Every listed record, in storage order (for building the index)."""
+        """Every record this source lists, in storage order (for the index)."""
         # Plain DBAPI rows: at a million records the ORM-free Core path still
         # costs seconds more than the driver itself.
         mark = self._mark
         sql = (
             "SELECT kind, value, program, quality FROM list_records "
-            f"WHERE generation = {mark} ORDER BY id"
+            f"WHERE source = {mark} AND generation = {mark} ORDER BY id"
         )
+        name = self.name
         with self.engine.connect() as connection:
             generation = self._state(connection).generation
             result = connection.execution_options(yield_per=50_000).exec_driver_sql(
-                sql, (generation,)
+                sql, (name, generation)
             )
             pdq = SignalType.PDQ
             for kind, value, program, quality in result:
                 kind_type = pdq if kind == "pdq" else KINDS[kind]
-                yield ListRecord(kind_type, value, program, True, quality)
+                yield ListRecord(kind_type, value, program, True, quality, name)
 
     def _insert(
         self, connection: Connection, rows: Sequence[tuple[object, ...]]
@@ -154,58 +236,141 @@ class ListStore:
         mark = self._mark
         sql = (
             "INSERT INTO list_records "
-            "(generation, kind, program, digest, value, quality) VALUES "
-            f"({', '.join([mark] * 6)})"
+            "(generation, kind, program, digest, value, quality, source, entry) "
+            f"VALUES ({', '.join([mark] * 8)})"
         )
         connection.exec_driver_sql(sql, list(rows))
 
     def apply(
-        self, records: Sequence[ListRecord], *, cursor: str, source: str
+        self,
+        records: Sequence[ListRecord],
+        *,
+        cursor: str,
+        source: str,
+        entries: Sequence[str] = (),
     ) -> Applied:
-        """Apply one page of changes and store its cursor, atomically."""
-        listed: dict[Key, ListRecord] = {}
-        gone: dict[Key, ListRecord] = {}
-        # Within a page the last state of a key wins.
+        """Apply one page of changes and store its cursor, atomically.
+
+        `source` is the source's identity (see `SyncState`); `entries` are
+        upstream entries the page restates in full (see `records.Page`).
+        What is listed or gone is a hash of this source that no entry listed
+        before and one does now, or the other way round.
+        """
+        name = self.name
+        wanted: dict[Row, ListRecord] = {}
+        dropped: dict[Row, ListRecord] = {}
+        # Within a page the last state of a row wins.
         for record in records:
-            listed.pop(record.key, None)
-            gone.pop(record.key, None)
-            (listed if record.active else gone)[record.key] = record
+            if record.source != name:
+                record = replace(record, source=name)
+            row = (record.kind.value, record.value, record.program, record.entry)
+            wanted.pop(row, None)
+            dropped.pop(row, None)
+            (wanted if record.active else dropped)[row] = record
+        restated = set(entries)
         with self.engine.begin() as connection:
             generation = self._state(connection).generation
-            present = self._present(connection, [*listed, *gone], generation)
-            removed = [r for k, r in gone.items() if k in present]
-            for record in removed:
+            held = self._entry_rows(connection, restated, generation)
+            keys = {row[:3] for row in (*wanted, *dropped, *held)}
+            before = self._rows(connection, keys, generation)
+            leaving = {r for r in dropped if r in before}
+            leaving.update(r for r in held if r not in wanted)
+            for kind, value, program, entry in leaving:
                 connection.execute(
                     delete(list_records).where(
-                        list_records.c.generation == generation,
-                        list_records.c.kind == record.kind.value,
-                        list_records.c.program == record.program,
-                        list_records.c.digest == digest(record.value),
+                        self._mine(generation),
+                        list_records.c.kind == kind,
+                        list_records.c.program == program,
+                        list_records.c.digest == digest(value),
+                        list_records.c.entry == entry,
                     )
                 )
-            new = [r for k, r in listed.items() if k not in present]
+            new = [r for row, r in wanted.items() if row not in before]
             if new:
                 self._insert(connection, [_row(r, generation) for r in new])
+            after = (before - leaving) | set(wanted)
             self._set_state(connection, cursor, source, generation)
-        return Applied(tuple(new), tuple(removed))
+        had = {row[:3] for row in before}
+        has = {row[:3] for row in after}
+        listed: dict[Key, ListRecord] = {}
+        for record in new:
+            listed.setdefault(record.key[:3], record)
+        return Applied(
+            tuple(r for k, r in listed.items() if k not in had),
+            tuple(
+                ListRecord(KINDS[kind], value, program, False, source=name)
+                for kind, value, program in sorted(had - has)
+            ),
+        )
 
-    def _present(
-        self, connection: Connection, keys: Sequence[Key], generation: int
-    ) -> set[Key]:
-        found: set[Key] = set()
-        names = list({digest(value) for _, value, _ in keys})
+    def _entry_rows(
+        self, connection: Connection, entries: set[str], generation: int
+    ) -> set[Row]:
+        """The rows the given upstream entries list now."""
+        found: set[Row] = set()
+        names = sorted(entries)
         for start in range(0, len(names), 500):
             rows = connection.execute(
                 select(
-                    list_records.c.kind, list_records.c.value, list_records.c.program
+                    list_records.c.kind,
+                    list_records.c.value,
+                    list_records.c.program,
+                    list_records.c.entry,
                 ).where(
-                    list_records.c.generation == generation,
+                    self._mine(generation),
+                    list_records.c.entry.in_(names[start : start + 500]),
+                )
+            )
+            found.update((k, v, p, e) for k, v, p, e in rows)
+        return found
+
+    def _rows(
+        self, connection: Connection, keys: Iterable[Key], generation: int
+    ) -> set[Row]:
+        """This source's rows of the given hashes (one per entry listing it)."""
+        wanted = set(keys)
+        found: set[Row] = set()
+        names = sorted({digest(value) for _, value, _ in wanted})
+        for start in range(0, len(names), 500):
+            rows = connection.execute(
+                select(
+                    list_records.c.kind,
+                    list_records.c.value,
+                    list_records.c.program,
+                    list_records.c.entry,
+                ).where(
+                    self._mine(generation),
                     list_records.c.digest.in_(names[start : start + 500]),
                 )
             )
-            for kind, value, program in rows:
-                found.add((kind, value, program))
+            found.update((k, v, p, e) for k, v, p, e in rows if (k, v, p) in wanted)
         return found
+
+    def entries_of(
+        self, hashes: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[str, ...]]:
+        """The upstream entries that list each (type, value), where any do."""
+        wanted = set(hashes)
+        found: dict[tuple[str, str], set[str]] = {}
+        names = sorted({digest(value) for _, value in wanted})
+        with self.engine.connect() as connection:
+            generation = self._state(connection).generation
+            for start in range(0, len(names), 500):
+                rows = connection.execute(
+                    select(
+                        list_records.c.kind,
+                        list_records.c.value,
+                        list_records.c.entry,
+                    ).where(
+                        self._mine(generation),
+                        list_records.c.entry != "",
+                        list_records.c.digest.in_(names[start : start + 500]),
+                    )
+                )
+                for kind, value, entry in rows:
+                    if (kind, value) in wanted:
+                        found.setdefault((kind, value), set()).add(entry)
+        return {key: tuple(sorted(entries)) for key, entries in found.items()}
 
     def begin_snapshot(self) -> int:
         """Start writing a snapshot; returns the generation to stage it as."""
@@ -213,13 +378,21 @@ class ListStore:
             current = self._state(connection).generation
             # Rows of an earlier snapshot that was cut before it finished.
             connection.execute(
-                delete(list_records).where(list_records.c.generation > current)
+                delete(list_records).where(
+                    list_records.c.source == self.name,
+                    list_records.c.generation > current,
+                )
             )
         return current + 1
 
     def stage(self, records: Iterable[ListRecord], *, generation: int) -> None:
         """Write snapshot records (not listed until `finish_snapshot`)."""
-        rows = [_row(r, generation) for r in records if r.active]
+        name = self.name
+        rows = [
+            _row(r if r.source == name else replace(r, source=name), generation)
+            for r in records
+            if r.active
+        ]
         if rows:
             with self.engine.begin() as connection:
                 self._insert(connection, rows)
@@ -228,31 +401,39 @@ class ListStore:
         """Make the staged generation the list and store its cursor."""
         with self.engine.begin() as connection:
             connection.execute(
-                delete(list_records).where(list_records.c.generation != generation)
+                delete(list_records).where(
+                    list_records.c.source == self.name,
+                    list_records.c.generation != generation,
+                )
             )
             self._set_state(connection, cursor, source, generation)
 
     def _set_state(
         self, connection: Connection, cursor: str, source: str, generation: int
     ) -> None:
-        now = datetime.now(UTC)
         values = {
             "cursor": cursor,
-            "source": source,
-            "synced_at": now,
+            "identity": source,
+            "synced_at": datetime.now(UTC),
             "generation": generation,
         }
         updated = connection.execute(
-            sync_state.update().where(sync_state.c.id == 1).values(**values)
+            source_state.update()
+            .where(source_state.c.name == self.name)
+            .values(**values)
         )
         if not updated.rowcount:
-            connection.execute(insert(sync_state).values(id=1, **values))
+            connection.execute(insert(source_state).values(name=self.name, **values))
 
     def reset(self) -> None:
-        """Forget the list and cursor (the next sync starts from a snapshot)."""
+        """Forget this source's list and cursor (the next sync starts afresh)."""
         with self.engine.begin() as connection:
-            connection.execute(delete(list_records))
-            connection.execute(delete(sync_state))
+            connection.execute(
+                delete(list_records).where(list_records.c.source == self.name)
+            )
+            connection.execute(
+                delete(source_state).where(source_state.c.name == self.name)
+            )
 
 
 _KIND_TEXT = {kind: kind.value for kind in SignalType}
@@ -271,4 +452,6 @@ def _row(record: ListRecord, generation: int) -> tuple[object, ...]:
         key,
         value,
         record.quality,
+        record.source,
+        record.entry,
     )

@@ -1,9 +1,11 @@
 """Following the list: snapshot first, then the change feed, checkpointed.
 
-`Syncer.run_once` brings the local store up to date with the source and
-tells the caller what changed after each committed page, so the in-memory
-catalog follows page by page. Failures never touch the store beyond the last
-committed page; `SyncStatus` records them and the backoff to use.
+`Syncer.run_once` brings one source's part of the local store up to date
+with that source and tells the caller what changed after each committed page,
+so the in-memory catalog follows page by page. Failures never touch the store
+beyond the last committed page; `SyncStatus` records them and the backoff to
+use. A matcher with several sources has one `Syncer` each: each keeps its
+own cursor, status and backoff, so one failing source stops no other.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ class SyncStatus:
     failures: int = 0
     backoff_seconds: float = 0.0
     applied: int = 0  # records applied by the latest attempt
+    listed: int = 0  # hashes the latest successful attempt listed
+    gone: int = 0  # hashes it took off the list
 
     @property
     def healthy(self) -> bool:
@@ -70,18 +74,27 @@ class Syncer:
         self.max_backoff = max_backoff
         self.status = SyncStatus()
 
+    @property
+    def name(self) -> str:
+        """The source's name from the config (a label for logs and status)."""
+        return self.store.name
+
     def run_once(self) -> SyncReport:
         """Sync until the source has nothing newer; raises SourceError on failure."""
         state = self.store.state()
         cursor = state.cursor
         if state.source is not None and state.source != self.source.name:
-            logger.warning("the configured source changed: starting from a snapshot")
+            logger.warning(
+                "source %s changed kind or address: starting again from nothing",
+                self.name,
+            )
             self.store.reset()
             cursor = None
         snapshot = cursor is None
         pages = listed = gone = 0
         generation: int | None = None
         snapshot_records: list[ListRecord] = []
+        name = self.name
         for page in self.source.pages(cursor):
             pages += 1
             if page.snapshot:
@@ -89,7 +102,11 @@ class Syncer:
                     generation = self.store.begin_snapshot()
                 self.store.stage(page.records, generation=generation)
                 # Kept to build the new catalog without reading them back.
-                snapshot_records.extend(r for r in page.records if r.active)
+                snapshot_records.extend(
+                    r if r.source == name else replace(r, source=name)
+                    for r in page.records
+                    if r.active
+                )
                 listed += len(page.records)
                 if page.final and page.cursor is not None:
                     self.store.finish_snapshot(
@@ -101,9 +118,17 @@ class Syncer:
                 continue
             if page.cursor is None:
                 continue
-            applied = self.store.apply(
-                page.records, cursor=page.cursor, source=self.source.name
-            )
+            if page.entries:
+                applied = self.store.apply(
+                    page.records,
+                    cursor=page.cursor,
+                    source=self.source.name,
+                    entries=page.entries,
+                )
+            else:
+                applied = self.store.apply(
+                    page.records, cursor=page.cursor, source=self.source.name
+                )
             listed += len(applied.listed)
             gone += len(applied.gone)
             if applied.listed or applied.gone:
@@ -121,16 +146,30 @@ class Syncer:
         except SourceRejected as error:
             return self._failed("rejected", str(error), started)
         except Exception as error:  # noqa: BLE001 - the loop must outlive any bug
-            logger.exception("sync failed unexpectedly")
+            logger.exception("sync of source %s failed unexpectedly", self.name)
             return self._failed(
                 "error", f"internal error: {type(error).__name__}", started
             )
         if status.failures:
-            logger.warning("sync recovered after %d failed attempts", status.failures)
+            logger.warning(
+                "sync of source %s recovered after %d failed attempts",
+                self.name,
+                status.failures,
+            )
         if report.snapshot:
-            logger.info("snapshot applied: %d records", report.listed)
+            logger.info(
+                "snapshot of source %s applied: %d records", self.name, report.listed
+            )
         self.status = SyncStatus(
-            "ok", None, started, time.time(), 0, 0.0, report.listed + report.gone
+            "ok",
+            None,
+            started,
+            time.time(),
+            0,
+            0.0,
+            report.listed + report.gone,
+            report.listed,
+            report.gone,
         )
         return self.poll_seconds
 
@@ -138,8 +177,9 @@ class Syncer:
         failures = self.status.failures + 1
         backoff = min(self.poll_seconds * 2.0 ** min(failures, 20), self.max_backoff)
         logger.warning(
-            "sync failed (%s, attempt %d), serving the last good list; next try in "
-            "%.0f s: %s",
+            "sync of source %s failed (%s, attempt %d), serving the last good "
+            "list; next try in %.0f s: %s",
+            self.name,
             result,
             failures,
             backoff,

@@ -1,9 +1,13 @@
 """The local store's tables (SQLAlchemy Core), created on first use.
 
-`list_records` is the durable copy of the list (active records only) and
-`sync_state` its cursor and generation: both change in one transaction. A
-snapshot streams in as the next generation of rows, which becomes the list
-only when `sync_state` names it, so a cut snapshot never touches the list.
+`list_records` is the durable copy of the list (active records only), each
+row naming its source (and, for NCMEC, the upstream entry that lists it), and
+`source_state` each source's cursor and generation: a page and its cursor
+change in one transaction. A snapshot streams in as the source's next
+generation of rows, which becomes its list only when `source_state` names it,
+so a cut snapshot never touches the list. `sync_state` is the single-source
+cursor of stores made before several sources; `store.prepare` moves it into
+`source_state` (as the source "default") and empties it.
 `matches` is the review queue; `outbox` holds webhooks and feedback until
 the other side acknowledges them.
 """
@@ -41,7 +45,25 @@ list_records = Table(
     Column("digest", BigInteger, nullable=False),
     Column("value", Text, nullable=False),
     Column("quality", Integer, nullable=True),
+    # The source's name from the config (added for several sources: rows of
+    # older stores are the single source's, "default").
+    Column("source", String(32), nullable=False, server_default="default"),
+    # The upstream entry that lists the value ("" when the source has none).
+    Column("entry", String(200), nullable=False, server_default=""),
     Index("ix_list_records_digest", "digest"),
+    Index("ix_list_records_entry", "source", "entry"),
+)
+
+source_state = Table(
+    "source_state",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    # What the source was when synced (kind and address): a different one
+    # under the same name starts again from nothing.
+    Column("identity", String(200), nullable=False),
+    Column("cursor", Text, nullable=True),
+    Column("generation", Integer, nullable=False, default=0),
+    Column("synced_at", DateTime(timezone=True), nullable=True),
 )
 
 sync_state = Table(
@@ -72,6 +94,10 @@ matches = Table(
     # picture is listed with its derived views): JSON [[type, value], ...].
     # Decisions go back to the registry for each of them too.
     Column("related", Text, nullable=False, server_default=""),
+    # Every listing the entry covers, as JSON [[source, type, value], ...]:
+    # feedback goes to each source that listed a matched hash ("" in rows
+    # made before several sources: those go to the first source).
+    Column("listings", Text, nullable=False, server_default=""),
     Index("ix_matches_state", "state", "id"),
 )
 
