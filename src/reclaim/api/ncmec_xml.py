@@ -168,7 +168,7 @@ def _feedback(parent: ET.Element, kind: str, opinions: Sequence[Opinion]) -> Non
         )
         pairs = ET.SubElement(block, "reasons")
         for reason in REASONS:
-            giving = [o for o in negative if o.reason == reason]
+            giving = [o for o in negative if reason in o.reasons]
             if giving:
                 ET.SubElement(
                     pairs, "reason", guid=reason.guid, name=reason.name, type=kind

@@ -141,7 +141,7 @@ class Opinion(NamedTuple):
 
     member: Member
     positive: bool
-    reason: Reason | None
+    reasons: tuple[Reason, ...]  # for not_blocked: at least one
     at: datetime
 
 
@@ -308,15 +308,15 @@ def _opinions(
         .order_by(Feedback.hash_id, Platform.id)
     ):
         positive = value == FeedbackValue.BLOCKED.value
-        reason = None if positive else _reason_in(tags)
+        reasons = () if positive else _reasons_in(tags)
         member = platform_member(platform_id, name)
-        found[hash_id].append(Opinion(member, positive, reason, as_utc(at)))
+        found[hash_id].append(Opinion(member, positive, reasons, as_utc(at)))
     return {rid: tuple(items) for rid, items in found.items()}
 
 
-def _reason_in(tags: str) -> Reason:
+def _reasons_in(tags: str) -> tuple[Reason, ...]:
     named = set(tags.split(","))
-    return next((r for r in REASONS if r.name in named), UNSPECIFIED_REASON)
+    return tuple(r for r in REASONS if r.name in named) or (UNSPECIFIED_REASON,)
 
 
 class Vote(enum.StrEnum):
