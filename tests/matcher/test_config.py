@@ -128,6 +128,7 @@ def test_several_sources(tmp_path: Path) -> None:
         1_704_067_200,
     )
     assert ncmec.program == "minor" and loaded.sources[1].program == "adult"
+    assert ncmec.page_size == 0 and loaded.sources[1].page_size == 5000
     assert "esp-password" not in repr(loaded) + repr(ncmec)
 
 

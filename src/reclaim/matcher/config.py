@@ -273,7 +273,10 @@ def _source(reader: _Reader, section: str) -> SourceConfig:
         subscription_key=subscription,
         function_key=reader.get(section, "function_key", _text, subscription),
         program=reader.get(section, "program", _text, DEFAULT_PROGRAM[kind] or "adult"),
-        page_size=reader.get(section, "page_size", _count(1, 10_000), 5000),
+        # NCMEC chooses its own page size unless one is asked for.
+        page_size=reader.get(
+            section, "page_size", _count(1, 10_000), 0 if kind == "ncmec" else 5000
+        ),
         timeout_seconds=reader.get(section, "timeout_seconds", _seconds, 30.0),
         name=name,
         user=reader.get(section, "user", _text, ""),

@@ -19,7 +19,7 @@ from reclaim.matcher.records import Outcome, Page
 
 
 class Source(Protocol):
-    """A hash-list source (our registry, or a StopNCII-compatible API)."""
+    """A hash-list source (our registry, a StopNCII-compatible API, NCMEC)."""
 
     @property
     def name(self) -> str:
@@ -43,11 +43,14 @@ def open_source(
     config: SourceConfig, *, transport: httpx.BaseTransport | None = None
 ) -> Source:
     """The source the config names."""
+    from reclaim.matcher.ncmec_source import NcmecSource
     from reclaim.matcher.registry_source import RegistrySource
     from reclaim.matcher.stopncii_source import StopnciiSource
 
     if config.kind == "stopncii":
         return StopnciiSource(config, transport=transport)
+    if config.kind == "ncmec":
+        return NcmecSource(config, transport=transport)
     return RegistrySource(config, transport=transport)
 
 
