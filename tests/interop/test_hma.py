@@ -1,0 +1,179 @@
+"""Meta's HMA 1.1.7, unmodified, matching against a live reclaim registry.
+
+HMA's OMM_CONFIG puts `reclaim.interop.StopNCIISignalExchangeAPI` where pytx's
+StopNCII exchange was, under the same name `stop_ncii`, and its credentials'
+`base_url_override` points at the registry's /stopncii/v1. Then what a
+platform sees: the person's hashes match (`/m/raw_lookup`, and `/m/lookup` of
+a picture HMA downloads and hashes itself), a withdrawal stops the match after
+the next fetch, and a first fetch never imports withdrawn hashes. The last
+test shows what stock pytx left in a platform's HMA, and how it is repaired.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import pytest
+from PIL import Image
+
+from reclaim.hashing import pdq_hash
+from tests.interop.conftest import LiveRegistry, file_server, running_registry
+from tests.interop.hma import STOCK_EXCHANGES, Hma, running_hma, write_config
+
+#: Photographs of the people in the tests (scikit-image's), served as PNGs.
+PICTURES = ("astronaut", "coffee", "chelsea", "rocket")
+
+
+@pytest.fixture
+def hma(tmp_path: Path) -> Iterator[Hma]:
+    with running_hma(tmp_path / "hma") as running:
+        yield running
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[LiveRegistry]:
+    directory = tmp_path / "registry"
+    directory.mkdir()
+    with running_registry(directory) as running:
+        yield running
+
+
+@pytest.fixture
+def pictures(tmp_path: Path, photos: dict[str, np.ndarray]) -> Iterator[dict[str, str]]:
+    """Each picture's PDQ hash (reclaim's, as the person's device makes it);
+    the pictures themselves are served at `{media}/{name}.png`."""
+    directory = tmp_path / "media"
+    directory.mkdir()
+    hashes = {}
+    for name in PICTURES:
+        Image.fromarray(photos[name]).save(directory / f"{name}.png")
+        hashes[name] = pdq_hash(photos[name]).hex
+    with file_server(directory) as url:
+        hashes["media"] = url
+        yield hashes
+
+
+def md5_of(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+def credentials(registry: LiveRegistry) -> dict[str, str]:
+    """StopNCII credentials for the registry: the platform's key twice."""
+    return {
+        "fetch_function_key": registry.key,
+        "subscription_key": registry.key,
+        "base_url_override": registry.stopncii_url,
+    }
+
+
+def test_hashes_match_until_the_person_withdraws(
+    hma: Hma, registry: LiveRegistry, pictures: dict[str, str]
+) -> None:
+    # Two live pictures stay: a PDQ index of one hash matches nothing once HMA
+    # has stored it (faiss's multi-hash index; see docs/hma.md).
+    stays = registry.submit(
+        pictures["coffee"], pictures["chelsea"], md5=(md5_of("coffee video"),)
+    )
+    leaves = registry.submit(pictures["astronaut"], md5=(md5_of("astronaut video"),))
+    hma.create_exchange("RECLAIM")
+    # The credential step a platform runs once: HMA's CLI, "key,key,base URL".
+    key = registry.key
+    hma.flask("auth", "stop_ncii", "--from-str", f"{key},{key},{registry.stopncii_url}")
+    hma.fetch_and_index()
+
+    astronaut = pictures["astronaut"]
+    hma.wait_for(lambda: hma.raw_lookup("pdq", astronaut), bool)
+    assert hma.raw_lookup("video_md5", md5_of("astronaut video"))
+    # HMA downloads the picture and hashes it with pytx's PDQ: it matches the
+    # hash reclaim made from the same picture.
+    found = hma.lookup_url(f"{pictures['media']}/astronaut.png")
+    assert list(found["pdq"]) == ["RECLAIM"]
+    assert hma.lookup_url(f"{pictures['media']}/rocket.png")["pdq"] == {}
+
+    registry.withdraw(leaves)
+    hma.fetch_and_index()
+
+    hma.wait_for(lambda: hma.raw_lookup("pdq", astronaut), lambda found: not found)
+    assert hma.lookup_url(f"{pictures['media']}/astronaut.png")["pdq"] == {}
+    assert hma.raw_lookup("video_md5", md5_of("astronaut video")) == []
+    assert list(hma.lookup_url(f"{pictures['media']}/coffee.png")["pdq"]) == ["RECLAIM"]
+    assert hma.bank_signals("RECLAIM") == {
+        ("pdq", stays.hashes[0]),
+        ("pdq", stays.hashes[1]),
+        ("video_md5", stays.hashes[2]),
+    }
+
+
+def test_a_first_fetch_imports_nothing_withdrawn(
+    hma: Hma, registry: LiveRegistry, pictures: dict[str, str]
+) -> None:
+    stays = registry.submit(pictures["coffee"], pictures["chelsea"])
+    left = registry.submit(pictures["rocket"], md5=(md5_of("rocket video"),))
+    registry.withdraw(left)
+    # A platform joins after the withdrawal: a fresh exchange, fetched from 0.
+    hma.create_exchange("RECLAIM_NEW")
+    hma.set_credentials("stop_ncii", credentials(registry))
+    hma.fetch_and_index()
+
+    assert hma.bank_signals("RECLAIM_NEW") == {("pdq", h) for h in stays.hashes}
+    hma.wait_for(lambda: hma.raw_lookup("pdq", pictures["coffee"]), bool)
+    assert hma.raw_lookup("pdq", pictures["rocket"]) == []
+    assert hma.raw_lookup("video_md5", md5_of("rocket video")) == []
+    assert hma.lookup_url(f"{pictures['media']}/rocket.png")["pdq"] == {}
+
+
+def test_a_copy_fetched_with_stock_pytx_is_repaired_by_refetching(
+    hma: Hma, registry: LiveRegistry, pictures: dict[str, str], tmp_path: Path
+) -> None:
+    stock = write_config(
+        tmp_path / "stock_omm_config.py", hma.database, exchanges=STOCK_EXCHANGES
+    )
+    stays = registry.submit(pictures["coffee"], pictures["astronaut"])
+    early = registry.submit(pictures["rocket"])
+    late = registry.submit(pictures["chelsea"])
+    registry.withdraw(early)
+    # Two exchanges on the same registry, fetched by a stock HMA (pytx's own
+    # StopNCII class): it imports the early withdrawal as live ...
+    for bank in ("FROM_SCRATCH", "RESET"):
+        hma.create_exchange(bank)
+    hma.set_credentials("stop_ncii", credentials(registry))
+    hma.fetch_and_index(config=stock)
+    # ... and a later withdrawal (a second later, past the checkpoint's second)
+    # never becomes a deletion either.
+    time.sleep(1.1)
+    registry.withdraw(late)
+    hma.fetch_and_index(config=stock)
+    everything = {("pdq", h) for h in (*stays.hashes, *early.hashes, *late.hashes)}
+    assert hma.bank_signals("FROM_SCRATCH") == everything
+
+    # reclaim's class from now on: the next incremental fetch re-reads only the
+    # checkpoint's second, so withdrawals stock pytx already skipped stay.
+    hma.fetch_and_index()
+    assert ("pdq", early.hashes[0]) in hma.bank_signals("FROM_SCRATCH")
+
+    # Repair 1, with HMA's API only: delete the exchange (its bank and fetched
+    # data go with it) and create it again; it fetches from the start.
+    reply = hma.http.delete("/c/exchange/FROM_SCRATCH")
+    assert reply.status_code == 200, reply.text
+    hma.create_exchange("FROM_SCRATCH")
+    # Repair 2, keeping the bank: forget the fetch checkpoint (SQL), so the next
+    # fetch starts from 0 and turns every tombstone into a deletion.
+    with psycopg.connect(hma.conninfo) as db:
+        db.execute(
+            "DELETE FROM exchange_fetch_status WHERE collab_id ="
+            " (SELECT id FROM exchange WHERE name = %s)",
+            ("RESET",),
+        )
+    hma.fetch_and_index()
+
+    live = {("pdq", h) for h in stays.hashes}
+    assert hma.bank_signals("FROM_SCRATCH") == live
+    assert hma.bank_signals("RESET") == live
+    hma.wait_for(lambda: hma.raw_lookup("pdq", pictures["rocket"]), lambda m: not m)
+    assert hma.raw_lookup("pdq", pictures["chelsea"]) == []
+    assert hma.raw_lookup("pdq", pictures["coffee"])
