@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import http.server
 import threading
 from collections.abc import Iterator
@@ -100,9 +101,7 @@ class _QuietFiles(http.server.SimpleHTTPRequestHandler):
 def file_server(directory: Path) -> Iterator[str]:
     """Serve a directory over HTTP on 127.0.0.1 (media a platform is asked about)."""
 
-    def handler(*args: object, **kwargs: object) -> _QuietFiles:
-        return _QuietFiles(*args, directory=str(directory), **kwargs)  # type: ignore[arg-type]
-
+    handler = functools.partial(_QuietFiles, directory=str(directory))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
