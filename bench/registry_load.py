@@ -408,7 +408,7 @@ def main() -> int:
             goal = "  goal <= 20 s: " + ("met" if seconds <= 20 else "MISSED")
         ratio = f"{seconds / reference:5.1f}x raw"
         print(
-            f"  {name:<34} {seconds:6.1f} s {LIST_SIZE / seconds:9,.0f}/s {ratio}{goal}"
+            f"  {name:<38} {seconds:6.1f} s {LIST_SIZE / seconds:9,.0f}/s {ratio}{goal}"
         )
     return 0 if correct else 1
 
