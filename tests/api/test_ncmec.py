@@ -68,13 +68,13 @@ def person_case(
 def window(
     client: httpx.Client,
     key: str,
-    start: datetime,
+    begin: datetime,
     end: datetime,
     *,
     name: str = PLATFORM,
     **extra: object,
 ) -> httpx.Response:
-    params = {"from": stamp(start), "to": stamp(end), **extra}
+    params = {"from": stamp(begin), "to": stamp(end), **extra}
     return client.get("/ncmec/v2/entries", params=params, auth=(name, key))
 
 
@@ -85,14 +85,14 @@ def entries(root: ET.Element) -> list[ET.Element]:
 def fetch_window(
     client: httpx.Client,
     key: str,
-    start: datetime,
+    begin: datetime,
     end: datetime,
     *,
     name: str = PLATFORM,
     **extra: object,
 ) -> tuple[list[ET.Element], list[ET.Element]]:
     """Every entry of a window, following `next`; and each page's root."""
-    pages = [xml(window(client, key, start, end, name=name, **extra))]
+    pages = [xml(window(client, key, begin, end, name=name, **extra))]
     while (link := pages[-1].find("paging/next")) is not None:
         assert link.text and link.text.startswith("/v2/entries?")
         pages.append(xml(client.get(f"/ncmec{link.text}", auth=(name, key))))
@@ -254,6 +254,21 @@ def test_paging_across_pages_in_feed_order(
     # Without a size, the server's page size (1000) applies: one page.
     found_once, pages = fetch_window(client, platform_key, before, now())
     assert len(pages) == 1 and sorted(ids(found_once)) == sorted(ids(found))
+
+
+def test_hand_made_page_positions_stay_inside_the_window(
+    client: httpx.Client, registry: Registry, platform_key: str
+) -> None:
+    before = now() - timedelta(seconds=1)
+    person_case(client, [random_pdq(RNG) for _ in range(3)])
+    end = now()
+    whole, _ = fetch_window(client, platform_key, before, end)
+    crafted = {"start": 0, "max": 2**62, "size": 2}
+    found, pages = fetch_window(client, platform_key, before, end, **crafted)
+    assert sorted(ids(found)) == sorted(ids(whole)) and len(pages) == 2
+    old = before - timedelta(days=1)
+    found, _ = fetch_window(client, platform_key, old, old, **crafted)
+    assert found == []
 
 
 def test_a_record_that_changes_mid_paging_moves_to_a_later_window(

@@ -189,17 +189,16 @@ def locate(session: Session, span: Window) -> PageRef | None:
     """The window's first and last feed positions; None when it is empty.
 
     Times never decrease along the feed, so the window is one range of
-    positions: four index probes find its ends, however long the list.
+    positions: index probes find its first and last times, then the first
+    and last positions stamped with them, however long the list. An empty
+    window costs the two time probes only.
     """
+    inside = (HashRecord.updated_at >= span.start, HashRecord.updated_at < span.until)
     first_stamp = (
-        select(func.min(HashRecord.updated_at))
-        .where(HashRecord.updated_at >= span.start)
-        .scalar_subquery()
+        select(func.min(HashRecord.updated_at)).where(*inside).scalar_subquery()
     )
     last_stamp = (
-        select(func.max(HashRecord.updated_at))
-        .where(HashRecord.updated_at < span.until)
-        .scalar_subquery()
+        select(func.max(HashRecord.updated_at)).where(*inside).scalar_subquery()
     )
     first, last = session.execute(
         select(
@@ -224,11 +223,17 @@ def page(
     *,
     size: int,
 ) -> EntriesPage:
-    """A window's first page (`ref` None) or a later one, from a sealed window."""
-    ref = ref or locate(session, span)
-    if ref is None:
+    """A window's first page (`ref` None) or a later one, from a sealed window.
+
+    A later page's positions are kept inside the window's, so a hand-made
+    `start` and `max` cannot turn a page into a scan of the whole feed.
+    """
+    bounds = locate(session, span)
+    if bounds is None:
         return EntriesPage(span, [], None)
-    return read(session, platform, span, ref, size=size)
+    if ref is not None:
+        bounds = PageRef(max(ref.start, bounds.start), min(ref.last, bounds.last))
+    return read(session, platform, span, bounds, size=size)
 
 
 def read(
