@@ -269,6 +269,29 @@ def test_fetch_loop_sees_pages_deletions_and_feedback(
     assert state[key].feedback["Pdq"][0].feedback_type is FeedbackType.upvote
 
 
+def test_a_hash_withdrawn_in_one_program_stays_live_from_the_other(
+    server: str,
+    exchange: NCMECSignalExchangeAPI,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    shared = random_pdq(RNG)
+    adult = submit(server, shared)
+    reply = httpx.post(
+        f"{server}/api/v1/cases",
+        json={
+            "program": "minor",
+            "hashes": [{"type": "pdq", "value": shared, "quality": 100}],
+        },
+    )
+    assert reply.status_code == 201
+    withdraw(server, adult)
+    state: dict = {}
+    with clock_ahead(monkeypatch, 6):
+        fetch(exchange, state, None)
+    assert len(state) == 1  # the minor program's entry; the adult one is gone
+    assert signals(state) == {"pdq": {shared}}
+
+
 def test_without_the_setting_the_client_talks_to_ncmec(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
