@@ -13,7 +13,7 @@ from __future__ import annotations
 import binascii
 import hmac
 from base64 import b64decode
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
@@ -23,16 +23,42 @@ from starlette.exceptions import HTTPException
 from reclaim.api import ncmec_xml
 from reclaim.api.deps import registry as registry_of
 from reclaim.api.deps import settings as settings_of
-from reclaim.api.schemas import error_responses
+from reclaim.api.schemas import ErrorReply
 from reclaim.registry.errors import AuthenticationError, InvalidRequestError
 from reclaim.registry.ncmec import REGISTRY_MEMBER, PageRef, platform_member
 from reclaim.registry.platforms import PlatformIdentity
 from reclaim.registry.service import MAX_PAGE
 
-router = APIRouter(prefix="/ncmec/v2", tags=["ncmec"])
-
-ERRORS = error_responses(401, 404, 413, 422, 500, 503)
 XML = "application/xml"
+
+
+class XMLResponse(Response):
+    """An XML document (so that the OpenAPI schema says so)."""
+
+    media_type = XML
+
+
+#: Every answer is an XML document (see `ncmec_xml`), every error the one JSON
+#: shape. The error schema is given inline: with a `model`, FastAPI would file
+#: it under the routes' XML media type.
+_ERROR = {"application/json": {"schema": ErrorReply.model_json_schema()}}
+ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "An NCMEC Hash Sharing API v2 XML document",
+        "content": {XML: {"schema": {"type": "string"}}},
+    },
+    **{
+        status: {"description": "An error, in the one error shape", "content": _ERROR}
+        for status in (401, 404, 413, 422, 500, 503)
+    },
+}
+
+router = APIRouter(
+    prefix="/ncmec/v2",
+    tags=["ncmec"],
+    responses=ANSWERS,
+    default_response_class=XMLResponse,
+)
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="reclaim NCMEC API", charset="UTF-8"'}
 _LARGEST = 2**63 - 1
 
@@ -83,15 +109,15 @@ NCMECPlatform = Annotated[PlatformIdentity, Depends(ncmec_platform)]
 
 
 def _xml(body: bytes) -> Response:
-    return Response(body, media_type=XML)
+    return XMLResponse(body)
 
 
-@router.get("/status", responses=ERRORS, summary="Who you are, as an NCMEC member")
+@router.get("/status", summary="Who you are, as an NCMEC member")
 async def status(platform: NCMECPlatform) -> Response:
     return _xml(ncmec_xml.status(platform_member(platform.id, platform.name)))
 
 
-@router.get("/members", responses=ERRORS, summary="Every member (ESP)")
+@router.get("/members", summary="Every member (ESP)")
 async def members(request: Request, platform: NCMECPlatform) -> Response:
     listing = await run_in_threadpool(registry_of(request).ncmec_members)
     return _xml(ncmec_xml.members(listing))
@@ -99,7 +125,6 @@ async def members(request: Request, platform: NCMECPlatform) -> Response:
 
 @router.get(
     "/feedback/{fingerprint_type}/reasons",
-    responses=ERRORS,
     summary="Reasons for negative feedback on a fingerprint type",
 )
 async def feedback_reasons(fingerprint_type: str, platform: NCMECPlatform) -> Response:
@@ -107,7 +132,7 @@ async def feedback_reasons(fingerprint_type: str, platform: NCMECPlatform) -> Re
     return _xml(ncmec_xml.reasons(kind.capitalize()))
 
 
-@router.get("/entries", responses=ERRORS, summary="Entries updated in a time window")
+@router.get("/entries", summary="Entries updated in a time window")
 async def entries(
     request: Request,
     platform: NCMECPlatform,
@@ -137,8 +162,13 @@ async def entries(
 
 @router.put(
     "/entries/{member_id}/{entry_id}/{fingerprint_type}/feedback",
-    responses=ERRORS,
     summary="Affirmative or negative feedback on an entry's fingerprint",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {XML: {"schema": {"type": "string"}}},
+        }
+    },
 )
 async def feedback(
     request: Request,
