@@ -144,10 +144,12 @@ class Hma:
         self.flask("fetch", config=config)
         self.flask("build_indices", config=config)
 
-    def create_exchange(self, bank: str, api: str = "stop_ncii") -> None:
+    def create_exchange(
+        self, bank: str, api: str = "stop_ncii", config: dict[str, str] | None = None
+    ) -> None:
         """An exchange (and the bank it fills), as HMA's UI creates one."""
         reply = self.http.post(
-            "/c/exchanges", json={"bank": bank, "api": api, "api_json": {}}
+            "/c/exchanges", json={"bank": bank, "api": api, "api_json": config or {}}
         )
         assert reply.status_code == 201, reply.text
 

@@ -22,7 +22,12 @@ import pytest
 from PIL import Image
 
 from reclaim.hashing import pdq_hash
-from tests.interop.conftest import LiveRegistry, file_server, running_registry
+from tests.interop.conftest import (
+    PLATFORM,
+    LiveRegistry,
+    file_server,
+    running_registry,
+)
 from tests.interop.hma import STOCK_EXCHANGES, Hma, running_hma, write_config
 
 #: Photographs of the people in the tests (scikit-image's), served as PNGs.
@@ -176,4 +181,35 @@ def test_a_copy_fetched_with_stock_pytx_is_repaired_by_refetching(
     assert hma.bank_signals("RESET") == live
     hma.wait_for(lambda: hma.raw_lookup("pdq", pictures["rocket"]), lambda m: not m)
     assert hma.raw_lookup("pdq", pictures["chelsea"]) == []
+    assert hma.raw_lookup("pdq", pictures["coffee"])
+
+
+#: NCMEC's Industry environment, by value (HMA reads enums so); reclaim's
+#: class replaces its URL with RECLAIM_NCMEC_URL.
+INDUSTRY = "https://report.cybertip.org/hashsharing"
+#: pytx ends its NCMEC time windows 5 s before its own clock.
+NCMEC_LAG = 6.0
+
+
+def test_the_ncmec_exchange_reads_the_registry(
+    hma: Hma, registry: LiveRegistry, pictures: dict[str, str]
+) -> None:
+    stays = registry.submit(pictures["coffee"], pictures["chelsea"])
+    leaves = registry.submit(pictures["astronaut"])
+    # Set where HMA fetches (and, in production, where its scheduler runs).
+    hma.env["RECLAIM_NCMEC_URL"] = f"{registry.url}/ncmec"
+    hma.create_exchange("RECLAIM_NCMEC", api="ncmec", config={"environment": INDUSTRY})
+    hma.flask("auth", "ncmec", "--from-str", f"{PLATFORM}:{registry.key}")
+    time.sleep(NCMEC_LAG)
+    hma.fetch_and_index()
+    assert hma.bank_signals("RECLAIM_NCMEC") == {
+        ("pdq", h) for h in (*stays.hashes, *leaves.hashes)
+    }
+    hma.wait_for(lambda: hma.raw_lookup("pdq", pictures["astronaut"]), bool)
+
+    registry.withdraw(leaves)
+    time.sleep(NCMEC_LAG)
+    hma.fetch_and_index()
+    assert hma.bank_signals("RECLAIM_NCMEC") == {("pdq", h) for h in stays.hashes}
+    hma.wait_for(lambda: hma.raw_lookup("pdq", pictures["astronaut"]), lambda m: not m)
     assert hma.raw_lookup("pdq", pictures["coffee"])
