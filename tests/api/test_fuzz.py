@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import tempfile
@@ -289,6 +290,9 @@ def key_headers(path: str, key: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {key}"}
     if path.startswith("/stopncii/v1/"):
         return {"x-functions-key": key, "Ocp-Apim-Subscription-Key": key}
+    if path.startswith("/ncmec/v2/"):  # HTTP Basic: the platform's name and key
+        token = base64.b64encode(f"fuzz:{key}".encode()).decode()
+        return {"Authorization": f"Basic {token}"}
     return {}
 
 
@@ -305,7 +309,7 @@ def test_api_conforms_to_its_schema(case: schemathesis.Case, fuzzed: Fuzzed) -> 
     )
 
 
-@api.include(path_regex=r"^/(api/v1/platform|stopncii/v1)/").parametrize()
+@api.include(path_regex=r"^/(api/v1/platform|stopncii/v1|ncmec/v2)/").parametrize()
 @FUZZ
 def test_api_refuses_calls_without_a_key(
     case: schemathesis.Case, fuzzed: Fuzzed
