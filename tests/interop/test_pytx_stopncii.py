@@ -229,6 +229,12 @@ def test_the_cli_follows_withdrawals_with_reclaims_class_under_another_name(
     stays = live_registry.submit(random_pdq(RNG), random_pdq(RNG))
     early = live_registry.submit(random_pdq(RNG))
     live_registry.withdraw(early)
+    # A copy fetched with the stock exchange holds the withdrawn hash; the
+    # repair is to delete that collab and fetch again with reclaim's class.
+    cli.run("config", "collab", "edit", "stop_ncii", "RECLAIM", "--create")
+    cli.run("fetch")
+    assert cli.signals("RECLAIM") == signals_of(stays.hashes, early.hashes)
+    cli.run("config", "collab", "delete", "RECLAIM")
     cli.extension("reclaim_tx", MANIFEST.format(body=RENAMED, api="ReclaimStopNCII"))
     cli.run("config", "extensions", "add", "reclaim_tx")
     cli.run("config", "collab", "edit", "reclaim_stop_ncii", "RECLAIM", "--create")
