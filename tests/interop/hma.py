@@ -241,7 +241,7 @@ def _clean_env() -> dict[str, str]:
 
 
 @contextmanager
-def running_hma(tmp: Path, *, env: dict[str, str] | None = None) -> Iterator[Hma]:
+def running_hma(tmp: Path) -> Iterator[Hma]:
     """A migrated HMA on a fresh database with reclaim's exchanges, serving."""
     require_hma()
     workdir, logs = tmp / "run", tmp / "logs"
@@ -252,7 +252,7 @@ def running_hma(tmp: Path, *, env: dict[str, str] | None = None) -> Iterator[Hma
         config = write_config(
             tmp / "omm_config.py", database, exchanges=RECLAIM_EXCHANGES
         )
-        hma_env = {**_clean_env(), **(env or {}), "OMM_CONFIG": str(config)}
+        hma_env = {**_clean_env(), "OMM_CONFIG": str(config)}
         migrate = subprocess.run(
             [str(FLASK), "--app", "OpenMediaMatch.app", "db", "upgrade"]
             + ["--directory", str(MIGRATIONS)],
