@@ -215,14 +215,6 @@ def test_the_cli_cannot_replace_its_stop_ncii_exchange(cli: Cli) -> None:
     assert "Duplicate name" in refused.stderr and "'stop_ncii'" in refused.stderr
 
 
-RENAMED = """
-class ReclaimStopNCII(StopNCIISignalExchangeAPI):
-    @classmethod
-    def get_name(cls):
-        return "reclaim_stop_ncii"
-"""
-
-
 def test_the_cli_follows_withdrawals_with_reclaims_class_under_another_name(
     cli: Cli, live_registry: LiveRegistry
 ) -> None:
@@ -235,8 +227,8 @@ def test_the_cli_follows_withdrawals_with_reclaims_class_under_another_name(
     cli.run("fetch")
     assert cli.signals("RECLAIM") == signals_of(stays.hashes, early.hashes)
     cli.run("config", "collab", "delete", "RECLAIM")
-    cli.extension("reclaim_tx", MANIFEST.format(body=RENAMED, api="ReclaimStopNCII"))
-    cli.run("config", "extensions", "add", "reclaim_tx")
+    # reclaim ships the extension: reclaim_stop_ncii is reclaim's class.
+    cli.run("config", "extensions", "add", "reclaim.interop.pytx_cli")
     cli.run("config", "collab", "edit", "reclaim_stop_ncii", "RECLAIM", "--create")
     cli.run("fetch")
     assert cli.signals("RECLAIM") == signals_of(stays.hashes)
