@@ -607,3 +607,27 @@ def test_milliseconds_are_accepted_and_cut_to_seconds(
         auth=(PLATFORM, platform_key),
     )
     assert len(entries(xml(reply))) == 1
+
+
+def test_feedback_reaches_the_next_window_of_every_platform(
+    client: httpx.Client, registry: Registry, platform_key: str
+) -> None:
+    import time
+
+    begin = now() - timedelta(seconds=1)
+    person_case(client, [random_pdq(RNG), random_pdq(RNG)])
+    first = now()
+    found, _ = fetch_window(client, platform_key, begin, first)
+    assert len(found) == 2 and all(e.find("feedback") is None for e in found)
+    target = found[0].findtext("id")
+    time.sleep(1.1)  # feedback lands in a later second than the answered window
+    other = registry.add_platform("Other Photos", ["adult"])[1]
+    reply = client.put(
+        f"/ncmec/v2/entries/1/{target}/PDQ/feedback",
+        content=AFFIRMATIVE,
+        auth=("Other Photos", other),
+    )
+    assert reply.status_code == 200, reply.text
+    later, _ = fetch_window(client, platform_key, first + timedelta(seconds=1), now())
+    assert ids(later) == [target]
+    assert later[0].find("feedback/affirmativeFeedback") is not None
