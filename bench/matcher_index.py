@@ -44,7 +44,7 @@ from typing import TypeVar  # noqa: E402
 import faiss  # noqa: E402
 import numpy as np  # noqa: E402
 
-from reclaim.matcher import Matches, PdqIndex  # noqa: E402
+from reclaim.index import Matches, PdqIndex  # noqa: E402
 
 faiss.omp_set_num_threads(1)
 

@@ -64,6 +64,7 @@ from reclaim.hashing.expansion import (  # noqa: E402
     view_hashes,
 )
 from reclaim.hashing.views import Crop, Rotation, View  # noqa: E402
+from reclaim.index import robust_match  # noqa: E402
 from robustness_edits import EDITS, GOAL_ROWS, SIDES  # noqa: E402
 
 TUNING = ("astronaut", "coffee", "rocket", "coins", "moon", "page", "grass", "brick")
@@ -261,14 +262,6 @@ def _pack(hashes: list[PdqHash]) -> np.ndarray:
     return np.frombuffer(raw, np.uint8).reshape(-1, 32)
 
 
-def min_distances(q: list[PdqHash], s: list[PdqHash]) -> int:
-    if not q or not s:
-        return 999
-    a, b = _pack(q), _pack(s)
-    x = np.bitwise_xor(a[:, None, :], b[None, :, :])
-    return int(np.bitwise_count(x).sum(axis=2, dtype=np.int32).min())
-
-
 def match_table(
     photos: dict[str, np.ndarray], samples: int, rng: np.random.Generator
 ) -> dict[str, list[float]]:
@@ -283,7 +276,7 @@ def match_table(
                 total += 1
                 for i, m in enumerate(METHODS):
                     s = registered[name].hashes(m)
-                    hits[i] += min_distances(q[m.name], s) <= MATCH_DISTANCE
+                    hits[i] += robust_match(q[m.name], s) is not None
         table[label] = [*(100.0 * hits / total), float(total)]
     return table
 
@@ -417,7 +410,7 @@ def match_speed(
     Random hashes stand in for the list: the index's cost depends on how many
     hashes it holds and is asked, which is what this shows.
     """
-    from reclaim.matcher import PdqIndex
+    from reclaim.index import PdqIndex
 
     rng = np.random.default_rng(3)
     rows = []

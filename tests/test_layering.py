@@ -1,4 +1,8 @@
-"""Layers import downward only; `hashing` runs on a device with few libraries."""
+"""Layers import downward only; `hashing` runs on a device with few libraries.
+
+`hashing` <- `index` <- `registry` <- `api`, and `index` <- `matcher`; `cli`
+may import anything. Every package has a rule here.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,27 @@ import ast
 import sys
 from pathlib import Path
 
+import pytest
+
 SRC = Path(__file__).resolve().parents[1] / "src" / "reclaim"
 
 #: What on-device code may import besides the standard library.
 HASHING_ALLOWED = {"numpy", "PIL", "pillow_heif", "av", "reclaim"}
 HASHING_ALLOWED_RECLAIM = ("reclaim.hashing", "reclaim.errors")
+
+#: What the matching core may import besides the standard library.
+INDEX_ALLOWED = {"numpy", "faiss", "reclaim"}
+INDEX_ALLOWED_RECLAIM = ("reclaim.hashing", "reclaim.errors", "reclaim.index")
+
+#: The packages each package must not import (`reclaim.<name>`).
+FORBIDDEN = {
+    "registry": {"api", "matcher", "cli", "web", "interop"},
+    "api": {"matcher", "cli", "interop"},
+    "matcher": {"registry", "api", "cli", "web", "interop"},
+    "web": {"registry", "api", "matcher", "cli", "interop"},
+}
+#: Packages with a test of their own below, or free to import anything.
+OWN_RULES = {"hashing", "index", "interop", "cli"}
 
 
 def _imports(path: Path) -> set[str]:
@@ -36,6 +56,36 @@ def test_hashing_imports_only_device_libraries() -> None:
                 assert name.startswith(HASHING_ALLOWED_RECLAIM), f"{path.name}: {name}"
 
 
+def test_the_index_imports_only_hashing_numpy_and_faiss() -> None:
+    # The matching core sits below both services: no web, database or config.
+    files = sorted((SRC / "index").rglob("*.py"))
+    assert files
+    for path in files:
+        for name in _imports(path):
+            top = name.split(".")[0]
+            if top in sys.stdlib_module_names or top == "__future__":
+                continue
+            assert top in INDEX_ALLOWED, f"{path.name} imports {name}"
+            if top == "reclaim":
+                assert name.startswith(INDEX_ALLOWED_RECLAIM), f"{path.name}: {name}"
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_layers_import_downward_only(package: str) -> None:
+    files = sorted((SRC / package).rglob("*.py"))
+    assert files
+    for path in files:
+        for name in _imports(path):
+            parts = name.split(".")
+            if parts[0] == "reclaim" and len(parts) > 1:
+                assert parts[1] not in FORBIDDEN[package], f"{path.name}: {name}"
+
+
+def test_every_package_has_a_layering_rule() -> None:
+    packages = {p.parent.name for p in SRC.glob("*/__init__.py")}
+    assert packages == set(FORBIDDEN) | OWN_RULES
+
+
 def test_nothing_imports_the_test_oracle() -> None:
     for path in SRC.rglob("*.py"):
         assert not any(
@@ -50,6 +100,7 @@ def test_the_matcher_imports_only_hashing_and_the_root() -> None:
         "reclaim.errors",
         "reclaim.config",
         "reclaim.body_limit",
+        "reclaim.index",
         "reclaim.matcher",
     )
     files = sorted((SRC / "matcher").rglob("*.py"))

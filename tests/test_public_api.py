@@ -8,7 +8,14 @@ import pytest
 
 
 @pytest.mark.parametrize(
-    "module_name", ["reclaim", "reclaim.hashing", "reclaim.interop"]
+    "module_name",
+    [
+        "reclaim",
+        "reclaim.hashing",
+        "reclaim.index",
+        "reclaim.interop",
+        "reclaim.matcher",
+    ],
 )
 def test_all_is_sorted_and_complete(module_name: str) -> None:
     module = importlib.import_module(module_name)
@@ -38,3 +45,17 @@ def test_the_issue_api_signature() -> None:
         is inspect.Parameter.KEYWORD_ONLY
     )
     assert callable(pdq_hash_dihedral) and callable(hamming) and callable(PdqHash.parse)
+
+
+def test_one_match_rule_is_public_where_the_issue_names_it() -> None:
+    import inspect
+
+    import reclaim.index
+    import reclaim.matcher
+
+    assert reclaim.matcher.robust_match is reclaim.index.robust_match
+    assert reclaim.matcher.Match is reclaim.index.Match
+    assert reclaim.matcher.PdqIndex is reclaim.index.PdqIndex
+    parameters = inspect.signature(reclaim.index.robust_match).parameters
+    assert list(parameters)[:2] == ["query_hashes", "item_hashes"]
+    assert parameters["rule"].kind is inspect.Parameter.KEYWORD_ONLY

@@ -1,4 +1,4 @@
-"""The local store on SQLite and PostgreSQL, and the catalog that follows it."""
+"""The local store on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,13 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from reclaim.hashing import PdqHash, SignalType, VpdqFrame, VpdqHash
-from reclaim.matcher.catalog import Catalog
-from reclaim.matcher.matching import match_md5, match_pdq
-from reclaim.matcher.records import ListRecord
+from reclaim.hashing import SignalType
+from reclaim.index import ListRecord
 from reclaim.matcher.store import ListStore, open_engine
 from tests.conftest import postgres_database, random_pdq
 
@@ -63,95 +59,3 @@ def test_pages_snapshots_and_cursor(store: ListStore) -> None:
     assert store.state().cursor == "9"
     store.reset()
     assert store.count() == 0 and store.state().cursor is None
-
-
-def brute(records: list[ListRecord], query: str, radius: int) -> set[tuple[str, str]]:
-    target = PdqHash.parse(query)
-    return {
-        (r.value, r.program)
-        for r in records
-        if r.kind is SignalType.PDQ
-        and (PdqHash.parse(r.value).value ^ target.value).bit_count() <= radius
-    }
-
-
-@settings(max_examples=25, deadline=None)
-@given(st.data())
-def test_catalog_updates_equal_a_fresh_build(data: st.DataObject) -> None:
-    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
-    base = [random_pdq(rng) for _ in range(12)]
-    pool = [pdq(v, p) for v in base for p in ("adult", "minor")] + [
-        ListRecord(SignalType.MD5, f"{n:032x}", "adult") for n in range(4)
-    ]
-    catalog = Catalog.empty()
-    listed: dict[tuple[str, str, str], ListRecord] = {}
-    for _ in range(data.draw(st.integers(1, 5))):
-        adds = data.draw(st.lists(st.sampled_from(pool), max_size=8))
-        removes = data.draw(st.lists(st.sampled_from(pool), max_size=8))
-        catalog = catalog.with_changes(listed=adds, gone=removes)
-        for record in removes:
-            listed.pop(record.key, None)
-        # Within one change set, removals apply first.
-        for record in adds:
-            listed[record.key] = record
-    fresh = Catalog.build(listed.values())
-    assert catalog.counts() == fresh.counts()
-    for query in base[:4]:
-        for built in (catalog, fresh):
-            found = match_pdq(built, [[PdqHash.parse(query)]], radius=40)
-            assert {(m.value, m.program) for m in found} == brute(
-                list(listed.values()), query, 40
-            )
-    from reclaim.hashing import Md5Hash
-
-    digests = [Md5Hash(f"{n:032x}") for n in range(4)]
-    assert len(match_md5(catalog, digests)) == len(match_md5(fresh, digests))
-
-
-def test_unparseable_list_entries_are_skipped() -> None:
-    catalog = Catalog.build(
-        [
-            pdq("not-hex"),
-            ListRecord(SignalType.VPDQ, "garbage", "adult"),
-            ListRecord(
-                SignalType.VPDQ,
-                VpdqHash(
-                    (VpdqFrame(0, 0.0, PdqHash.parse("ab" * 32, quality=90)),)
-                ).to_text(),
-                "adult",
-            ),
-        ]
-    )
-    assert catalog.counts() == {"pdq": 0, "md5": 0, "vpdq": 1}
-    assert catalog.skipped == 2
-
-
-def test_prefix_lookup_across_merges(monkeypatch: pytest.MonkeyPatch) -> None:
-    from reclaim.matcher import lookup
-    from reclaim.matcher.codes import as_codes
-
-    monkeypatch.setattr(lookup, "_MERGE_AT", 4)
-    rng = np.random.default_rng(51)
-    values = [random_pdq(rng) for _ in range(20)]
-    # Two hashes sharing their first 8 bytes: both are candidates.
-    values.append(values[0][:16] + values[1][16:])
-    table = lookup.PrefixLookup()
-    for start in range(0, len(values), 3):
-        table.add(as_codes(values[start : start + 3]), start)
-    found = table.candidates(as_codes(values))
-    for position, hits in enumerate(found):
-        assert position in hits
-    assert sorted(found[0]) == [0, 20]
-    assert table.candidates(as_codes([random_pdq(rng)])) == [[]]
-
-
-def test_catalog_swaps_keep_old_versions_readable() -> None:
-    rng = np.random.default_rng(52)
-    values = [random_pdq(rng) for _ in range(5)]
-    old = Catalog.build([pdq(v) for v in values])
-    new = old.with_changes(listed=[pdq(values[0], "minor")], gone=[pdq(values[0])])
-    query = [[PdqHash.parse(values[0])]]
-    assert [m.program for m in match_pdq(old, query, radius=0)] == ["adult"]
-    assert [m.program for m in match_pdq(new, query, radius=0)] == ["minor"]
-    again = new.with_changes(listed=[pdq(values[0], "minor")], gone=[])
-    assert again.counts()["pdq"] == 5  # listing it twice adds nothing

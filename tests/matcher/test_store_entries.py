@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from reclaim.hashing import SignalType
-from reclaim.matcher.records import ListRecord
+from reclaim.index import ListRecord
 from reclaim.matcher.store import ListStore, open_engine, stored_sources
 from tests.conftest import postgres_database
 

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from reclaim.hashing import PdqHash, SignalType
+from reclaim.index import ListRecord
 from reclaim.matcher.config import MatcherConfig
 from reclaim.matcher.errors import SourceUnavailable
-from reclaim.matcher.records import ListRecord, Page
+from reclaim.matcher.records import Page
 from reclaim.matcher.service import MatcherService, Query
 from reclaim.registry.service import Registry
 from tests.conftest import random_pdq

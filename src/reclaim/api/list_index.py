@@ -7,7 +7,8 @@ feed, so a withdrawal stops matching as soon as it is committed.
 
 Each refresh reads the feed from the last cursor and swaps in a new immutable
 `_State` in one assignment; a query uses whichever state it read, whole, and
-never waits for a refresh (the matcher's `PdqIndex` contract).
+never waits for a refresh (the `reclaim.index.Catalog` contract, which the
+matcher relies on too).
 """
 
 from __future__ import annotations
@@ -17,9 +18,6 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-import numpy.typing as npt
-
 from reclaim.hashing import (
     MATCH_DISTANCE,
     InvalidHashError,
@@ -27,44 +25,36 @@ from reclaim.hashing import (
     PdqHash,
     SignalType,
 )
-from reclaim.matcher.index import PdqIndex
+from reclaim.index import Catalog, ListRecord, Match, MatchRule, match_md5, match_pdq
 from reclaim.registry.errors import InvalidRequestError
 from reclaim.registry.hashlist import HashStatus, ListEntry
 from reclaim.registry.service import Registry
 
 logger = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True, slots=True)
-class Match:
-    """One listed hash that a query matched."""
-
-    signal_type: str
-    value: str
-    program: str
-    distance: int
+#: What the index holds: videos are matched by their frames' PDQ hashes.
+_INDEXED = {SignalType.PDQ.value: SignalType.PDQ, SignalType.MD5.value: SignalType.MD5}
 
 
 @dataclass(frozen=True, slots=True)
 class _State:
-    """The PDQ index as of one feed cursor (never changed once built)."""
+    """The matchable list as of one feed cursor (never changed once built)."""
 
     cursor: int
-    pdq: PdqIndex
+    catalog: Catalog
 
 
 class ListIndex:
-    """Exact PDQ (Hamming radius) and MD5 lookups over the active list."""
+    """Exact PDQ (by the match rule) and MD5 lookups over the active list.
+
+    The list is a `reclaim.index.Catalog`, matched by `reclaim.index.match_pdq`
+    and `match_md5`: the matcher's own code, so the two match alike.
+    """
 
     def __init__(self, registry: Registry) -> None:
         self._registry = registry
         self._lock = threading.Lock()
         self._state: _State | None = None
-        # Written only under the lock. `_entries` only grows, so a reader
-        # holding an older index finds its positions unchanged.
-        self._entries: list[tuple[str, str]] = []  # (program, value) by position
-        self._positions: dict[tuple[str, str], int] = {}
-        self._md5: dict[str, frozenset[str]] = {}
 
     def refresh(self) -> _State:
         """Apply every change committed since the last refresh; return the view."""
@@ -78,48 +68,15 @@ class ListIndex:
                 cursor = page.cursor
                 if not page.has_more:
                     break
-            if state is None:
-                added, _ = self._apply(changed, 0)
-                state = _State(cursor, PdqIndex.build(added))
-                logger.info("match index built: %d PDQ hashes", len(state.pdq))
-            elif changed:
-                added, gone = self._apply(changed, state.pdq.next_position)
-                state = _State(cursor, state.pdq.with_changes(add=added, remove=gone))
+            if state is None or changed:
+                catalog = state.catalog if state else Catalog.empty()
+                listed, gone = _records(changed)
+                catalog = catalog.with_changes(listed=listed, gone=gone)
+                if state is None:
+                    logger.info("match index built: %d PDQ hashes", len(catalog.pdq))
+                state = _State(cursor, catalog)
             self._state = state
             return state
-
-    def _apply(
-        self, entries: Sequence[ListEntry], first: int
-    ) -> tuple[list[str], npt.NDArray[np.int64]]:
-        """Book the changes: (PDQ values to add from position `first`, positions
-        of PDQ hashes that left the list).
-
-        The feed is compacted: each record appears once, in its newest state.
-        """
-        added: list[str] = []
-        gone: list[int] = []
-        for e in entries:
-            key = (e.program, e.value)
-            active = e.status == HashStatus.ACTIVE
-            if e.signal_type == SignalType.PDQ:
-                at = self._positions.get(key)
-                if active and at is None:
-                    self._positions[key] = first + len(added)
-                    self._entries.append(key)
-                    added.append(e.value)
-                elif not active and at is not None:
-                    gone.append(self._positions.pop(key))
-            elif e.signal_type == SignalType.MD5:
-                programs = set(self._md5.get(e.value, frozenset()))
-                if active:
-                    programs.add(e.program)
-                else:
-                    programs.discard(e.program)
-                if programs:
-                    self._md5[e.value] = frozenset(programs)
-                else:
-                    self._md5.pop(e.value, None)
-        return added, np.asarray(gone, dtype=np.int64)
 
     def match(
         self,
@@ -130,27 +87,43 @@ class ListIndex:
     ) -> list[list[Match]]:
         """For each (type, value) query, the listed hashes it matches.
 
-        PDQ queries match within `radius` bits; MD5 queries match exactly.
-        Only hashes listed in `programs` are returned.
+        PDQ queries match under the match rule at `radius` (each hash is a
+        query of its own); MD5 queries match exactly. Only hashes listed in
+        `programs` are returned.
         """
-        state = self.refresh()
+        catalog = self.refresh().catalog
         allowed = set(programs)
         results: list[list[Match]] = [[] for _ in queries]
         pdq_at = [i for i, (kind, _) in enumerate(queries) if kind == SignalType.PDQ]
-        if pdq_at:
-            found = state.pdq.query([queries[i][1] for i in pdq_at], radius=radius)
-            for i, matches in zip(pdq_at, found, strict=True):
-                for position, distance in zip(
-                    matches.positions.tolist(), matches.distances.tolist(), strict=True
-                ):
-                    program, value = self._entries[position]
-                    if program in allowed:
-                        results[i].append(Match("pdq", value, program, distance))
-        for i, (kind, value) in enumerate(queries):
-            if kind == SignalType.MD5:
-                for program in sorted(self._md5.get(value, frozenset()) & allowed):
-                    results[i].append(Match("md5", value, program, 0))
+        groups = [[PdqHash.parse(queries[i][1])] for i in pdq_at]
+        for m in match_pdq(catalog, groups, rule=MatchRule(distance=radius)):
+            if m.program in allowed:
+                results[pdq_at[m.query]].append(m)
+        md5_at = [i for i, (kind, _) in enumerate(queries) if kind == SignalType.MD5]
+        digests = [Md5Hash.parse(queries[i][1]) for i in md5_at]
+        for m in sorted(match_md5(catalog, digests), key=lambda m: m.program):
+            if m.program in allowed:
+                results[md5_at[m.query]].append(m)
         return results
+
+
+def _records(
+    entries: Sequence[ListEntry],
+) -> tuple[list[ListRecord], list[ListRecord]]:
+    """The PDQ and MD5 feed entries as (listed, gone) records.
+
+    The feed is compacted: each record appears once, in its newest state.
+    """
+    listed: list[ListRecord] = []
+    gone: list[ListRecord] = []
+    for e in entries:
+        kind = _INDEXED.get(e.signal_type)
+        if kind is None:
+            continue
+        active = e.status == HashStatus.ACTIVE
+        record = ListRecord(kind, e.value, e.program, active, e.quality)
+        (listed if active else gone).append(record)
+    return listed, gone
 
 
 def parse_queries(items: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -167,7 +167,7 @@ async def match(
             MatchResult(
                 matches=[
                     MatchOut(
-                        type=m.signal_type,
+                        type=m.kind.value,
                         value=m.value,
                         program=m.program,
                         distance=m.distance,

@@ -26,10 +26,10 @@ from starlette.concurrency import run_in_threadpool
 from reclaim import __version__
 from reclaim.body_limit import BodyLimit
 from reclaim.hashing import InvalidHashError, Md5Hash, PdqHash, VpdqHash
+from reclaim.index.matching import Match
 from reclaim.matcher import http_errors, review_page
 from reclaim.matcher.access import RequireToken
 from reclaim.matcher.http_errors import BadQueryError
-from reclaim.matcher.matching import Match
 from reclaim.matcher.media import hash_upload
 from reclaim.matcher.review import QueuedMatch
 from reclaim.matcher.service import MatcherService, Query, Result

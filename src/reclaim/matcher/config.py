@@ -48,13 +48,12 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 from reclaim.hashing import MATCH_DISTANCE
+from reclaim.index import DEFAULT_SOURCE
 from reclaim.matcher.errors import ConfigError
 
 T = TypeVar("T")
 
 SOURCE_KINDS = ("reclaim", "stopncii", "ncmec")
-#: The name of the source a single `[source]` table describes.
-DEFAULT_SOURCE = "default"
 #: The label each kind gives its records unless `program` says otherwise.
 DEFAULT_PROGRAM = {"reclaim": "", "stopncii": "adult", "ncmec": "minor"}
 SOURCE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")

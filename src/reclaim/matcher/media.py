@@ -34,19 +34,29 @@ class MediaHashes:
     labels: tuple[str, ...] = ()  # what each PDQ hash is a hash of
 
 
+def hash_image(data: bytes, *, dihedral: bool = True) -> MediaHashes:
+    """MD5 and the query side of an image held in memory.
+
+    This is how every upload is looked up, over HTTP or from `reclaim matcher
+    match`: `query_hashes` (the 8 rotations and mirrors, the picture inside
+    bars or screenshot chrome, small and edge crops), or with `dihedral=False`
+    the plain PDQ hash alone. UnreadableMediaError if it is not an image.
+    """
+    md5 = Md5Hash(hashlib.md5(data, usedforsecurity=False).hexdigest())
+    if not dihedral:
+        return MediaHashes(md5, (pdq_hash(data),), labels=("original",))
+    hashes = tuple(query_hashes(data))
+    names = DIHEDRAL_NAMES + ("inner",) * (len(hashes) - len(DIHEDRAL_NAMES))
+    return MediaHashes(md5, hashes, labels=tuple(names[: len(hashes)]))
+
+
 def hash_upload(data: bytes, *, dihedral: bool = True) -> MediaHashes:
     """Hash an image or video held in memory; MediaError if it is neither."""
-    md5 = Md5Hash(hashlib.md5(data, usedforsecurity=False).hexdigest())
     try:
-        if not dihedral:
-            return MediaHashes(md5, (pdq_hash(data),), labels=("original",))
-        # The 8 rotations and mirrors, then the picture inside solid bars or
-        # screenshot chrome (reclaim.hashing.query_hashes).
-        hashes = tuple(query_hashes(data))
-        names = DIHEDRAL_NAMES + ("inner",) * (len(hashes) - len(DIHEDRAL_NAMES))
-        return MediaHashes(md5, hashes, labels=tuple(names[: len(hashes)]))
+        return hash_image(data, dihedral=dihedral)
     except UnreadableMediaError:
         pass  # not an image: try it as a video
+    md5 = Md5Hash(hashlib.md5(data, usedforsecurity=False).hexdigest())
     return MediaHashes(md5, (), _video(data))
 
 

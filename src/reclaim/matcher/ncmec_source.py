@@ -32,11 +32,12 @@ from urllib.parse import quote
 import httpx
 
 from reclaim.hashing import SignalType
+from reclaim.index import ListRecord
 from reclaim.matcher import ncmec_wire
 from reclaim.matcher.config import SourceConfig
 from reclaim.matcher.errors import SourceRejected, SourceUnavailable
 from reclaim.matcher.ncmec_wire import EntriesPage, Update
-from reclaim.matcher.records import ListRecord, Outcome, Page
+from reclaim.matcher.records import Outcome, Page
 from reclaim.matcher.source import check, unreachable
 
 logger = logging.getLogger(__name__)

@@ -1,10 +1,7 @@
-"""What the list is made of: records as a source delivers them, in pages.
+"""How a source delivers the list (pages of `ListRecord`s) and takes feedback.
 
-Every record carries the name of the source that lists it: the same hash
-listed by two sources is two records, matchable while either lists it.
-Sources that list hashes in upstream *entries* (NCMEC: one entry per piece of
-media, with several fingerprints) also name the entry, so a deleted entry
-takes away exactly what it listed.
+The records themselves (`reclaim.index.ListRecord`) belong to the matching
+core, which the registry's own index shares.
 """
 
 from __future__ import annotations
@@ -13,32 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from reclaim.hashing import SignalType
-
-#: The source a config's single `[source]` table is called.
-DEFAULT_SOURCE = "default"
+from reclaim.index.records import ListRecord
 
 #: Feedback values the registry understands (storage and wire keys).
 FEEDBACK_VALUES = ("match_found", "pending_review", "blocked", "not_blocked")
-
-
-@dataclass(frozen=True, slots=True)
-class ListRecord:
-    """One hash of the list: active ones are matched, others leave the list."""
-
-    kind: SignalType
-    value: str
-    program: str
-    active: bool = True
-    quality: int | None = None
-    #: The name of the source that lists it (a label from the config).
-    source: str = DEFAULT_SOURCE
-    #: The upstream entry that lists it ("" for sources without entries).
-    entry: str = ""
-
-    @property
-    def key(self) -> tuple[str, str, str, str]:
-        """What identifies a listed hash: type, value, program and source."""
-        return (self.kind.value, self.value, self.program, self.source)
 
 
 @dataclass(frozen=True, slots=True)

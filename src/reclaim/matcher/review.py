@@ -18,13 +18,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
+from reclaim.index.matching import Match
 from reclaim.matcher.config import PolicyConfig
 from reclaim.matcher.errors import (
     AlreadyDecidedError,
     DecisionError,
     UnknownMatchError,
 )
-from reclaim.matcher.matching import Match
 from reclaim.matcher.outbox import FEEDBACK, WEBHOOK, enqueue
 from reclaim.matcher.tables import matches
 

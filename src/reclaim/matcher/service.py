@@ -21,14 +21,20 @@ from typing import Any
 import httpx
 
 from reclaim.hashing import Md5Hash, PdqHash, SignalType, VideoHash, VpdqHash
-from reclaim.matcher.catalog import Catalog
+from reclaim.index import (
+    Catalog,
+    ListRecord,
+    Match,
+    MatchRule,
+    match_md5,
+    match_pdq,
+    match_vpdq,
+)
 from reclaim.matcher.config import MatcherConfig
 from reclaim.matcher.feedback import Flushed, flush_feedback
-from reclaim.matcher.matching import Match, match_md5, match_pdq, match_vpdq
 from reclaim.matcher.media import MediaHashes
 from reclaim.matcher.metrics import Metrics
 from reclaim.matcher.outbox import Outbox
-from reclaim.matcher.records import ListRecord
 from reclaim.matcher.review import QueuedMatch, ReviewQueue
 from reclaim.matcher.source import Source, open_source
 from reclaim.matcher.store import (
@@ -58,6 +64,18 @@ class Query:
     reference: str | None = None
     labels: tuple[str, ...] = ()  # what each PDQ hash is of (for `variant`)
 
+    @classmethod
+    def of_media(cls, hashes: MediaHashes, *, reference: str | None = None) -> Query:
+        """The query for an upload's hashes (image: query side + MD5; video:
+        MD5 + vPDQ), as the HTTP API and `reclaim matcher match` both ask it."""
+        return cls(
+            pdq=hashes.pdq,
+            md5=hashes.md5,
+            video=hashes.video,
+            reference=reference,
+            labels=hashes.labels,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Result:
@@ -82,6 +100,8 @@ class MatcherService:
         webhook_transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.config = config
+        #: The match rule at the configured radius (`reclaim.index.MatchRule`).
+        self.rule = MatchRule(distance=config.radius)
         self.engine = open_engine(config.store_url)
         prepare(self.engine)
         names = [c.name for c in config.sources]
@@ -225,12 +245,11 @@ class MatcherService:
     def find(self, queries: Sequence[Query]) -> list[list[Match]]:
         """The matches of each query, without queueing them."""
         catalog = self.catalog  # one version for the whole request
-        radius = self.config.radius
         found: list[list[Match]] = [[] for _ in queries]
         pdq = [(n, q.pdq) for n, q in enumerate(queries) if q.pdq]
         labels = [queries[n].labels for n, _ in pdq]
         groups = [group for _, group in pdq]
-        for match in match_pdq(catalog, groups, radius=radius, labels=labels):
+        for match in match_pdq(catalog, groups, rule=self.rule, labels=labels):
             found[pdq[match.query][0]].append(match)
         md5 = [(n, q.md5) for n, q in enumerate(queries) if q.md5 is not None]
         for match in match_md5(catalog, [digest for _, digest in md5]):
@@ -239,7 +258,7 @@ class MatcherService:
         for match in match_vpdq(
             catalog,
             [video for _, video in videos],
-            radius=radius,
+            radius=self.config.radius,
             threshold=self.config.vpdq_threshold,
         ):
             found[videos[match.query][0]].append(match)
@@ -287,14 +306,7 @@ class MatcherService:
 
     def match_media(self, hashes: MediaHashes, *, reference: str | None) -> Result:
         """Match an upload's hashes (image: PDQ variants + MD5; video: MD5 + vPDQ)."""
-        query = Query(
-            pdq=hashes.pdq,
-            md5=hashes.md5,
-            video=hashes.video,
-            reference=reference,
-            labels=hashes.labels,
-        )
-        return self.match([query])[0]
+        return self.match([Query.of_media(hashes, reference=reference)])[0]
 
     # ---- review and delivery ----------------------------------------------
 

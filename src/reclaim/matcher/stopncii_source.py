@@ -14,9 +14,10 @@ from typing import Any
 import httpx
 
 from reclaim.hashing import SignalType
+from reclaim.index import ListRecord
 from reclaim.matcher.config import SourceConfig
 from reclaim.matcher.errors import SourceUnavailable
-from reclaim.matcher.records import ListRecord, Outcome, Page
+from reclaim.matcher.records import Outcome, Page
 from reclaim.matcher.source import check, unreachable
 
 KINDS = {"ImagePDQ": SignalType.PDQ, "VideoMD5": SignalType.MD5}

@@ -38,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 
 from reclaim.hashing import SignalType
-from reclaim.matcher.records import DEFAULT_SOURCE, ListRecord
+from reclaim.index import DEFAULT_SOURCE, ListRecord
 from reclaim.matcher.tables import list_records, metadata, source_state, sync_state
 
 KINDS = {kind.value: kind for kind in SignalType}

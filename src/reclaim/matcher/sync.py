@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from reclaim.index import ListRecord
 from reclaim.matcher.errors import SourceRejected, SourceUnavailable
-from reclaim.matcher.records import ListRecord
 from reclaim.matcher.source import Source
 from reclaim.matcher.store import Applied, ListStore
 

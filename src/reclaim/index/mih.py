@@ -25,11 +25,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from reclaim.matcher.buckets import IN_RANGE as _IN_RANGE
-from reclaim.matcher.buckets import Directory, PositionList, directory_bytes
-from reclaim.matcher.codes import CODE_BYTES, Codes
-from reclaim.matcher.flat import search_numpy
-from reclaim.matcher.hits import Hits
+from reclaim.index.buckets import IN_RANGE as _IN_RANGE
+from reclaim.index.buckets import Directory, PositionList, directory_bytes
+from reclaim.index.codes import CODE_BYTES, Codes
+from reclaim.index.flat import search_numpy
+from reclaim.index.hits import Hits
 
 #: Estimated CPU costs in nanoseconds on one core, measured with this numpy
 #: code at 0.3-1M codes (a bucket probe, a candidate checked) and with faiss's

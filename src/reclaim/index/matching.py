@@ -1,10 +1,12 @@
-"""Matching queries against a catalog: PDQ by radius, MD5 exactly, vPDQ by rule.
+"""Matching queries against a catalog: PDQ by the match rule, MD5 exactly, vPDQ.
 
-PDQ queries come in groups: the 8 dihedral variants of one image form one
-group, and a stored hash matches the group at its best distance over the
-variants. A bare query hash is a group of one. vPDQ queries look each frame
-up in the frame index, then score every video that was hit with the vPDQ
-rule (`reclaim.hashing.video_match`).
+`Match` is what every matching path returns: the matcher's, and the
+registry's own index (`reclaim.api.list_index`). PDQ queries come in groups:
+one upload's `query_hashes` form one group, and a listed hash matches the
+group at its best distance over them, under `rule.MatchRule` (exactly what
+`robust_match` gives for that pair). A bare query hash is a group of one.
+vPDQ queries look each frame up in the frame index, then score every video
+that was hit with the vPDQ rule (`reclaim.hashing.video_match`).
 """
 
 from __future__ import annotations
@@ -23,16 +25,18 @@ from reclaim.hashing import (
     VpdqHash,
     video_match,
 )
-from reclaim.matcher.catalog import Catalog, Video
-from reclaim.matcher.records import DEFAULT_SOURCE
+from reclaim.index.catalog import Catalog, Video
+from reclaim.index.records import DEFAULT_SOURCE
+from reclaim.index.rule import RULE, MatchRule
 
 
 @dataclass(frozen=True, slots=True)
 class Match:
     """One listed hash that a query matched.
 
-    `distance` is the Hamming distance for PDQ (the best over the dihedral
-    variants queried, named by `variant`), 0 for MD5, and for vPDQ the worst
+    `query` numbers the query (or group) in the request. `distance` is the
+    Hamming distance for PDQ (the best over the group's hashes; `variant`
+    names the hash that gave it), 0 for MD5, and for vPDQ the worst
     of the best frame distances among the query frames that matched.
     `source` names the source that lists the hash: a hash two sources list
     matches twice, once for each.
@@ -53,33 +57,44 @@ def match_pdq(
     catalog: Catalog,
     groups: Sequence[Sequence[PdqHash]],
     *,
-    radius: int,
+    rule: MatchRule = RULE,
     labels: Sequence[Sequence[str]] = (),
 ) -> list[Match]:
-    """Stored PDQ hashes within `radius` of each group's hashes.
+    """Listed PDQ hashes that each group of query hashes matches under `rule`.
 
+    A group is one upload's `query_hashes` (or a bare hash, a group of one);
+    a listed hash matches the group at the smallest distance `robust_match`
+    would give, with the listed hash's place in its picture unknown.
     `labels`, when given, names each hash of each group (the `variant` of a
     match); groups of 8 without labels are taken as the dihedral variants.
     """
-    flat = [h for group in groups for h in group]
+    taken = [
+        [(n, h) for n, h in enumerate(group) if rule.takes_query(n, h)]
+        for group in groups
+    ]
+    flat = [h for group in taken for _, h in group]
     if not flat or not len(catalog.pdq):
         return []
-    results = catalog.pdq.query(flat, radius=radius)
+    results = catalog.pdq.query(flat, radius=rule.search_radius)
     found: list[Match] = []
     at = 0
-    for number, group in enumerate(groups):
+    for number, group in enumerate(taken):
         best: dict[int, tuple[int, int]] = {}
-        for variant in range(len(group)):
-            matches = results[at + variant]
+        for variant, _ in group:
+            matches = results[at]
+            at += 1
+            radius = rule.radius(variant)
             for position, distance in zip(
                 matches.positions.tolist(), matches.distances.tolist(), strict=True
             ):
+                if distance > radius:
+                    continue
                 if position not in best or distance < best[position][0]:
                     best[position] = (distance, variant)
-        at += len(group)
+        size = len(groups[number])
         for position, (distance, variant) in sorted(best.items(), key=lambda i: i[1]):
             record = catalog.pdq_record(position)
-            name = _label(labels, number, variant, len(group))
+            name = _label(labels, number, variant, size)
             found.append(
                 Match(
                     number,

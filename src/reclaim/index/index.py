@@ -28,11 +28,11 @@ import numpy as np
 import numpy.typing as npt
 
 from reclaim.hashing import MATCH_DISTANCE, PdqHash
-from reclaim.matcher.codes import CODE_BYTES, Codes, as_codes
-from reclaim.matcher.errors_index import IndexArgumentError
-from reclaim.matcher.flat import FlatSearch
-from reclaim.matcher.hits import Hits
-from reclaim.matcher.mih import FLAT_NS, MihPlan, MultiIndexHash, best_plan
+from reclaim.index.codes import CODE_BYTES, Codes, as_codes
+from reclaim.index.errors import IndexArgumentError
+from reclaim.index.flat import FlatSearch
+from reclaim.index.hits import Hits
+from reclaim.index.mih import FLAT_NS, MihPlan, MultiIndexHash, best_plan
 
 Structure = Literal["auto", "flat", "mih"]
 HashesIn = Iterable[str | PdqHash] | npt.NDArray[np.uint8]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reclaim.matcher import IndexArgumentError, PdqIndex
-from reclaim.matcher import index as index_module
-from reclaim.matcher.buckets import Directory, PositionList
-from reclaim.matcher.mih import MihPlan, MultiIndexHash, _within
+from reclaim.index import IndexArgumentError, PdqIndex
+from reclaim.index import index as index_module
+from reclaim.index.buckets import Directory, PositionList
+from reclaim.index.mih import MihPlan, MultiIndexHash, _within
 
 
 def reference_spans(keys: np.ndarray, key_bits: int, probe: np.ndarray):

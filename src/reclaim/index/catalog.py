@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from reclaim.hashing import InvalidHashError, SignalType, VpdqHash
-from reclaim.matcher.codes import CODE_BYTES, Codes, as_codes
-from reclaim.matcher.index import PdqIndex
-from reclaim.matcher.lookup import PrefixLookup
-from reclaim.matcher.records import ListRecord
+from reclaim.index.codes import CODE_BYTES, Codes, as_codes
+from reclaim.index.index import PdqIndex
+from reclaim.index.lookup import PrefixLookup
+from reclaim.index.records import ListRecord
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from reclaim.matcher.codes import Codes
+from reclaim.index.codes import Codes
 
 #: Recent additions kept in the dict before they are merged into the arrays.
 _MERGE_AT = 1 << 16

@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reclaim.hashing import InvalidHashError, PdqHash
-from reclaim.matcher import IndexArgumentError, Matches, PdqIndex
-from reclaim.matcher.codes import as_codes, code_to_hex
-from reclaim.matcher.flat import search_numpy
-from reclaim.matcher.index import _plan
+from reclaim.index import IndexArgumentError, Matches, PdqIndex
+from reclaim.index.codes import as_codes, code_to_hex
+from reclaim.index.flat import search_numpy
+from reclaim.index.index import _plan
 
 
 def random_codes(rng: np.random.Generator, n: int) -> np.ndarray:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from reclaim.matcher.codes import CODE_BYTES, Codes
-from reclaim.matcher.hits import Hits
+from reclaim.index.codes import CODE_BYTES, Codes
+from reclaim.index.hits import Hits
 
 try:  # faiss is an optional extra; numpy gives the same answers, slower.
     import faiss

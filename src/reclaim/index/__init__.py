@@ -1,0 +1,34 @@
+"""The matching core: the match rule, an exact PDQ index and the matchable list.
+
+It sits below both services (`hashing` <- `index` <- `registry`/`api`,
+`matcher`) so that the registry's match endpoint and the platform matcher
+match by one rule, through one code path, with one `Match` type. It imports
+only numpy, the standard library, `reclaim.hashing` and `reclaim.errors`
+(and faiss when installed).
+"""
+
+from __future__ import annotations
+
+from reclaim.index.catalog import Catalog
+from reclaim.index.errors import IndexArgumentError
+from reclaim.index.index import MAX_RADIUS, Matches, PdqIndex
+from reclaim.index.matching import Match, match_md5, match_pdq, match_vpdq
+from reclaim.index.records import DEFAULT_SOURCE, ListRecord
+from reclaim.index.rule import RULE, MatchRule, robust_match
+
+__all__ = [
+    "Catalog",
+    "DEFAULT_SOURCE",
+    "IndexArgumentError",
+    "ListRecord",
+    "MAX_RADIUS",
+    "Match",
+    "MatchRule",
+    "Matches",
+    "PdqIndex",
+    "RULE",
+    "match_md5",
+    "match_pdq",
+    "match_vpdq",
+    "robust_match",
+]
