@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 
 import httpx
@@ -10,8 +11,9 @@ import numpy as np
 from typer.testing import CliRunner
 
 from reclaim.cli.main import app
-from reclaim.hashing import pdq_hash
-from tests.conftest import encode
+from reclaim.hashing import pdq_hash, pdq_hash_dihedral, query_hashes, submission_hashes
+from reclaim.index import robust_match
+from tests.conftest import encode, live_server
 from tests.matcher.conftest import pdq_item, submit
 from tests.matcher.test_done import altered_copy
 
@@ -84,6 +86,97 @@ def test_sync_match_and_review(
         f"/api/v1/cases/{case['case_number']}/status", json={"pin": case["pin"]}
     ).json()["case"]
     assert status["hashes"][0]["platforms_removed"] == 1
+
+
+def edited_copies(photos: dict[str, np.ndarray]) -> dict[str, bytes]:
+    """Copies of chelsea as a platform might get them, and an unrelated photo."""
+    photo = photos["chelsea"]
+    height, width = photo.shape[:2]
+    captioned = photo.copy()
+    captioned[height - height // 6 :] = 0
+    copies = {
+        "crop.jpg": photo[:, width // 10 :],  # 10% off the left
+        "caption.jpg": captioned,
+        "corner.jpg": photo[height * 12 // 100 :, width * 12 // 100 :],
+        "other.jpg": photos["coffee"],
+    }
+    return {
+        name: encode(np.ascontiguousarray(a), "JPEG", quality=90)
+        for name, a in copies.items()
+    }
+
+
+def test_the_cli_matches_an_edited_copy_exactly_when_http_does(
+    tmp_path: Path,
+    photos: dict[str, np.ndarray],
+    person: httpx.Client,
+    registry_url: str,
+    platform_key: str,
+) -> None:
+    from reclaim.cli.matcher import _scan_file, _Scanned
+    from reclaim.matcher.app import create_app
+    from reclaim.matcher.config import MatcherConfig
+    from reclaim.matcher.service import MatcherService
+
+    listed = submission_hashes(encode(photos["chelsea"], "JPEG", quality=95))
+    submit(person, *(pdq_item(h.hex, h.quality or 0) for h in listed))
+    config = write_config(
+        tmp_path / "matcher.toml", registry_url, platform_key, tmp_path / "m.db"
+    )
+    assert run("matcher", "sync", "-c", str(config))[0] == 0
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    copies = edited_copies(photos)
+    for name, data in copies.items():
+        (folder / name).write_bytes(data)
+    found = tmp_path / "matches.jsonl"
+    code, _, err = run(
+        "matcher", "match", str(folder), "-c", str(config), "-o", str(found), "-j", "1"
+    )
+    assert code == 0, err
+    by_cli: dict[str, int] = {}
+    for line in found.read_text().splitlines():
+        row = json.loads(line)
+        name = Path(row["path"]).name
+        by_cli[name] = min(row["distance"], by_cli.get(name, 256))
+
+    def closest(matches: list[dict[str, object]]) -> int | None:
+        distances = [int(str(m["distance"])) for m in matches]
+        return min(distances) if distances else None
+
+    service = MatcherService(MatcherConfig.load(config))
+    headers = {"Authorization": f"Bearer {platform_key}"}
+    try:
+        with (
+            live_server(create_app(service)) as url,
+            httpx.Client(base_url=url, timeout=60) as matcher,
+        ):
+            for name, data in copies.items():
+                media = matcher.post("/v1/match/media", content=data).json()
+                upload = query_hashes(data)
+                asked = [{"type": "pdq", "value": h.hex} for h in upload]
+                registry = person.post(
+                    "/api/v1/platform/match", json={"hashes": asked}, headers=headers
+                ).json()
+                by_registry = closest(
+                    [m for r in registry["results"] for m in r["matches"]]
+                )
+                rule = robust_match(upload, listed)
+                # One rule, one query side: the CLI, the matcher's HTTP API and
+                # the registry's match endpoint agree with `robust_match`.
+                assert by_cli.get(name) == closest(media["matches"]) == rule, name
+                assert by_registry == rule, name
+    finally:
+        service.close()
+    assert {"crop.jpg", "caption.jpg"} <= set(by_cli) and "other.jpg" not in by_cli
+    # The 8 rotations and mirrors alone, all the CLI used to look up, miss the
+    # crop and the captioned copy.
+    for name in ("crop.jpg", "caption.jpg"):
+        assert robust_match(pdq_hash_dihedral(copies[name]), listed) is None
+    # What a worker process sends back survives pickling.
+    scanned = _scan_file(str(folder / "crop.jpg"), dihedral=True)
+    assert isinstance(scanned, _Scanned) and scanned.media is not None
+    assert pickle.loads(pickle.dumps(scanned)) == scanned
 
 
 def test_config_errors_are_one_line(tmp_path: Path) -> None:

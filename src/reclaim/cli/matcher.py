@@ -7,6 +7,8 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -15,13 +17,14 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
-from reclaim.cli.batch import find_files, hash_files
+from reclaim.cli.batch import find_files, is_video, run_isolated
 from reclaim.cli.context import err, fail, out, user_errors
 from reclaim.cli.exits import ExitCode
+from reclaim.hashing.files import FileHashes
 
 if TYPE_CHECKING:
-    from reclaim.hashing.files import FileHashes
     from reclaim.matcher.config import MatcherConfig
+    from reclaim.matcher.media import MediaHashes
     from reclaim.matcher.service import MatcherService
 
 matcher_app = typer.Typer(
@@ -145,7 +148,11 @@ def match(
         int, typer.Option("--workers", "-j", min=1, help="Processes to hash with.")
     ] = os.cpu_count() or 1,
 ) -> None:
-    """Scan files against the synced list (locally; nothing is queued or sent)."""
+    """Scan files against the synced list (locally; nothing is queued or sent).
+
+    Each file is hashed and matched as `POST /v1/match/media` does an upload:
+    an image by its query side (rotations, mirrors, bars, crops).
+    """
     from reclaim.matcher.service import Query
 
     with _service(config) as service:
@@ -172,14 +179,13 @@ def match(
                 if not result.ok:
                     failed.append(result)
                     return
-                pdq = result.dihedral if service.config.dihedral else ()
-                if not pdq and result.pdq is not None:
-                    pdq = (result.pdq,)
-                query = Query(
-                    pdq=tuple(pdq),
-                    md5=result.digests.md5 if result.digests else None,
-                    video=result.video,
-                )
+                if isinstance(result, _Scanned) and result.media is not None:
+                    query = Query.of_media(result.media)
+                else:
+                    query = Query(
+                        md5=result.digests.md5 if result.digests else None,
+                        video=result.video,
+                    )
                 for found in service.find([query])[0]:
                     rows.append(
                         {
@@ -192,13 +198,12 @@ def match(
                         }
                     )
 
-            hash_files(
-                files,
-                dihedral=service.config.dihedral,
-                exact=False,
-                workers=workers,
-                on_result=collect,
-            )
+            job = partial(_scan_file, dihedral=service.config.dihedral)
+            if workers <= 1 or len(files) <= 1:
+                for path in files:
+                    collect(job(str(path)))
+            else:
+                run_isolated(files, job, workers=workers, on_result=collect)
     rows.sort(key=lambda r: (r["path"], r["distance"]))
     if output is not None:
         with output.open("w", encoding="utf-8") as stream:
@@ -212,6 +217,40 @@ def match(
         typer.echo(f"reclaim: {result.path}: {result.error}", err=True)
     if failed:
         raise typer.Exit(ExitCode.USER_ERROR)
+
+
+@dataclass(frozen=True, slots=True)
+class _Scanned(FileHashes):
+    """A file's hashes and, for an image, what the matcher's HTTP API asks."""
+
+    media: MediaHashes | None = None
+
+
+def _scan_file(path: str, *, dihedral: bool) -> FileHashes:
+    """Hash one file for matching (in a worker process); errors are captured.
+
+    An image is read and hashed by `reclaim.matcher.media.hash_image`, the
+    code `/v1/match/media` runs on an upload, so a file matches here exactly
+    when its upload matches there. A video (by its name) is hashed from disk.
+    """
+    from reclaim.hashing import MediaError
+    from reclaim.hashing.files import hash_file
+    from reclaim.matcher.media import hash_image
+
+    if is_video(Path(path)):
+        return hash_file(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        return FileHashes(
+            path, error=f"cannot read the file: {error.strerror or error}"
+        )
+    if not data:
+        return FileHashes(path, error="the file is empty (0 bytes): nothing to hash")
+    try:
+        return _Scanned(path, media=hash_image(data, dihedral=dihedral))
+    except MediaError as error:
+        return FileHashes(path, error=str(error))
 
 
 def _print_matches(rows: list[dict[str, Any]]) -> None:
