@@ -41,6 +41,7 @@ def rules() -> st.SearchStrategy[MatchRule]:
     return st.builds(
         MatchRule,
         distance=st.sampled_from([MATCH_DISTANCE, 0, 10, 24, 40]),
+        derived_distance=st.sampled_from([None, 0, 12, 20, 40]),
         min_quality=st.sampled_from([MIN_QUALITY, 0, 80]),
         any_quality_queries=st.sampled_from([8, 0, 2]),
         any_quality_items=st.sampled_from([1, 0]),
@@ -53,14 +54,16 @@ def brute(queries: list[PdqHash], items: list[PdqHash], rule: MatchRule) -> int 
     def fit(hashed: PdqHash) -> bool:
         return hashed.quality is None or hashed.quality >= rule.min_quality
 
+    derived = rule.distance if rule.derived_distance is None else rule.derived_distance
     found = [
-        (q.value ^ s.value).bit_count()
+        (d, rule.distance if i == 0 else derived)
         for i, q in enumerate(queries)
         if i < rule.any_quality_queries or fit(q)
         for j, s in enumerate(items)
         if j < rule.any_quality_items or fit(s)
+        for d in [(q.value ^ s.value).bit_count()]
     ]
-    within = [d for d in found if d <= rule.distance]
+    within = [d for d, limit in found if d <= limit]
     return min(within) if within else None
 
 
@@ -93,7 +96,7 @@ def test_the_index_path_equals_the_rule_for_every_listed_item(
     if rule.min_quality > MIN_QUALITY or rule.any_quality_items == 0:
         # The list does not carry qualities or places: it relies on the gate
         # having been applied when the hashes were made.
-        rule = MatchRule(distance=rule.distance)
+        rule = MatchRule(distance=rule.distance, derived_distance=rule.derived_distance)
     catalog = Catalog.build(
         ListRecord(SignalType.PDQ, h.hex, f"picture-{n}", quality=h.quality)
         for n, picture in enumerate(pictures)

@@ -26,6 +26,7 @@ from reclaim.hashing import (
     video_match,
 )
 from reclaim.index.catalog import Catalog, Video
+from reclaim.index.index import Matches
 from reclaim.index.records import DEFAULT_SOURCE
 from reclaim.index.rule import RULE, MatchRule
 
@@ -72,10 +73,17 @@ def match_pdq(
         [(n, h) for n, h in enumerate(group) if rule.takes_query(n, h)]
         for group in groups
     ]
-    flat = [h for group in taken for _, h in group]
+    flat = [(rule.radius(n), h) for group in taken for n, h in group]
     if not flat or not len(catalog.pdq):
         return []
-    results = catalog.pdq.query(flat, radius=rule.search_radius)
+    # Each query at its own radius: the cost of a search falls steeply with
+    # it, so the many derived hashes must not pay for the widest one.
+    by_place: dict[int, Matches] = {}
+    for radius in sorted({r for r, _ in flat}):
+        at_radius = [n for n, (r, _) in enumerate(flat) if r == radius]
+        found_here = catalog.pdq.query([flat[n][1] for n in at_radius], radius=radius)
+        by_place.update(zip(at_radius, found_here, strict=True))
+    results = [by_place[n] for n in range(len(flat))]
     found: list[Match] = []
     at = 0
     for number, group in enumerate(taken):

@@ -40,8 +40,13 @@ class MatchRule:
     `submission_hashes` order).
     """
 
-    #: The radius of every pair, and the largest (`search_radius`).
+    #: The radius of the upload's own hash (query hash 0, the picture as it
+    #: came) against any listed hash: plain PDQ's rule, what platforms on
+    #: other tools apply to the same list.
     distance: int = MATCH_DISTANCE
+    #: The radius of every other query hash (the upload's rotations, mirrors,
+    #: crops and the picture inside bars). None: the same as `distance`.
+    derived_distance: int | None = None
     #: Hashes below this quality take no part (but see the next two).
     min_quality: int = MIN_QUALITY
     #: The first query hashes, the upload's rotations and mirrors, take part
@@ -52,17 +57,25 @@ class MatchRule:
     any_quality_items: int = 1
 
     def __post_init__(self) -> None:
-        if type(self.distance) is not int or not 0 <= self.distance <= MAX_RADIUS:
-            raise IndexArgumentError(
-                f"{self.distance!r} is not a usable radius: expected an integer "
-                f"from 0 to {MAX_RADIUS}; PDQ matches are usually within "
-                f"{MATCH_DISTANCE}"
-            )
+        for value in (self.distance, self.derived_distance):
+            if value is None:
+                continue
+            if type(value) is not int or not 0 <= value <= MAX_RADIUS:
+                raise IndexArgumentError(
+                    f"{value!r} is not a usable radius: expected an integer "
+                    f"from 0 to {MAX_RADIUS}; PDQ matches are usually within "
+                    f"{MATCH_DISTANCE}"
+                )
 
     @property
     def search_radius(self) -> int:
         """The radius an index search needs: the largest `radius` of any pair."""
-        return self.distance
+        return max(self.distance, self.derived)
+
+    @property
+    def derived(self) -> int:
+        """The radius of query hashes after the first."""
+        return self.distance if self.derived_distance is None else self.derived_distance
 
     def radius(self, query: int, item: int | None = None) -> int:
         """The largest distance at which query hash number `query` matches item
@@ -71,9 +84,10 @@ class MatchRule:
         `item=None` stands for a listed hash whose place among its picture's
         hashes is not known (a hash list does not say which is the
         whole-image hash): it gets the largest radius any item hash gets.
-        Never more than `search_radius`.
+        Never more than `search_radius`. Only the query's place matters:
+        the upload's own hash (0) gets `distance`, every other `derived`.
         """
-        return self.distance
+        return self.distance if query == 0 else self.derived
 
     def takes_query(self, position: int, hashed: PdqHash) -> bool:
         """Whether query hash number `position` takes part in matching."""
