@@ -102,7 +102,7 @@ VIEWS_BEFORE: tuple[View, ...] = (
 WHOLE = ("whole/original",)
 DIHEDRAL = ("whole/",)
 UNBORDER = ("whole/", "mirror", "unborder/")
-CHROME = ("whole/", "mirror", "unborder/", "content/")
+CHROME = ("whole/", "mirror", "unborder/", "content/", "bands/", "turn", "turn/back")
 
 
 def _crop_labels(crops: tuple[Crop, ...]) -> tuple[str, ...]:

@@ -174,3 +174,19 @@ def test_screenshot_chrome_is_trimmed(photos: dict[str, np.ndarray]) -> None:
     assert (box.left, box.right) == (0, width)
     assert find_content(photo) is None
     assert _closest(query_hashes(pixels), [pdq_hash(photo)]) <= 8
+
+
+def test_a_meme_bar_is_cut_off(photos: dict[str, np.ndarray]) -> None:
+    from reclaim.hashing.content import find_bands
+    from reclaim.hashing.expansion import query_views
+
+    original = photos["coffee"]
+    height, width = original.shape[:2]
+    canvas = Image.new("RGB", (width, height + 90), (255, 255, 255))
+    canvas.paste(Image.fromarray(original), (0, 90))
+    ImageDraw.Draw(canvas).text((10, 20), "WHEN SHE THOUGHT", fill=(0, 0, 0))
+    copy = np.asarray(canvas)
+    box = find_bands(copy)
+    assert box is not None and (box.top, box.bottom) == (90, height + 90)
+    views = dict(query_views(copy))
+    assert (views["bands/original"].value ^ pdq_hash(original).value).bit_count() < 16

@@ -48,3 +48,41 @@ def find_content(
     if left + right >= width:
         return None
     return worth_cropping(Box(top, height - bottom, left, width - right), height, width)
+
+
+#: A line belongs to an edge band while at least this share of it is the
+#: band's colour: a meme caption's bar, with its large letters, stays above it.
+BAND_SHARE = 0.5
+#: Bands thinner than this share of the side are noise, not a bar.
+MIN_BAND = 0.03
+
+
+def _band(lines: npt.NDArray[np.uint8], tolerance: int) -> int:
+    """How many lines from the start are mostly the first line's colour."""
+    colour = np.median(lines[0].reshape(-1, lines.shape[-1]), axis=0).astype(np.int16)
+    near = np.abs(lines.astype(np.int16) - colour).max(axis=-1) <= tolerance
+    banded = near.mean(axis=1) >= BAND_SHARE
+    count = len(banded) if bool(banded.all()) else int(np.argmin(banded))
+    return count if count >= MIN_BAND * len(lines) else 0
+
+
+def find_bands(
+    pixels: npt.NDArray[np.uint8], *, tolerance: int = TOLERANCE
+) -> Box | None:
+    """The picture without the plain bands on its edges, each side on its own.
+
+    A meme bar (a white or black band with a caption above or below the
+    picture) has a colour of its own, unlike the other edges, so
+    `find_content`'s one background colour does not see it; here each side's
+    band is judged by its own edge line.
+    """
+    image = pixels if pixels.ndim == 3 else pixels[..., None]
+    height, width = image.shape[:2]
+    if height < 16 or width < 16:
+        return None
+    across = image.transpose(1, 0, 2)
+    top, bottom = _band(image, tolerance), _band(image[::-1], tolerance)
+    left, right = _band(across, tolerance), _band(across[::-1], tolerance)
+    if top + bottom >= height or left + right >= width:
+        return None
+    return worth_cropping(Box(top, height - bottom, left, width - right), height, width)

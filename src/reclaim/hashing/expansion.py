@@ -12,14 +12,20 @@ a new image to it. Two helpers close the gap, measured by
   browser.
 * `query_hashes`: on the platform, the upload's 8 rotations and mirrors, its
   mirrored pixels, the same 8 for the picture inside solid bars (letterbox,
-  frames) or screenshot chrome, the upload's own edge cuts, and small crops
-  of it (`NUDGES`) that meet the registry's crops halfway.
+  frames), screenshot chrome or a meme caption's band, the picture turned
+  inside its own frame (dark corners) straightened and turned back, the
+  upload's own edge cuts, and small crops of it (`NUDGES`) that meet the
+  registry's crops halfway, each also cut from the mirrored upload.
 """
 
 from __future__ import annotations
 
+import numpy as np
+import numpy.typing as npt
+
 from reclaim.hashing.borders import Box, find_borders
-from reclaim.hashing.content import find_content
+from reclaim.hashing.content import find_bands, find_content
+from reclaim.hashing.corners import find_turn, turned_box
 from reclaim.hashing.decoder import DecodedImage, ImageSource, decode
 from reclaim.hashing.distance import MIN_QUALITY
 from reclaim.hashing.errors import DegenerateImageError, ImageShapeError
@@ -74,9 +80,6 @@ SUBMISSION_VIEWS: tuple[View, ...] = (
 
 #: Crops of the upload looked up beside it (with their mirrors).
 QUERY_CROPS: tuple[Crop, ...] = (*NUDGES, *EDGE_CUTS)
-
-#: Index of the left-right mirror among the dihedral variants ("flipy").
-_MIRROR = DIHEDRAL_NAMES.index("flipy")
 
 
 def view_hashes(
@@ -135,10 +138,13 @@ def query_views(
     """(label, hash) of every query view of an upload, ungated, in order.
 
     Labels: ``whole/<dihedral name>`` (8), ``mirror`` (the left-right mirrored
-    pixels), ``unborder/<name>`` (8, when solid
-    bars are found), ``content/<name>`` (8, when busy chrome such as a
-    screenshot's is found and gives another box), and ``<crop name>`` and
-    ``<crop name>/mirror`` for each of `crops`.
+    pixels), ``unborder/<name>`` (8, when solid bars are found),
+    ``content/<name>`` (8, when busy chrome such as a screenshot's is found
+    and gives another box), ``bands/<name>`` (8, when plain bands such as a
+    meme caption's give yet another box), ``turn`` and ``turn/back`` (when
+    the picture is turned inside its frame: the largest straight box inside,
+    and that box turned back), and ``<crop name>`` and ``<crop name>/mirror``
+    for each of `crops` (the mirror cut from the mirrored pixels).
     """
     decoded = decode(image, exact=exact)
     out = [
@@ -158,6 +164,7 @@ def query_views(
     for label, box in (
         ("unborder", find_borders(pixels)),
         ("content", find_content(pixels)),
+        ("bands", find_bands(pixels)),
     ):
         if box is not None and box not in boxes.values():
             boxes[label] = box
@@ -170,16 +177,43 @@ def query_views(
             (f"{label}/{name}", hashed)
             for name, hashed in zip(DIHEDRAL_NAMES, inner, strict=True)
         )
+    out.extend(_turned_back(pixels))
     # Crops are cut from the working image, as the registry's views are: a
     # crop of a 12 MP photo at full size would cost 20-30 ms, this about 1.
+    # Mirrored crops are cut from the mirrored pixels: the dihedral mirror of
+    # a crop samples it one pixel off, which moves a cropped copy's hash.
     work = working_image(pixels)
+    mirrored = np.ascontiguousarray(work[:, ::-1])
     for crop in crops:
+        for name, source in ((crop.name, work), (f"{crop.name}/mirror", mirrored)):
+            try:
+                out.append((name, pdq_features(crop.apply(source)).hash()))
+            except (ImageShapeError, DegenerateImageError):
+                continue
+    return out
+
+
+def _turned_back(pixels: npt.NDArray[np.uint8]) -> list[tuple[str, PdqHash]]:
+    """``turn`` and ``turn/back`` of a picture turned inside its own frame.
+
+    The largest straight box inside is the original turned by the angle
+    (`views.Rotation`'s view of it); turned back, it is a centre crop of the
+    original, which the registry's centre crops meet.
+    """
+    degrees = find_turn(pixels)
+    if degrees is None:
+        return []
+    height, width = pixels.shape[:2]
+    straight = turned_box(height, width, degrees).crop(pixels)
+    out = []
+    for name, view in (
+        ("turn", straight),
+        ("turn/back", Rotation(-degrees).apply(working_image(straight))),
+    ):
         try:
-            both = pdq_features(crop.apply(work)).dihedral()
+            out.append((name, pdq_features(view).hash()))
         except (ImageShapeError, DegenerateImageError):
             continue
-        out.append((crop.name, both[0]))
-        out.append((f"{crop.name}/mirror", both[_MIRROR]))
     return out
 
 
