@@ -57,6 +57,7 @@ bench: setup
 	$(BIN)/python bench/matcher_index.py
 	$(BIN)/python bench/matcher_sync.py
 	$(BIN)/python bench/robustness.py
+	$(BIN)/python bench/false_matches.py
 
 clean:
 	rm -rf $(VENV) .hma build *.egg-info .pytest_cache .mypy_cache .ruff_cache \
