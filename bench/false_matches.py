@@ -16,7 +16,8 @@ left out.
 
 Rules: plain PDQ compares the two whole-image hashes (both quality >= 50).
 Reclaim's matching counts a pair once when `robust_match(upload's hashes,
-item's hashes)` finds any pair of hashes within the distance. The pair counts
+item's hashes)` finds any pair of hashes within the distance (the published
+`RULE`, its derived-hash radius capped at each column's distance). The pair counts
 come from an exact vectorized search (faiss's flat binary index, or numpy
 popcount without faiss).
 
@@ -316,6 +317,10 @@ def main() -> int:
     # Reclaim: every hash pair within the widest threshold, then per pair.
     q, s = uploads.codes[uploads.takes], items.codes[items.takes]
     hits = search(q, s, max(THRESHOLDS))
+    # The rule's own radii: the upload's derived hashes (after its first) may
+    # have a smaller one (`MatchRule.derived`).
+    derived = uploads.position[uploads.takes][hits[:, 0]] > 0
+    hits = hits[~derived | (hits[:, 2] <= RULE.derived)]
     t2 = time.perf_counter()
     robust = pair_distances(items, uploads, hits)
     robust = {
@@ -327,6 +332,10 @@ def main() -> int:
     # Check: the fast search against numpy brute force on a slice of uploads.
     some = np.flatnonzero(uploads.owner[uploads.takes] < max(1, n_uploads // 40))
     brute = search_numpy(q[some], s, max(THRESHOLDS))
+    brute = brute[
+        (uploads.position[uploads.takes][some[brute[:, 0]]] == 0)
+        | (brute[:, 2] <= RULE.derived)
+    ]
     fast = hits[np.isin(hits[:, 0], some)]
     fast_set = {(int(some_row), int(c), int(d)) for some_row, c, d in fast}
     brute_set = {(int(some[r]), int(c), int(d)) for r, c, d in brute}
@@ -348,7 +357,8 @@ def main() -> int:
         qh, sh = uploads.hashes(u), items.hashes(i)
         for t in THRESHOLDS:
             got = robust.get(u * len(items.picture) + i, 999) <= t
-            want = robust_match(qh, sh, rule=MatchRule(distance=t)) is not None
+            rule = MatchRule(distance=t, derived_distance=min(t, RULE.derived))
+            want = robust_match(qh, sh, rule=rule) is not None
             if got != want:
                 failures.append(f"upload {u}, item {i}, d<={t}: {got} != robust_match")
         a, b = qh[0], sh[0]
