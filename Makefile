@@ -57,6 +57,8 @@ bench: setup
 	$(BIN)/python bench/matcher_index.py
 	$(BIN)/python bench/matcher_sync.py
 	$(BIN)/python bench/robustness.py
+	$(BIN)/python bench/robust_scale.py --pictures 100000 --design current
+	$(BIN)/python bench/robust_scale.py --pictures 100000 --design compact
 	$(BIN)/python bench/false_matches.py
 
 clean:
