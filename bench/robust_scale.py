@@ -79,6 +79,8 @@ _POOL = 1 << 17
 _BLOCK = 1 << 16
 #: Listed hashes scanned at once by the brute-force check.
 _SCAN_CHUNK = 1 << 22
+#: Rough peak memory a listed hash: code, tables, owner, build temporaries.
+_PEAK_BYTES = 32 + 32 + 4 + 28 + 20
 #: Nearest neighbours faiss returns per query and chunk; a query whose last
 #: one is still within the radius is searched again by range.
 _NEAREST = 32
@@ -117,20 +119,14 @@ def timed(function: Callable[[], T]) -> tuple[T, float]:
     return result, time.process_time() - start
 
 
-def peak_rss_bytes() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
 def available_bytes() -> int | None:
     """MemAvailable from /proc/meminfo (Linux), or None."""
     try:
         with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
+            lines = [n for n in f if n.startswith("MemAvailable:")]
     except OSError:
-        pass
-    return None
+        return None
+    return int(lines[0].split()[1]) * 1024 if lines else None
 
 
 def flipped(rng: np.random.Generator, code: np.ndarray, count: int) -> np.ndarray:
@@ -172,16 +168,8 @@ def pictures_codes(
     return codes
 
 
-KINDS = (
-    "unrelated",
-    "edited",
-    "unrelated",
-    "whole only",
-    "unrelated",
-    "derived only",
-    "unrelated",
-    "near miss",
-)
+#: Every other upload is unrelated; the others cycle through these.
+RELATED = ("edited", "whole only", "derived only", "near miss")
 
 
 def make_uploads(
@@ -193,19 +181,19 @@ def make_uploads(
 ) -> tuple[np.ndarray, list[str]]:
     """(count, lookups, 32) query hashes and each upload's kind.
 
-    Kinds cycle through `KINDS`: half unrelated random hashes (their
-    derived queries clustered around their own query 0, as an upload's crops
-    are); "edited": query 0 within 0-12 bits of one of a picture's hashes,
-    derived queries clustered around it; "whole only": query 0 beyond the
-    derived radius (but within `distance`) of a picture's hash, derived
-    queries unrelated; "derived only": query 0 unrelated, one derived query
-    within the derived radius (mostly near its edge); "near miss": query 0
-    and one derived query 1-4 bits outside their radii.
+    Every other upload is "unrelated": random hashes, its derived queries
+    clustered around its query 0 as an upload's crops are. Between them, in
+    turn (`RELATED`): "edited": query 0 within 0-12 bits of one of a
+    picture's hashes, derived queries clustered around it; "whole only":
+    query 0 beyond the derived radius (but within `distance`) of a picture's
+    hash, derived queries unrelated; "derived only": query 0 unrelated, one
+    derived query within the derived radius (mostly near its edge); "near
+    miss": query 0 and one derived query 1-4 bits outside their radii.
     """
     listed, lookups, rule = design.listed, design.lookups, design.rule
     pictures = len(codes) // listed
     out = np.empty((count, lookups, 32), dtype=np.uint8)
-    kinds = [KINDS[n % len(KINDS)] for n in range(count)]
+    kinds = [RELATED[n // 2 % 4] if n % 2 else "unrelated" for n in range(count)]
     for n, kind in enumerate(kinds):
         q0 = rng.integers(0, 256, size=32, dtype=np.uint8)
         derived = q0 ^ pool[rng.integers(0, _POOL, size=lookups - 1)]
@@ -432,11 +420,6 @@ def check_delta(
     return DeltaCheck(seconds, change, change, not problems, note, changed, grown)
 
 
-def estimate_bytes(hashes: int) -> int:
-    """Rough peak memory: codes, tables, owners, and build temporaries."""
-    return hashes * (32 + 32 + 4 + 28 + 20)
-
-
 def main() -> int:
     presets = designs()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -470,15 +453,17 @@ def main() -> int:
         if args.derived_radius is None
         else MatchRule(derived_distance=args.derived_radius),
     )
-    if design.listed < 1 or design.lookups < 2 or args.pictures < 100:
-        print("need --listed >= 1, --lookups >= 2, --pictures >= 100", file=sys.stderr)
-        return 2
-    if args.recall_uploads < 20 or args.uploads < args.recall_uploads:
-        print("need 20 <= --recall-uploads <= --uploads", file=sys.stderr)
-        return 2
+    if (
+        min(design.listed, design.lookups - 1, args.pictures // 100) < 1
+        or not 20 <= args.recall_uploads <= args.uploads
+    ):
+        parser.error(
+            "need --listed >= 1, --lookups >= 2, --pictures >= 100 and "
+            "20 <= --recall-uploads <= --uploads"
+        )
     say = (lambda *_: None) if args.json else print
     hashes = args.pictures * design.listed
-    need, free = estimate_bytes(hashes), available_bytes()
+    need, free = hashes * _PEAK_BYTES, available_bytes()
     rule = design.rule
     say(
         f"design {design.name}: {design.listed} hashes a picture, "
@@ -555,7 +540,7 @@ def main() -> int:
     say(f"after the delta: median {after:.2f} ms CPU an upload")
 
     per_picture = index_bytes / args.pictures
-    peak = peak_rss_bytes()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     goals = {
         f"<= {GOAL_MS:g} ms": ms <= GOAL_MS,
         "<= 1 KB": per_picture <= GOAL_BYTES,
