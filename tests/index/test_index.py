@@ -222,12 +222,32 @@ def test_a_reader_never_sees_a_torn_index(structure: str) -> None:
 def test_the_structure_follows_the_list_size() -> None:
     rng = np.random.default_rng(7)
     assert PdqIndex.build(random_codes(rng, 100)).structures == ("flat",)
-    assert _plan(100_000, "auto") is None
+    assert _plan(100_000, "auto", 31) is None
     for size in (1_000_000, 10_000_000, 30_000_000):
-        plan = _plan(size, "auto")
+        plan = _plan(size, "auto", 31)
         assert plan is not None
         # Tables plus codes and removal bits stay within twice the raw hashes.
         assert 32 + 0.125 + plan.bytes_per_code(size) <= 64
+    # Searched mostly at a small radius, tables pay off on shorter lists.
+    assert _plan(100_000, "auto", 16) is not None
+
+
+def test_an_index_planned_for_a_small_radius_is_exact_at_any_radius() -> None:
+    rng = np.random.default_rng(16)
+    stored, queries = with_neighbours(rng, 3000, 16)
+    added = np.stack([flip(q, np.array([3])) for q in queries] * 800)
+    index = PdqIndex.build(stored, radius=16)
+    grown = index.with_changes(add=added, remove=[0, 5])
+    # More than a short tail was added: it got tables of its own.
+    assert grown.structures[-1].startswith("mih(")
+    every = np.concatenate([stored, added])
+    for radius in (8, 16, 31):
+        found = grown.query(queries, radius=radius)
+        expected = [
+            [pair for pair in want if pair[1] not in (0, 5)]
+            for want in brute_force(every, queries, radius)
+        ]
+        assert [pairs(m) for m in found] == expected
 
 
 @pytest.mark.parametrize("radius", [0, 5, 31, 40])

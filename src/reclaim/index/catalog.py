@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from reclaim.hashing import InvalidHashError, SignalType, VpdqHash
+from reclaim.hashing import MATCH_DISTANCE, InvalidHashError, SignalType, VpdqHash
 from reclaim.index.codes import CODE_BYTES, Codes, as_codes
 from reclaim.index.index import PdqIndex
 from reclaim.index.lookup import PrefixLookup
@@ -102,14 +102,19 @@ class Catalog:
         self._by_source = by_source or {}
 
     @classmethod
-    def empty(cls) -> Catalog:
-        """A catalog with nothing listed."""
-        return cls(_Shared(), PdqIndex.build([]), {}, PdqIndex.build([]), 0)
+    def empty(cls, *, radius: int = MATCH_DISTANCE) -> Catalog:
+        """A catalog with nothing listed; its PDQ index is planned for
+        searches at `radius` (the match rule's `derived` radius)."""
+        return cls(
+            _Shared(), PdqIndex.build([], radius=radius), {}, PdqIndex.build([]), 0
+        )
 
     @classmethod
-    def build(cls, records: Iterable[ListRecord]) -> Catalog:
-        """A catalog of these (active) records."""
-        return cls.empty().with_changes(listed=records, gone=())
+    def build(
+        cls, records: Iterable[ListRecord], *, radius: int = MATCH_DISTANCE
+    ) -> Catalog:
+        """A catalog of these (active) records (see `empty` for `radius`)."""
+        return cls.empty(radius=radius).with_changes(listed=records, gone=())
 
     def __len__(self) -> int:
         """Listed records of every type."""

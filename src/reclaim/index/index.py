@@ -46,6 +46,8 @@ TABLE_BUDGET = 2 * CODE_BYTES - CODE_BYTES - 0.125
 
 #: Added hashes collect in one small flat segment up to this size.
 _DELTA_MAX = 1 << 16
+#: Below this planning radius the flat tail is kept shorter (`_tail_limit`).
+_SMALL_RADIUS = 24
 #: Once this share of hashes is outside the first segment, `with_changes`
 #: rebuilds one segment (positions are kept).
 _MAX_DELTA_SHARE = 0.125
@@ -89,25 +91,34 @@ class _Segment:
     search: _Search
 
 
-def _plan(size: int, structure: Structure) -> MihPlan | None:
+def _plan(size: int, structure: Structure, radius: int) -> MihPlan | None:
     """The multi-index-hashing plan for a list of this size, or None for flat.
 
     "auto" takes MIH when its tables fit the memory budget and its estimated
-    cost at the default radius beats a flat scan.
+    cost at `radius` (the radius most searches use) beats a flat scan.
     """
     if structure == "flat" or not size:
         return None
     if structure == "mih":
-        return best_plan(size, radius=MATCH_DISTANCE, max_bytes=None)
-    plan = best_plan(size, radius=MATCH_DISTANCE, max_bytes=TABLE_BUDGET)
-    if plan is None or plan.cost_ns(size, MATCH_DISTANCE) >= FLAT_NS * size:
+        return best_plan(size, radius=radius, max_bytes=None)
+    plan = best_plan(size, radius=radius, max_bytes=TABLE_BUDGET)
+    if plan is None or plan.cost_ns(size, radius) >= FLAT_NS * size:
         return None
     return plan
 
 
-def _structure(codes: Codes, structure: Structure) -> _Search:
+def _tail_limit(radius: int) -> int:
+    """How many added codes the flat tail takes before they get tables.
+
+    A flat scan costs the same at any radius, a table search far less at a
+    small one: a list searched mostly at a small radius keeps a shorter tail.
+    """
+    return _DELTA_MAX if radius >= _SMALL_RADIUS else _DELTA_MAX // 8
+
+
+def _structure(codes: Codes, structure: Structure, radius: int) -> _Search:
     """Build the search structure `_plan` picks for these codes."""
-    plan = _plan(len(codes), structure)
+    plan = _plan(len(codes), structure, radius)
     if plan is None:
         return FlatSearch(codes)
     return MultiIndexHash(codes, plan, scan_when_cheaper=structure == "auto")
@@ -121,7 +132,7 @@ class PdqIndex:
     contract). Results are exact: every live stored hash within the radius.
     """
 
-    __slots__ = ("_live", "_removed", "_segments", "_size", "_structure")
+    __slots__ = ("_live", "_radius", "_removed", "_segments", "_size", "_structure")
 
     def __init__(
         self,
@@ -129,28 +140,45 @@ class PdqIndex:
         size: int,
         removed: npt.NDArray[np.uint8] | None,
         structure: Structure,
+        radius: int = MATCH_DISTANCE,
     ) -> None:
         # Use `build`; this constructor trusts its arguments.
         self._segments = tuple(segments)
         self._size = size
         self._removed = removed
         self._structure: Structure = structure
+        self._radius = radius
         dead = 0 if removed is None else int(np.bitwise_count(removed).sum())
         self._live = size - dead
 
     @classmethod
-    def build(cls, hashes: HashesIn, *, structure: Structure = "auto") -> PdqIndex:
+    def build(
+        cls,
+        hashes: HashesIn,
+        *,
+        structure: Structure = "auto",
+        radius: int = MATCH_DISTANCE,
+    ) -> PdqIndex:
         """Index hex strings, `PdqHash` values or an (n, 32) uint8 array.
 
         Positions follow the input order. A C-contiguous (n, 32) uint8 array
         is used in place, not copied (that is what keeps the index within 2x
         the raw hashes): do not write to it afterwards. `structure` forces a
         search structure ("flat" or "mih") instead of choosing by size
-        ("auto").
+        ("auto"). `radius` is the radius most searches will use (a rule's
+        `derived` radius): tables are planned for it, and any radius still
+        gives exact answers.
         """
+        if type(radius) is not int or not 0 <= radius <= MAX_RADIUS:
+            raise IndexArgumentError(
+                f"{radius!r} is not a usable radius: expected an integer from 0 "
+                f"to {MAX_RADIUS}; PDQ matches are usually within {MATCH_DISTANCE}"
+            )
         codes = as_codes(hashes)
-        segments = [_Segment(0, _structure(codes, structure))] if len(codes) else []
-        return cls(segments, len(codes), None, structure)
+        segments = (
+            [_Segment(0, _structure(codes, structure, radius))] if len(codes) else []
+        )
+        return cls(segments, len(codes), None, structure, radius)
 
     def __len__(self) -> int:
         """The number of stored hashes that are not removed."""
@@ -227,7 +255,7 @@ class PdqIndex:
             elif removed is self._removed:
                 removed = removed.copy()  # never write to the old index's marks
             np.bitwise_or.at(removed, gone >> 3, _MASKS[gone & 7])
-        return PdqIndex(segments, size, removed, self._structure)
+        return PdqIndex(segments, size, removed, self._structure, self._radius)
 
     def _added(self, segments: list[_Segment], codes: Codes) -> list[_Segment]:
         """Segments with `codes` appended after the last position.
@@ -237,23 +265,25 @@ class PdqIndex:
         then everything after the base is rebuilt as one middle segment, or
         the whole index is, once the middle outgrows its share of the base.
         """
+        structure, radius = self._structure, self._radius
         if not segments:
-            return [_Segment(0, _structure(codes, self._structure))]
+            return [_Segment(0, _structure(codes, structure, radius))]
         last = segments[-1]
+        tail = _tail_limit(radius)
         if (
             isinstance(last.search, FlatSearch)
-            and len(last.search) + len(codes) <= _DELTA_MAX
+            and len(last.search) + len(codes) <= tail
         ):
             merged = np.concatenate([last.search.codes, codes])
             return [*segments[:-1], _Segment(last.start, FlatSearch(merged))]
-        if len(codes) <= _DELTA_MAX and len(segments) < 3:
+        if len(codes) <= tail and len(segments) < 3:
             return [*segments, _Segment(self._size, FlatSearch(codes))]
         base = segments[0]
         rest = [s.search.codes for s in segments[1:]] + [codes]
         if sum(map(len, rest)) > _MAX_DELTA_SHARE * len(base.search):
             every = np.concatenate([base.search.codes, *rest])
-            return [_Segment(0, _structure(every, self._structure))]
-        middle = _structure(np.concatenate(rest), self._structure)
+            return [_Segment(0, _structure(every, structure, radius))]
+        middle = _structure(np.concatenate(rest), structure, radius)
         return [base, _Segment(len(base.search), middle)]
 
     def _check_positions(

@@ -139,7 +139,9 @@ class MatcherService:
         self.last_feedback = Flushed(0, 0)
         self.last_webhook = Flushed(0, 0)
         started = time.perf_counter()
-        self.catalog = Catalog.build(listed_records(self.engine, names))
+        self.catalog = Catalog.build(
+            listed_records(self.engine, names), radius=self.rule.derived
+        )
         self.load_seconds = time.perf_counter() - started
         self.syncers = {
             name: Syncer(
@@ -188,15 +190,19 @@ class MatcherService:
         """A source's snapshot is in: it replaces that source's records."""
         with self._catalog_lock:
             if len(self.sources) == 1:
-                self.catalog = Catalog.build(records)
+                self.catalog = Catalog.build(records, radius=self.rule.derived)
             else:
                 # The other sources' records come from the store, where this
                 # snapshot is committed too.
-                self.catalog = Catalog.build(listed_records(self.engine, self.sources))
+                self.catalog = Catalog.build(
+                    listed_records(self.engine, self.sources), radius=self.rule.derived
+                )
 
     def _reload(self) -> None:
         with self._catalog_lock:
-            self.catalog = Catalog.build(listed_records(self.engine, self.sources))
+            self.catalog = Catalog.build(
+                listed_records(self.engine, self.sources), radius=self.rule.derived
+            )
 
     def sync_once(self) -> SyncStatus:
         """One sync attempt of every source now, one after another.
