@@ -491,7 +491,8 @@ def main() -> int:
     say(f"data made in {time.perf_counter() - start:.0f}s wall")
 
     gc.collect()
-    index, build_s = timed(lambda: PdqIndex.build(codes))
+    # Planned for the derived radius, as the matcher's catalog is.
+    index, build_s = timed(lambda: PdqIndex.build(codes, radius=design.rule.derived))
     index_bytes = index.nbytes + owners.nbytes
     say(
         f"built {index.structures} in {build_s:.1f}s CPU: {index.nbytes:,} B of "
