@@ -58,12 +58,23 @@ MIN_BAND = 0.03
 
 
 def _band(lines: npt.NDArray[np.uint8], tolerance: int) -> int:
-    """How many lines from the start are mostly the first line's colour."""
+    """How many lines from the start are mostly the first line's colour.
+
+    Reads lines in growing blocks and stops at the first that is not, so a
+    picture without a band costs a few lines, not the whole image.
+    """
     colour = np.median(lines[0].reshape(-1, lines.shape[-1]), axis=0).astype(np.int16)
-    near = np.abs(lines.astype(np.int16) - colour).max(axis=-1) <= tolerance
-    banded = near.mean(axis=1) >= BAND_SHARE
-    count = len(banded) if bool(banded.all()) else int(np.argmin(banded))
-    return count if count >= MIN_BAND * len(lines) else 0
+    count, at, block = len(lines), 0, 8
+    while at < count:
+        chunk = lines[at : at + block].astype(np.int16)
+        near = np.abs(chunk - colour).max(axis=-1) <= tolerance
+        banded = near.mean(axis=1) >= BAND_SHARE
+        if not banded.all():
+            at += int(np.argmin(banded))
+            break
+        at += len(chunk)
+        block *= 2
+    return at if at >= MIN_BAND * count else 0
 
 
 def find_bands(

@@ -81,6 +81,9 @@ SUBMISSION_VIEWS: tuple[View, ...] = (
 #: Crops of the upload looked up beside it (with their mirrors).
 QUERY_CROPS: tuple[Crop, ...] = (*NUDGES, *EDGE_CUTS)
 
+#: Index of the left-right mirror among the dihedral variants ("flipy").
+_MIRROR = DIHEDRAL_NAMES.index("flipy")
+
 
 def view_hashes(
     image: DecodedImage, *, views: tuple[View, ...] = SUBMISSION_VIEWS
@@ -180,16 +183,24 @@ def query_views(
     out.extend(_turned_back(pixels))
     # Crops are cut from the working image, as the registry's views are: a
     # crop of a 12 MP photo at full size would cost 20-30 ms, this about 1.
-    # Mirrored crops are cut from the mirrored pixels: the dihedral mirror of
-    # a crop samples it one pixel off, which moves a cropped copy's hash.
+    # The nudges' mirrors are cut from the mirrored pixels: the dihedral
+    # mirror of a crop samples it one pixel off, which moves the hash of a
+    # copy that was mirrored and cropped. Other crops take the dihedral
+    # mirror, from the same DCT.
     work = working_image(pixels)
     mirrored = np.ascontiguousarray(work[:, ::-1])
     for crop in crops:
-        for name, source in ((crop.name, work), (f"{crop.name}/mirror", mirrored)):
-            try:
-                out.append((name, pdq_features(crop.apply(source)).hash()))
-            except (ImageShapeError, DegenerateImageError):
-                continue
+        try:
+            both = pdq_features(crop.apply(work)).dihedral()
+            mirror = (
+                pdq_features(crop.apply(mirrored)).hash()
+                if crop in NUDGES
+                else both[_MIRROR]
+            )
+        except (ImageShapeError, DegenerateImageError):
+            continue
+        out.append((crop.name, both[0]))
+        out.append((f"{crop.name}/mirror", mirror))
     return out
 
 
