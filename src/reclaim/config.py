@@ -51,12 +51,25 @@ def _optional(text: str) -> str | None:
 
 
 def _base_url(text: str) -> str | None:
-    """'' -> None; an http(s) URL without a trailing slash otherwise."""
+    """'' -> None; an https URL (http only to this machine) without a
+    trailing slash otherwise: the URL is sent a platform's key."""
     if not text:
         return None
-    if not text.startswith(("http://", "https://")) or " " in text:
-        raise ValueError("expected an http:// or https:// URL, or nothing")
+    local = text.startswith(("http://127.0.0.1", "http://localhost", "http://[::1]"))
+    if not (text.startswith("https://") or local) or " " in text:
+        raise ValueError(
+            "expected an https:// URL (http:// only to 127.0.0.1 or localhost: "
+            "the platform's key travels with every request), or nothing"
+        )
     return text.rstrip("/")
+
+
+def _page_size(text: str) -> int:
+    """A page size of 1 to 10,000 entries (the registry's largest page)."""
+    value = _positive_int(text)
+    if value > 10_000:
+        raise ValueError("at most 10000 (the largest page the registry serves)")
+    return value
 
 
 def _bool(text: str) -> bool:
@@ -141,8 +154,9 @@ SETTINGS: tuple[Setting, ...] = (
         "ncmec_page_size",
         "1000",
         "Entries per page of the registry's NCMEC Hash Sharing API (NCMEC "
-        "serves 1000; clients follow the `next` link whatever the size).",
-        _positive_int,
+        "serves 1000; clients follow the `next` link whatever the size; at "
+        "most 10000).",
+        _page_size,
     ),
     Setting(
         "ncmec_url",

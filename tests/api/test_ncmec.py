@@ -134,6 +134,7 @@ def test_basic_auth_with_the_platform_name_and_key(
         payload = assert_error_shape(reply, 401)
         assert reply.headers["www-authenticate"].startswith("Basic ")
         assert platform_key not in str(payload)
+        assert "Bearer" not in str(payload["error"])  # the fix for this API
 
     registry.revoke_platform(PLATFORM)
     reply = client.get("/ncmec/v2/status", auth=(PLATFORM, platform_key))
@@ -520,6 +521,15 @@ BAD_FEEDBACK = [
         b'<!doctype f SYSTEM "file:///etc/passwd"><feedbackSubmission/>',
         422,
         "DOCTYPE",
+    ),
+    (
+        # UTF-16 without a byte-order mark is valid UTF-8, full of NULs, and
+        # would hide its DOCTYPE from a text search.
+        "1/{image}/PDQ",
+        '<!DOCTYPE f [<!ENTITY x "affirmative">]><feedbackSubmission>&x;'
+        "</feedbackSubmission>".encode("utf-16-le"),
+        422,
+        "NUL bytes",
     ),
 ]
 

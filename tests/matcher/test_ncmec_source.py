@@ -105,8 +105,8 @@ def xml(text: str, status: int = 200) -> httpx.Response:
     return httpx.Response(status, content=text.encode())
 
 
-def feed(*answers: str | int) -> tuple[Handler, list[httpx.Request]]:
-    """Answers for successive entries requests (text, or an HTTP status)."""
+def feed(*answers: str | bytes | int) -> tuple[Handler, list[httpx.Request]]:
+    """Answers for successive entries requests (text, bytes or an HTTP status)."""
     seen: list[httpx.Request] = []
     queue = list(answers)
 
@@ -115,6 +115,8 @@ def feed(*answers: str | int) -> tuple[Handler, list[httpx.Request]]:
         answer = queue.pop(0) if queue else EMPTY
         if isinstance(answer, int):
             return httpx.Response(answer, text="no")
+        if isinstance(answer, bytes):
+            return httpx.Response(200, content=answer)
         return xml(answer)
 
     return handler, seen
@@ -221,6 +223,11 @@ def test_a_full_window_is_narrowed_before_it_is_read() -> None:
             SourceUnavailable,
             "DOCTYPE",
         ),
+        (  # UTF-16 without a byte-order mark hides a DOCTYPE from a search
+            '<!DOCTYPE x [<!ENTITY a "aaaa">]><queryResult/>'.encode("utf-16-le"),
+            SourceUnavailable,
+            "not UTF-8",
+        ),
         (
             f"<queryResult {NS}><paging><next>https://evil.example/v2/entries"
             "</next></paging></queryResult>",
@@ -235,7 +242,9 @@ def test_a_full_window_is_narrowed_before_it_is_read() -> None:
         ),
     ],
 )
-def test_failures(answer: str | int, error: type[Exception], message: str) -> None:
+def test_failures(
+    answer: str | bytes | int, error: type[Exception], message: str
+) -> None:
     handler, _ = feed(answer)
     with pytest.raises(error, match=message) as raised:
         list(source(handler).pages(None))
@@ -277,3 +286,24 @@ def test_feedback_refused() -> None:
     ncmec = source(lambda request: httpx.Response(401))
     with pytest.raises(SourceRejected, match="user and password"):
         ncmec.report([Outcome(SignalType.PDQ, PDQ, "blocked", ("42-image1",))])
+
+
+def test_a_vote_refused_for_good_does_not_hold_up_the_others() -> None:
+    puts: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        puts.append(request.url.path)
+        if "bad" in request.url.path:
+            return httpx.Response(422)
+        return xml(f"<submissionResult {NS}/>")
+
+    source(handler).report(
+        [
+            Outcome(SignalType.PDQ, PDQ, "blocked", ("42-bad",)),
+            Outcome(SignalType.PDQ, PDQ2, "blocked", ("43-image2",)),
+        ]
+    )
+    assert puts == [
+        "/hashsharing/v2/entries/42/bad/PDQ/feedback",
+        "/hashsharing/v2/entries/43/image2/PDQ/feedback",
+    ]

@@ -136,3 +136,20 @@ def test_feedback_moves_its_record_forward_in_both_feeds(registry: Registry) -> 
     # The same feedback again changes nothing, so nothing moves.
     registry.give_feedback(reviewer, [verdict])
     assert registry.changes(reader, cursor=moved.cursor, limit=100).entries == []
+
+
+def test_feedback_in_a_program_the_key_cannot_read_never_shows(
+    registry: Registry,
+) -> None:
+    value = random_pdq(RNG)
+    item = [{"type": "pdq", "value": value, "quality": 100}]
+    registry.create_case("adult", item)
+    registry.create_case("minor", item)
+    minor_only = registry.authenticate(registry.add_platform("minorco", ["minor"])[1])
+    registry.give_feedback(
+        minor_only, [{"type": "pdq", "value": value, "feedback": "blocked"}]
+    )
+    adult_only = registry.authenticate(registry.add_platform("adultco", ["adult"])[1])
+    for page_size in (1, 10):
+        (record,) = fetch_all(registry, adult_only, page_size=page_size)
+        assert record.feedbacks == ()

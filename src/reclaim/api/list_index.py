@@ -110,18 +110,27 @@ class ListIndex:
 def _records(
     entries: Sequence[ListEntry],
 ) -> tuple[list[ListRecord], list[ListRecord]]:
-    """The PDQ and MD5 feed entries as (listed, gone) records.
+    """The PDQ and MD5 feed entries as (listed, gone) records, each record in
+    its newest state.
 
-    The feed is compacted: each record appears once, in its newest state.
+    The feed is compacted, but a refresh reads several pages, and a record
+    that changes while it reads (a withdrawal, new feedback) shows up once
+    on an early page and again on a later one: the later state wins, never
+    both (`Catalog.with_changes` would apply the removal before the listing).
     """
+    newest: dict[tuple[str, str, str], ListEntry] = {}
+    for e in entries:
+        if e.signal_type in _INDEXED:
+            key = (e.signal_type, e.value, e.program)
+            newest.pop(key, None)
+            newest[key] = e
     listed: list[ListRecord] = []
     gone: list[ListRecord] = []
-    for e in entries:
-        kind = _INDEXED.get(e.signal_type)
-        if kind is None:
-            continue
+    for e in newest.values():
         active = e.status == HashStatus.ACTIVE
-        record = ListRecord(kind, e.value, e.program, active, e.quality)
+        record = ListRecord(
+            _INDEXED[e.signal_type], e.value, e.program, active, e.quality
+        )
         (listed if active else gone).append(record)
     return listed, gone
 

@@ -91,7 +91,15 @@ def ncmec_platform(
     """The platform whose name and API key are the Basic user and password."""
     try:
         user, key = _credentials(authorization)
-        platform = registry_of(request).authenticate(key)
+        try:
+            platform = registry_of(request).authenticate(key)
+        except AuthenticationError as error:
+            if "revoked" in str(error):
+                raise
+            raise AuthenticationError(
+                "the password is not a valid API key: send your platform's name "
+                "as the user and its API key as the password"
+            ) from None
         # Compared in constant time, as the key is: the name is half the login.
         if not hmac.compare_digest(user.encode(), platform.name.encode()):
             raise AuthenticationError(

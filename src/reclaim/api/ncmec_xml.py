@@ -196,10 +196,14 @@ def parse_vote(body: bytes) -> tuple[Vote, list[str]]:
         raise InvalidRequestError(
             "the feedback body is not UTF-8: send a feedbackSubmission as UTF-8 XML"
         ) from None
-    if "<!DOCTYPE" in text.upper() or "<!ENTITY" in text.upper():
+    # No NUL byte: the parser reads the bytes, and UTF-16 or UTF-32 without a
+    # byte-order mark is valid UTF-8 full of NULs, in which the check below
+    # would not see a DOCTYPE. Without NULs, every encoding the parser knows
+    # spells "<!DOCTYPE" in ASCII.
+    if "\x00" in text or "<!DOCTYPE" in text.upper() or "<!ENTITY" in text.upper():
         raise InvalidRequestError(
-            "the feedback body declares a DOCTYPE or entities, which are refused: "
-            "send a plain <feedbackSubmission>"
+            "the feedback body declares a DOCTYPE or entities, or holds NUL "
+            "bytes, which are refused: send a plain <feedbackSubmission> in UTF-8"
         )
     try:
         root = ET.fromstring(body)

@@ -5,8 +5,8 @@ itself, on two short lists. Every path that matches an upload applies it: the
 matcher's HTTP API and `reclaim matcher match` through the index
 (`matching.match_pdq`), the registry's `POST /api/v1/platform/match`, and the
 benchmarks. A change of the rule is made here, in `MatchRule`, and nowhere
-else: the index paths search at `MatchRule.search_radius` and keep a hit when
-`MatchRule.radius(query, item)` allows it, so they find exactly the pairs
+else: the index paths search each query hash at `MatchRule.radius(query)`
+(never more than `MatchRule.search_radius`), so they find exactly the pairs
 `robust_match` counts.
 
 Quality: a hash below `min_quality` matches unrelated pictures too easily, so

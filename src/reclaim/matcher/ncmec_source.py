@@ -233,11 +233,21 @@ class NcmecSource:
             )
         except httpx.HTTPError as error:
             raise unreachable(error, "feedback") from None
-        if response.status_code == 404:
+        status = response.status_code
+        if status == 404:
             # The entry was deleted upstream since the match: nothing to vote on.
             logger.info(
                 "NCMEC source %s: an entry voted on is gone; vote dropped",
                 self.config.name,
+            )
+            return
+        if 400 <= status < 500 and status not in (401, 403, 408, 429):
+            # Refused for good (this vote, not the key): retrying would hold up
+            # every later vote of the batch behind it.
+            logger.warning(
+                "NCMEC source %s refused a vote (HTTP %d); vote dropped",
+                self.config.name,
+                status,
             )
             return
         self._check(response, "feedback")

@@ -70,11 +70,14 @@ def format_time(seconds: int) -> str:
 
 def parse(body: bytes, what: str) -> ET.Element:
     """The root of an XML answer, namespaces dropped; refuses a DOCTYPE."""
-    head = body[:4096].lower()
-    if b"<!doctype" in head or b"<!entity" in body.lower():
+    # No NUL byte: UTF-16 or UTF-32 would hide a DOCTYPE from this check;
+    # without NULs every encoding the parser knows spells it in ASCII.
+    lowered = body.lower()
+    if b"\x00" in body or b"<!doctype" in lowered or b"<!entity" in lowered:
         raise SourceUnavailable(
             f"the NCMEC API's answer to {what} declares a DOCTYPE or entities, "
-            "which no NCMEC answer has: refused; check the source's url"
+            "or is not UTF-8, which no NCMEC answer does: refused; check the "
+            "source's url"
         )
     try:
         root = ET.fromstring(body)

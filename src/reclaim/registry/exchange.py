@@ -161,7 +161,7 @@ def fetch(
     # stored. The few listed in several are merged from all their records.
     statuses = {(r[1], r[6]): r[3] for r in rows}
     latest = {(r[1], r[6]): r[4] for r in rows}
-    opinions = _opinions_on_range(connection, low, high)
+    opinions = _opinions_on_range(connection, programs, low, high)
     shared = [(r[1], r[6]) for r in rows if r[7] > 1]
     if shared:
         owners = _records_of(connection, programs, shared)
@@ -254,11 +254,13 @@ def _records_of(
 
 
 def _opinions_on_range(
-    connection: Connection, low: int, high: int
+    connection: Connection, programs: tuple[str, ...], low: int, high: int
 ) -> dict[tuple[str, str], list[Opinion]]:
-    """Feedback on the records at feed positions `low`..`high`.
+    """Feedback on the records in `programs` at feed positions `low`..`high`.
 
-    By feed range, not by a 10,000-item IN list.
+    By feed range, not by a 10,000-item IN list. Feedback on a record in a
+    program the key may not read never shows, not even beside the same hash
+    in one it may.
     """
     query = (
         select(
@@ -270,7 +272,7 @@ def _opinions_on_range(
         )
         .join(Feedback, Feedback.hash_id == HashRecord.id)
         .join(Platform, Platform.id == Feedback.platform_id)
-        .where(HashRecord.change.between(low, high))
+        .where(HashRecord.change.between(low, high), HashRecord.program.in_(programs))
         .order_by(Platform.name, Feedback.hash_id)
     )
     return _collect(connection.execute(query))
