@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.web.conftest import axe_violations, wait_for
 from tests.web.test_app_flow import wait_until_hashed
@@ -57,8 +58,18 @@ def test_the_whole_flow_by_keyboard(page_factory, media: dict[str, Path]) -> Non
     assert page.evaluate("document.activeElement.id") == "files-h"
     tab_to(page, "#file-input")
     page.wait_for_timeout(200)  # let the Tab's focus settle before activating
-    with page.expect_file_chooser() as chooser:
-        page.keyboard.press("Space")
+    # Headless Chromium now and then drops the key press that opens the file
+    # chooser (about one run in three on a loaded machine): press again, still
+    # from the keyboard, with the file input still focused.
+    for attempt in range(3):
+        assert page.evaluate("document.activeElement.id") == "file-input"
+        try:
+            with page.expect_file_chooser(timeout=5000) as chooser:
+                page.keyboard.press("Space")
+            break
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
     chooser.value.set_files([str(media["jpeg"])])
     wait_until_hashed(page, 1)
     tab_to(page, "#submit")
