@@ -307,30 +307,28 @@ class ListStore:
         self, connection: Connection, entries: set[str], generation: int
     ) -> set[Row]:
         """The rows the given upstream entries list now."""
-        found: set[Row] = set()
-        names = sorted(entries)
-        for start in range(0, len(names), 500):
-            rows = connection.execute(
-                select(
-                    list_records.c.kind,
-                    list_records.c.value,
-                    list_records.c.program,
-                    list_records.c.entry,
-                ).where(
-                    self._mine(generation),
-                    list_records.c.entry.in_(names[start : start + 500]),
-                )
-            )
-            found.update((k, v, p, e) for k, v, p, e in rows)
-        return found
+        return self._rows_where(
+            connection, list_records.c.entry, sorted(entries), generation
+        )
 
     def _rows(
         self, connection: Connection, keys: Iterable[Key], generation: int
     ) -> set[Row]:
         """This source's rows of the given hashes (one per entry listing it)."""
         wanted = set(keys)
-        found: set[Row] = set()
         names = sorted({digest(value) for _, value, _ in wanted})
+        found = self._rows_where(connection, list_records.c.digest, names, generation)
+        return {(k, v, p, e) for k, v, p, e in found if (k, v, p) in wanted}
+
+    def _rows_where(
+        self,
+        connection: Connection,
+        column: Any,
+        names: Sequence[str | int],
+        generation: int,
+    ) -> set[Row]:
+        """This source's rows whose `column` is one of `names` (500 a query)."""
+        found: set[Row] = set()
         for start in range(0, len(names), 500):
             rows = connection.execute(
                 select(
@@ -340,10 +338,10 @@ class ListStore:
                     list_records.c.entry,
                 ).where(
                     self._mine(generation),
-                    list_records.c.digest.in_(names[start : start + 500]),
+                    column.in_(names[start : start + 500]),
                 )
             )
-            found.update((k, v, p, e) for k, v, p, e in rows if (k, v, p) in wanted)
+            found.update((k, v, p, e) for k, v, p, e in rows)
         return found
 
     def entries_of(
