@@ -176,24 +176,38 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield url
 
 
-@pytest.fixture
-def settings(database_url: str) -> Settings:
-    """Settings on the test database, with generous rate limits."""
+def generous_settings(database_url: str) -> Settings:
+    """Settings on a test database, with generous rate limits."""
     return Settings(
         database_url=database_url, case_rate=(10_000, 3600), pin_rate=(10_000, 3600)
     )
 
 
-@pytest.fixture
-def registry(settings: Settings) -> Iterator[Registry]:
-    """A migrated, empty registry."""
+@contextmanager
+def migrated_registry(settings: Settings) -> Iterator[Registry]:
+    """A migrated, empty registry on `settings`' database, closed afterwards."""
     from reclaim.registry import schema
     from reclaim.registry.service import Registry
 
     service = Registry(settings)
     schema.upgrade(service.db.engine)
-    yield service
-    service.close()
+    try:
+        yield service
+    finally:
+        service.close()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    """Settings on the test database, with generous rate limits."""
+    return generous_settings(database_url)
+
+
+@pytest.fixture
+def registry(settings: Settings) -> Iterator[Registry]:
+    """A migrated, empty registry."""
+    with migrated_registry(settings) as service:
+        yield service
 
 
 def random_pdq(rng: np.random.Generator) -> str:

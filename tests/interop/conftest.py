@@ -14,10 +14,7 @@ import httpx
 import pytest
 
 from reclaim.api.app import create_app
-from reclaim.config import Settings
-from reclaim.registry import schema
-from reclaim.registry.service import Registry
-from tests.conftest import live_server
+from tests.conftest import generous_settings, live_server, migrated_registry
 
 #: The name the registry gives the test platform (pytx shows it as a source).
 PLATFORM = "Example Social"
@@ -67,22 +64,14 @@ class LiveRegistry:
 @contextmanager
 def running_registry(directory: Path) -> Iterator[LiveRegistry]:
     """A migrated SQLite registry under `directory`, served on a free port."""
-    settings = Settings(
-        database_url=f"sqlite:///{directory}/registry.db",
-        case_rate=(10_000, 3600),
-        pin_rate=(10_000, 3600),
-    )
-    registry = Registry(settings)
-    schema.upgrade(registry.db.engine)
-    key = registry.add_platform(PLATFORM, ["minor", "adult"])[1]
-    try:
+    settings = generous_settings(f"sqlite:///{directory}/registry.db")
+    with migrated_registry(settings) as registry:
+        key = registry.add_platform(PLATFORM, ["minor", "adult"])[1]
         with (
             live_server(create_app(settings, registry)) as url,
             httpx.Client(base_url=url, timeout=30) as http,
         ):
             yield LiveRegistry(url, key, http)
-    finally:
-        registry.close()
 
 
 @pytest.fixture

@@ -10,27 +10,18 @@ from typing import Any
 import httpx
 import pytest
 
-from reclaim.config import Settings
 from reclaim.matcher.config import MatcherConfig
 from reclaim.matcher.service import MatcherService
 from reclaim.registry.service import Registry
-from tests.conftest import live_server
+from tests.conftest import generous_settings, live_server, migrated_registry
 
 
 @pytest.fixture
 def registry_service(tmp_path: Path) -> Iterator[Registry]:
     """A migrated registry on SQLite (the registry's own tests cover PostgreSQL)."""
-    from reclaim.registry import schema
-
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path}/registry.db",
-        case_rate=(10_000, 3600),
-        pin_rate=(10_000, 3600),
-    )
-    service = Registry(settings)
-    schema.upgrade(service.db.engine)
-    yield service
-    service.close()
+    settings = generous_settings(f"sqlite:///{tmp_path}/registry.db")
+    with migrated_registry(settings) as service:
+        yield service
 
 
 @pytest.fixture

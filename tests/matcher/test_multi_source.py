@@ -11,12 +11,11 @@ import httpx
 import numpy as np
 import pytest
 
-from reclaim.config import Settings
 from reclaim.hashing import PdqHash
 from reclaim.matcher.config import MatcherConfig
 from reclaim.matcher.service import MatcherService, Query
 from reclaim.registry.service import Registry
-from tests.conftest import live_server, random_pdq
+from tests.conftest import generous_settings, live_server, migrated_registry, random_pdq
 from tests.matcher.conftest import pdq_item, submit
 
 
@@ -33,20 +32,13 @@ class Other:
 @pytest.fixture
 def other(tmp_path: Path) -> Iterator[Other]:
     from reclaim.api.app import create_app
-    from reclaim.registry import schema
 
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path}/other.db",
-        case_rate=(10_000, 3600),
-        pin_rate=(10_000, 3600),
-    )
-    registry = Registry(settings)
-    schema.upgrade(registry.db.engine)
-    key = registry.add_platform("Example Social", ["minor", "adult"])[1]
-    with live_server(create_app(settings, registry)) as url:
-        with httpx.Client(base_url=url, timeout=30) as person:
-            yield Other(registry, url, key, person)
-    registry.close()
+    settings = generous_settings(f"sqlite:///{tmp_path}/other.db")
+    with migrated_registry(settings) as registry:
+        key = registry.add_platform("Example Social", ["minor", "adult"])[1]
+        with live_server(create_app(settings, registry)) as url:
+            with httpx.Client(base_url=url, timeout=30) as person:
+                yield Other(registry, url, key, person)
 
 
 @pytest.fixture
