@@ -24,7 +24,11 @@ from reclaim.api import ncmec_xml
 from reclaim.api.deps import registry as registry_of
 from reclaim.api.deps import settings as settings_of
 from reclaim.api.schemas import ErrorReply
-from reclaim.registry.errors import AuthenticationError, InvalidRequestError
+from reclaim.registry.errors import (
+    AuthenticationError,
+    InvalidRequestError,
+    RevokedKeyError,
+)
 from reclaim.registry.ncmec import REGISTRY_MEMBER, PageRef, platform_member
 from reclaim.registry.platforms import PlatformIdentity
 from reclaim.registry.service import MAX_PAGE
@@ -93,9 +97,9 @@ def ncmec_platform(
         user, key = _credentials(authorization)
         try:
             platform = registry_of(request).authenticate(key)
-        except AuthenticationError as error:
-            if "revoked" in str(error):
-                raise
+        except RevokedKeyError:
+            raise
+        except AuthenticationError:
             raise AuthenticationError(
                 "the password is not a valid API key: send your platform's name "
                 "as the user and its API key as the password"

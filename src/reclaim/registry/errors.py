@@ -6,6 +6,7 @@ ReclaimError
       +-- CaseAccessError         unknown case or wrong PIN (one answer for both)
       +-- CaseClosedError         the case is withdrawn
       +-- AuthenticationError     missing, unknown or revoked platform key
+      |    +-- RevokedKeyError    the key (or its platform) was revoked
       +-- PermissionDeniedError   the platform may not read that program
       +-- NotFoundError           unknown platform, hash or cursor
       +-- ConflictError           a name that is taken
@@ -43,6 +44,10 @@ class CaseClosedError(RegistryError):
 
 class AuthenticationError(RegistryError):
     """No valid platform API key was presented."""
+
+
+class RevokedKeyError(AuthenticationError):
+    """The key was valid once, but it or its platform has been revoked."""
 
 
 class PermissionDeniedError(RegistryError):

@@ -15,6 +15,7 @@ from reclaim.registry.errors import (
     ConflictError,
     InvalidRequestError,
     NotFoundError,
+    RevokedKeyError,
 )
 from reclaim.registry.feed import as_utc, utcnow
 from reclaim.registry.models import ApiKey, Platform
@@ -162,7 +163,7 @@ def authenticate(session: Session, key: str | None) -> PlatformIdentity:
         )
     key_row, platform = row
     if key_row.revoked_at is not None or platform.revoked_at is not None:
-        raise AuthenticationError(
+        raise RevokedKeyError(
             "this API key was revoked: ask the registry operator for a new one"
         )
     return PlatformIdentity(
