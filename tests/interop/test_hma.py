@@ -12,6 +12,7 @@ test shows what stock pytx left in a platform's HMA, and how it is repaired.
 from __future__ import annotations
 
 import hashlib
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,8 @@ import psycopg
 import pytest
 from PIL import Image
 
-from reclaim.hashing import pdq_hash
+from reclaim.hashing import pdq_hash, submission_hashes
+from reclaim.interop.hma import HmaLookup, HmaLookupError
 from tests.interop.conftest import (
     PLATFORM,
     LiveRegistry,
@@ -213,3 +215,63 @@ def test_the_ncmec_exchange_reads_the_registry(
     assert hma.bank_signals("RECLAIM_NCMEC") == {("pdq", h) for h in stays.hashes}
     hma.wait_for(lambda: hma.raw_lookup("pdq", pictures["astronaut"]), lambda m: not m)
     assert hma.raw_lookup("pdq", pictures["coffee"])
+
+
+def test_reclaims_query_side_in_front_of_hma_finds_edited_copies(
+    hma: Hma, registry: LiveRegistry, photos: dict[str, np.ndarray], tmp_path: Path
+) -> None:
+    # The person lists a picture as the device does: all its submission hashes.
+    chelsea = photos["chelsea"]
+    listed = [h.hex for h in submission_hashes(chelsea)]
+    registry.submit(*listed)
+    hma.create_exchange("RECLAIM")
+    hma.set_credentials("stop_ncii", credentials(registry))
+    hma.fetch_and_index()
+    hma.wait_for(lambda: hma.raw_lookup("pdq", listed[0]), bool)
+
+    # A mirrored copy with its top tenth cut off: HMA's own lookup (one PDQ
+    # hash of the upload) misses it against the same list ...
+    edited = np.ascontiguousarray(chelsea[chelsea.shape[0] // 10 :, ::-1])
+    media = tmp_path / "media"
+    media.mkdir()
+    Image.fromarray(edited).save(media / "edited.png")
+    Image.fromarray(photos["rocket"]).save(media / "other.png")
+    with file_server(media) as url:
+        assert hma.lookup_url(f"{url}/edited.png")["pdq"] == {}
+        assert hma.lookup_url(f"{url}/other.png")["pdq"] == {}
+
+    # ... and reclaim's query side, asking the same HMA, finds it, in HMA's
+    # bank, through a derived query hash; an unrelated picture matches nothing.
+    with HmaLookup(str(hma.http.base_url)) as lookup:
+        found = lookup.lookup(media / "edited.png")
+        assert found, "the edited copy should match through the query side"
+        assert {m.bank for m in found} == {"RECLAIM"}
+        assert all(m.distance <= 31 and m.query > 0 for m in found)
+        assert lookup.lookup(media / "other.png") == []
+        # Each bank content once, closest first.
+        ids = [m.bank_content_id for m in found]
+        assert len(ids) == len(set(ids))
+        assert [m.distance for m in found] == sorted(m.distance for m in found)
+
+
+def test_a_lookup_without_hma_fails_with_one_clear_error(
+    tmp_path: Path, photos: dict[str, np.ndarray]
+) -> None:
+    # Nothing listens on a closed port.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    hashes = [pdq_hash(photos["coffee"])]
+    with (
+        HmaLookup(closed, timeout=2) as lookup,
+        pytest.raises(HmaLookupError, match="did not answer.*check the URL"),
+    ):
+        lookup.lookup_hashes(hashes)
+    # A server that is not HMA: its 404 is named, with what was expected.
+    (tmp_path / "index.html").write_text("not HMA")
+    with (
+        file_server(tmp_path) as url,
+        HmaLookup(url) as lookup,
+        pytest.raises(HmaLookupError, match="answered 404.*expected 200"),
+    ):
+        lookup.lookup_hashes(hashes)
