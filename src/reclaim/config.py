@@ -136,6 +136,14 @@ SETTINGS: tuple[Setting, ...] = (
         _rate,
     ),
     Setting(
+        "idempotency_hours",
+        "24",
+        "Hours the registry keeps the sealed answer to a case creation sent "
+        "with an Idempotency-Key, so a retry gets the same case number and PIN; "
+        "expired answers are purged.",
+        _positive_int,
+    ),
+    Setting(
         "quarantine_after",
         "2",
         "A hash that this many platforms mark not_blocked is quarantined for "
@@ -189,6 +197,7 @@ class Settings:
     max_body_bytes: int = 2_097_152
     case_rate: tuple[int, int] = (20, 3600)
     pin_rate: tuple[int, int] = (30, 3600)
+    idempotency_hours: int = 24
     quarantine_after: int = 2
     trust_forwarded_for: bool = False
     log_level: str = "INFO"

@@ -19,6 +19,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from reclaim.registry.audit import Action, Actor
+from reclaim.registry.feed import ceil_time, floor_time
 from reclaim.registry.hashlist import Attached
 from reclaim.registry.submissions import Program, SubmittedHash, item_numbers
 
@@ -36,7 +37,7 @@ WITH locked AS (
 ), head AS (
     UPDATE instance
        SET feed_head = feed_head + %(count)s,
-           feed_time = GREATEST(feed_time, %(now)s)
+           feed_time = GREATEST(feed_time, %(stamp)s)
      WHERE id = 1 AND (SELECT count(*) FROM locked) >= 0
  RETURNING feed_head - %(count)s AS base, feed_time AS stamp
 ), new_case AS (
@@ -74,7 +75,7 @@ WITH locked AS (
         ON i.signal_type = upserted.signal_type AND i.digest = upserted.digest
 ), audited AS (
     INSERT INTO audit_events (at, action, actor, platform_id, case_number, detail)
-    VALUES (%(now)s, %(action)s, %(actor)s, NULL, %(number)s, %(detail)s)
+    VALUES (%(logged)s, %(action)s, %(actor)s, NULL, %(number)s, %(detail)s)
 )
 SELECT id, signal_type, digest, value, status, fresh FROM upserted
 """
@@ -101,6 +102,9 @@ def create_case(
     params = {
         "count": len(ordered),
         "now": now,
+        # Coarse times, as `feed.publish` and `audit.record` write them.
+        "stamp": ceil_time(now),
+        "logged": floor_time(now),
         "number": number,
         "pin_hash": pin_hash,
         "program": program.value,
