@@ -1,9 +1,16 @@
 # The two commands a newcomer runs: `make run` and `make test`. Each sets up
-# what it needs itself (a .venv with the project and its dev tools).
+# what it needs itself, in one .venv:
+#   make run   the runtime only: the project with its `server` extra, and the
+#              browser libraries the page serves (npm). No root, no compiler.
+#   make test  adds the dev extra (test and lint tools, the pdqhash oracle,
+#              built from C++), Meta's vpdq, and the Debian packages the tests
+#              use (Chromium, FFmpeg's development libraries; installed when
+#              run as root). After it, `make run` installs nothing.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.runtime
+TEST_STAMP := $(VENV)/.dev
 WEB_STAMP := web/node_modules/.built
 # Tests use both cores; the benchmarks pin themselves to one.
 PYTEST_WORKERS ?= 2
@@ -13,24 +20,32 @@ HMA_SNAPSHOT := ../shared/interop/threatexchange/hasher-matcher-actioner
 
 .PHONY: setup hma run test lint bench clean
 
-setup: $(STAMP) $(WEB_STAMP)
+setup: $(TEST_STAMP) $(WEB_STAMP)
 
-$(STAMP): pyproject.toml
-	scripts/ensure-system-packages
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[server]'
+	touch $(RUN_STAMP)
+
+# The dev extra holds the server's, so the runtime stamp is fresh after it too.
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
+	scripts/ensure-system-packages
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	# Meta's vpdq (a test oracle) builds against FFmpeg's development libraries.
 	$(BIN)/python -m pip install --quiet vpdq==0.2.5 \
 		|| echo "note: vpdq did not build (FFmpeg dev libraries missing?); its tests will skip"
-	touch $(STAMP)
+	touch $(TEST_STAMP) $(RUN_STAMP)
 
 # Browser libraries the page serves itself, from the npm registry.
 $(WEB_STAMP): web/package.json web/package-lock.json web/build.mjs
 	cd web && npm ci --no-audit --no-fund --loglevel=error && node build.mjs
 	touch $(WEB_STAMP)
 
-run: setup
+# RECLAIM_PORT=8001 make run serves on another port (docs/configuration.md).
+run: $(RUN_STAMP) $(WEB_STAMP)
 	$(BIN)/reclaim db upgrade
 	$(BIN)/reclaim serve
 
@@ -38,12 +53,12 @@ run: setup
 hma:
 	PYTHON=$(PYTHON) scripts/hma-env
 
-test: setup
+test: $(TEST_STAMP) $(WEB_STAMP)
 	scripts/ensure-system-packages
 	if [ -d $(HMA_SNAPSHOT) ]; then PYTHON=$(PYTHON) scripts/hma-env; fi
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy --strict src
