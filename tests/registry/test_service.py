@@ -418,7 +418,7 @@ def test_operator_resolves_quarantine(registry: Registry) -> None:
 def test_a_crash_mid_request_leaves_no_half_case(
     registry: Registry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import reclaim.registry.service as service_module
+    import reclaim.registry.creation as creation_module
 
     def crash(*_: object, **__: object) -> int:
         raise RuntimeError("power cut")
@@ -435,7 +435,7 @@ def test_a_crash_mid_request_leaves_no_half_case(
         monkeypatch.setattr(pg_create, "_CREATE", broken)
         expected: type[Exception] = psycopg.errors.NotNullViolation
     else:
-        monkeypatch.setattr(service_module, "publish", crash)
+        monkeypatch.setattr(creation_module, "publish", crash)
         expected = RuntimeError
     with pytest.raises(expected):
         registry.create_case("adult", [pdq_item(), pdq_item()])

@@ -6,7 +6,10 @@ the client's allowance, right or wrong.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from functools import partial
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Response
 from starlette.concurrency import run_in_threadpool
 
 from reclaim.api.deps import RegistryDep, limit_case_creation, limit_pin_attempts
@@ -23,6 +26,7 @@ from reclaim.api.schemas import (
     error_responses,
 )
 from reclaim.registry.cases import CaseView, SharedOutcome
+from reclaim.registry.idempotency import HEADER, IdempotencyKey
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 
@@ -85,10 +89,28 @@ def _items(hashes: list) -> list[dict[str, object]]:  # type: ignore[type-arg]
     dependencies=[Depends(limit_case_creation)],
     summary="Open a case with hashes (never media)",
 )
-async def create_case(body: CreateCase, registry: RegistryDep) -> CreatedReply:
+async def create_case(
+    body: CreateCase,
+    registry: RegistryDep,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias=HEADER,
+            description="22-64 URL-safe random characters, new for each case: "
+            "a retry of the same request with the same key gets the same case "
+            "number and PIN (for 24 hours), never a second case.",
+        ),
+    ] = None,
+) -> CreatedReply:
+    key = IdempotencyKey.parse(idempotency_key) if idempotency_key is not None else None
     new = await run_in_threadpool(
-        registry.create_case, body.program, _items(body.hashes)
+        partial(registry.create_case, idempotency_key=key),
+        body.program,
+        _items(body.hashes),
     )
+    if new.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
     return CreatedReply(case_number=new.number, pin=new.pin, case=case_out(new.view))
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -174,3 +175,21 @@ class AuditEvent(Base):
     platform_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     case_number: Mapped[str | None] = mapped_column(String(16), nullable=True)
     detail: Mapped[str] = mapped_column(Text, nullable=False, default="")
+
+
+class IdempotentAnswer(Base):
+    """A case creation's answer, sealed under its Idempotency-Key.
+
+    Written in the creation's transaction; unreadable without the key: the
+    row is found by a value derived from it, the case number and PIN are
+    encrypted under another (`idempotency.py`). Purged after it expires.
+    """
+
+    __tablename__ = "idempotent_answers"
+
+    lookup: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    fingerprint: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, index=True
+    )

@@ -1,7 +1,8 @@
 """Case creation on PostgreSQL in one statement: the registry's busiest write.
 
 A new case, its hash records, their links, the audit event and the feed
-positions are written by one `WITH ... INSERT` statement run in autocommit,
+positions (and, for a request with an Idempotency-Key, its sealed answer)
+are written by one `WITH ... INSERT` statement run in autocommit,
 so a creation is a single round trip and a single transaction. The statement
 locks the request's existing records, then the feed (`UPDATE instance`, which
 the record upsert reads its positions from), and holds both until it
@@ -13,7 +14,7 @@ SQLite takes the portable path in `cases.create`; both are tested alike.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import Engine
@@ -76,9 +77,18 @@ WITH locked AS (
 ), audited AS (
     INSERT INTO audit_events (at, action, actor, platform_id, case_number, detail)
     VALUES (%(logged)s, %(action)s, %(actor)s, NULL, %(number)s, %(detail)s)
+), answered AS (
+    INSERT INTO idempotent_answers (lookup, fingerprint, sealed, expires_at)
+    SELECT %(lookup)s::bytea, %(fingerprint)s::bytea, %(sealed)s::bytea,
+           %(expires_at)s::timestamptz
+      FROM head
+     WHERE %(lookup)s::bytea IS NOT NULL
 )
 SELECT id, signal_type, digest, value, status, fresh FROM upserted
 """
+
+
+_NO_ANSWER = {"lookup": None, "fingerprint": None, "sealed": None, "expires_at": None}
 
 
 def create_case(
@@ -90,12 +100,15 @@ def create_case(
     hashes: Sequence[SubmittedHash],
     now: datetime,
     detail: str,
+    answer: Mapping[str, object] | None = None,
 ) -> list[Attached]:
     """Write a whole new case in one autocommitted statement.
 
-    `hashes` must be distinct (as `parse_hashes` leaves them). Returns the
+    `hashes` must be distinct (as `parse_hashes` leaves them). `answer` is
+    the sealed answer's row for a creation with an Idempotency-Key
+    (`idempotency.Keyed.row`), written in the same statement. Returns the
     records in the order of `hashes`. Raises the driver's errors (a duplicate
-    case number, a deadlock) for the caller to retry.
+    case number or key, a deadlock) for the caller to retry or answer.
     """
     ordered = sorted(hashes, key=lambda h: (h.signal_type.value, h.digest))
     items = item_numbers(hashes, first=0)
@@ -116,6 +129,7 @@ def create_case(
         "action": Action.CASE_CREATED.value,
         "actor": Actor.PERSON.value,
         "detail": detail,
+        **(answer or _NO_ANSWER),
     }
     raw = engine.raw_connection()
     try:

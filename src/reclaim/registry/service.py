@@ -10,10 +10,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-import psycopg
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -22,25 +21,24 @@ from reclaim.hashing.errors import InvalidHashError
 from reclaim.registry import (
     audit,
     cases,
+    creation,
     exchange,
     feedback,
     hashlist,
     ncmec,
-    pg_create,
     platforms,
     quarantine,
     schema,
 )
-from reclaim.registry.db import Database, is_postgres, make_engine
+from reclaim.registry.creation import NewCase
+from reclaim.registry.db import Database, make_engine
 from reclaim.registry.errors import InvalidRequestError
 from reclaim.registry.feed import instance_secret, publish, utcnow
 from reclaim.registry.hashlist import ListEntry
-from reclaim.registry.identifiers import new_case_number, new_pin, normalise_pin
+from reclaim.registry.idempotency import IdempotencyKey
 from reclaim.registry.platforms import PlatformIdentity, PlatformInfo
-from reclaim.registry.secrets import hash_pin
 from reclaim.registry.submissions import (
     Program,
-    SubmittedHash,
     parse_hashes,
     parse_program,
 )
@@ -51,15 +49,6 @@ T = TypeVar("T")
 
 #: Feed pages are at most this long.
 MAX_PAGE = 10_000
-
-
-@dataclass(frozen=True, slots=True)
-class NewCase:
-    """A created case: the number and the PIN are shown to the person once."""
-
-    number: str
-    pin: str
-    view: cases.CaseView
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +66,11 @@ class Registry:
     def __init__(self, settings: Settings, database: Database | None = None) -> None:
         self.settings = settings
         self.db = database or Database(make_engine(settings.database_url))
+        self._creator = creation.CaseCreator(
+            self.db,
+            keep=timedelta(hours=settings.idempotency_hours),
+            write=self._write,
+        )
 
     # ---- lifecycle --------------------------------------------------------
 
@@ -109,71 +103,25 @@ class Registry:
 
     # ---- the person's side -----------------------------------------------
 
-    def create_case(self, program: str, items: Sequence[object]) -> NewCase:
-        """Open a case holding `items`; returns its number and PIN."""
+    def create_case(
+        self,
+        program: str,
+        items: Sequence[object],
+        *,
+        idempotency_key: IdempotencyKey | None = None,
+    ) -> NewCase:
+        """Open a case holding `items`; returns its number and PIN.
+
+        With `idempotency_key`, a retry of the same request gets the first
+        answer again (`creation.py`), and the same key with another request
+        is refused.
+        """
         chosen = parse_program(program)
         hashes = parse_hashes(items, limit=self._per_request_limit())
-        if is_postgres(self.db.engine):
-            new = self._create_case_in_one_statement(chosen, hashes)
-        else:
-            new = self._write(
-                lambda session: self._create_case(session, chosen, hashes)
-            )
-        logger.info("case %s created with %d hashes", new.number, len(hashes))
+        new = self._creator.create(chosen, hashes, idempotency_key)
+        if not new.replayed:
+            logger.info("case %s created with %d hashes", new.number, len(hashes))
         return new
-
-    def _create_case(
-        self, session: Session, chosen: Program, hashes: Sequence[SubmittedHash]
-    ) -> NewCase:
-        view, pin, changed = cases.create(session, chosen, hashes)
-        audit.record(
-            session,
-            audit.Action.CASE_CREATED,
-            audit.Actor.PERSON,
-            case_number=view.number,
-            program=chosen.value,
-            hashes=len(hashes),
-        )
-        # Last: the feed lock is held from here until commit.
-        publish(session, [record.id for record in changed])
-        return NewCase(view.number, pin, view)
-
-    def _create_case_in_one_statement(
-        self, chosen: Program, hashes: Sequence[SubmittedHash], *, attempts: int = 5
-    ) -> NewCase:
-        """PostgreSQL: the whole creation is one round trip (`pg_create`)."""
-        pin = new_pin()
-        pin_hash = hash_pin(normalise_pin(pin))
-        detail = audit.detail_text(program=chosen.value, hashes=len(hashes))
-        for attempt in range(attempts):
-            number, now = new_case_number(), utcnow()
-            try:
-                attached = pg_create.create_case(
-                    self.db.engine,
-                    number=number,
-                    pin_hash=pin_hash,
-                    program=chosen,
-                    hashes=hashes,
-                    now=now,
-                    detail=detail,
-                )
-                break
-            except (
-                psycopg.errors.UniqueViolation,
-                psycopg.errors.DeadlockDetected,
-                psycopg.errors.SerializationFailure,
-            ):
-                # A case number drawn twice, or a race with a writer that
-                # locked the same records first: nothing was written.
-                if attempt == attempts - 1:
-                    raise
-                logger.info("retrying a case creation (attempt %d)", attempt + 1)
-        if all(a.fresh for a in attached):
-            view = cases.new_case_view(None, number, chosen, now, attached)
-        else:
-            with self.db.read() as session:
-                view = cases.new_case_view(session, number, chosen, now, attached)
-        return NewCase(number, pin, view)
 
     def case_status(self, number: str, pin: str) -> cases.CaseView:
         """The owner's view of a case."""
