@@ -1,7 +1,9 @@
 # The two commands a newcomer runs: `make run` and `make test`. Each sets up
 # what it needs itself, in one .venv:
-#   make run   the runtime only: the project with its `server` extra, and the
-#              browser libraries the page serves (npm). No root, no compiler.
+#   make run   the runtime only: the project with its `server` and `matcher`
+#              extras (docs/matcher.md's walkthrough runs the matcher from
+#              this venv), and the browser libraries the page serves (npm).
+#              No root, no compiler, no test tools.
 #   make test  adds the dev extra (test and lint tools, the pdqhash oracle,
 #              built from C++), Meta's vpdq, and the Debian packages the tests
 #              use (Chromium, FFmpeg's development libraries; installed when
@@ -27,7 +29,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(RUN_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[server]'
+	$(BIN)/python -m pip install --quiet -e '.[server,matcher]'
 	touch $(RUN_STAMP)
 
 # The dev extra holds the server's, so the runtime stamp is fresh after it too.
