@@ -21,11 +21,16 @@ def test_values_are_parsed() -> None:
             "RECLAIM_PORT": "9000",
             "RECLAIM_CASE_RATE": "5/minute",
             "RECLAIM_REDIS_URL": "redis://127.0.0.1:6379/0",
-            "RECLAIM_TRUST_FORWARDED_FOR": "yes",
+            "RECLAIM_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8,fd00::/8",
         }
     )
     assert settings.port == 9000 and settings.case_rate == (5, 60)
-    assert settings.redis_url and settings.trust_forwarded_for
+    assert settings.redis_url
+    assert [str(n) for n in settings.trusted_proxies] == [
+        "127.0.0.1/32",
+        "10.0.0.0/8",
+        "fd00::/8",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -33,12 +38,19 @@ def test_values_are_parsed() -> None:
     [
         ("RECLAIM_PORT", "-1"),
         ("RECLAIM_CASE_RATE", "5/fortnight"),
-        ("RECLAIM_TRUST_FORWARDED_FOR", "maybe"),
+        ("RECLAIM_TRUSTED_PROXIES", "10.0.0.0/33"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=f"{name}={value!r} is not valid"):
         Settings.from_env({name: value})
+
+
+def test_the_retired_forwarded_for_setting_stops_with_its_replacement() -> None:
+    """It trusted the leftmost X-Forwarded-For entry, which the client writes."""
+    with pytest.raises(SettingsError, match="RECLAIM_TRUSTED_PROXIES=127.0.0.1"):
+        Settings.from_env({"RECLAIM_TRUST_FORWARDED_FOR": "true"})
+    assert Settings.from_env({"RECLAIM_TRUST_FORWARDED_FOR": "false"}) == Settings()
 
 
 def test_every_setting_is_documented() -> None:

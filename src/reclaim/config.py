@@ -8,6 +8,7 @@ Every setting has a name, a default and a help string (`SETTINGS`), and
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
@@ -72,6 +73,25 @@ def _page_size(text: str) -> int:
     return value
 
 
+def _networks(
+    text: str,
+) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """'127.0.0.1, 10.0.0.0/8' -> networks (bare addresses are one-address ones)."""
+    found = []
+    for entry in text.split(","):
+        entry = entry.strip()
+        if not entry:
+            continue
+        try:
+            found.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(
+                f"{entry!r} is not an IP address or CIDR network; expected a "
+                "comma-separated list such as 127.0.0.1,10.0.0.0/8,fd00::/8"
+            ) from None
+    return tuple(found)
+
+
 def _bool(text: str) -> bool:
     if text.lower() in {"1", "true", "yes", "on"}:
         return True
@@ -125,14 +145,32 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "case_rate",
         "20/hour",
-        "Case creations allowed per client address (N/second|minute|hour|day).",
+        "Case creations allowed per client (an IPv4 address or an IPv6 /64; "
+        "N/second|minute|hour|day). Only well-formed requests count.",
         _rate,
     ),
     Setting(
         "pin_rate",
         "30/hour",
         "Case lookups with a PIN (status, add, withdraw) allowed per client "
-        "address. Wrong and right PINs count alike.",
+        "(an IPv4 address or an IPv6 /64). Wrong and right PINs count alike; "
+        "malformed and cross-site requests do not count.",
+        _rate,
+    ),
+    Setting(
+        "case_pin_rate",
+        "10/hour",
+        "Wrong PINs one case takes, from all clients together, before each "
+        "client is held to 3 wrong PINs for that case per window; clients that "
+        "have not failed for it keep their 3 tries, so the owner's PIN works.",
+        _rate,
+    ),
+    Setting(
+        "case_pin_cap",
+        "50/day",
+        "Wrong PINs one case takes in the longer window before each client is "
+        "held to 3 wrong PINs for that case per this window (it slows "
+        "guessing from many networks; see docs/registry.md).",
         _rate,
     ),
     Setting(
@@ -151,11 +189,12 @@ SETTINGS: tuple[Setting, ...] = (
         _positive_int,
     ),
     Setting(
-        "trust_forwarded_for",
-        "false",
-        "Take the client address for rate limits from X-Forwarded-For (only "
-        "behind your own reverse proxy).",
-        _bool,
+        "trusted_proxies",
+        "",
+        "Your reverse proxies' addresses or CIDR networks, comma-separated. "
+        "When the direct peer is one, the client is the rightmost "
+        "X-Forwarded-For entry that is not; empty: the header is ignored.",
+        _networks,
     ),
     Setting("log_level", "INFO", "Logging level of the server.", str),
     Setting(
@@ -199,7 +238,9 @@ class Settings:
     pin_rate: tuple[int, int] = (30, 3600)
     idempotency_hours: int = 24
     quarantine_after: int = 2
-    trust_forwarded_for: bool = False
+    case_pin_rate: tuple[int, int] = (10, 3600)
+    case_pin_cap: tuple[int, int] = (50, 86400)
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     log_level: str = "INFO"
     ncmec_page_size: int = 1000
     ncmec_url: str | None = None
@@ -209,10 +250,11 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read every RECLAIM_* variable, falling back to the defaults."""
         env = os.environ if environ is None else environ
+        _refuse_retired(env)
         values: dict[str, Any] = {}
         for setting in SETTINGS:
             values[setting.name] = _read(setting, env)
-        known = {f"RECLAIM_{s.name.upper()}" for s in SETTINGS}
+        known = {f"RECLAIM_{s.name.upper()}" for s in SETTINGS} | set(RETIRED)
         unknown = sorted(k for k in env if k.startswith("RECLAIM_") and k not in known)
         if unknown:
             raise SettingsError(
@@ -226,6 +268,34 @@ class Settings:
         current = {f.name: getattr(self, f.name) for f in fields(self)}
         current.update(changes)
         return Settings(**current)
+
+
+#: Settings that no longer exist, with what replaces them.
+RETIRED = {
+    "RECLAIM_TRUST_FORWARDED_FOR": (
+        "it trusted the leftmost X-Forwarded-For entry, which the client chooses; "
+        "list your reverse proxies instead, e.g. RECLAIM_TRUSTED_PROXIES=127.0.0.1 "
+        "(the client is then the rightmost entry that is not a proxy), and unset "
+        "RECLAIM_TRUST_FORWARDED_FOR"
+    ),
+}
+
+
+def _refuse_retired(env: Mapping[str, str]) -> None:
+    """Stop on a retired setting that asks for something (false/empty is harmless)."""
+    for variable, replacement in RETIRED.items():
+        text = env.get(variable)
+        if text is not None and _bool_or_none(text) is not False:
+            raise SettingsError(
+                f"{variable}={text!r} is no longer supported: {replacement}"
+            )
+
+
+def _bool_or_none(text: str) -> bool | None:
+    try:
+        return _bool(text.strip())
+    except ValueError:
+        return None
 
 
 def _read(setting: Setting, env: Mapping[str, str]) -> Any:

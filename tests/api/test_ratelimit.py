@@ -1,7 +1,8 @@
-"""Rate limiters: in memory, and shared through a real Redis."""
+"""Rate-limit counters: in memory, shared through a real Redis, and Redis down."""
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 
@@ -9,11 +10,10 @@ import pytest
 
 from reclaim.api.ratelimit import MemoryLimiter, RedisLimiter, client_key
 from reclaim.registry.errors import RateLimitedError
+from tests.api.people import DEAD_REDIS_URL, REDIS_URL
 
-REDIS_URL = "redis://127.0.0.1:6379/15"
 
-
-def _redis_or_skip() -> None:
+def redis_or_skip() -> None:
     import redis
 
     try:
@@ -42,8 +42,15 @@ def test_memory_limiter() -> None:
     assert not any("198.51.100" in str(k) for k in limiter._counts)
 
 
+def test_counters_take_any_amount() -> None:
+    limiter = MemoryLimiter("s")
+    key = limiter.key("case-short", "ABC")
+    assert [c.value for c in limiter.add([(key, 60, 1), (key, 3600, 0)])] == [1, 0]
+    assert limiter.add([(key, 60, -1)])[0].value == 0
+
+
 def test_redis_limiter_is_shared_between_processes() -> None:
-    _redis_or_skip()
+    redis_or_skip()
     secret = uuid.uuid4().hex
     first, second = RedisLimiter(REDIS_URL, secret), RedisLimiter(REDIS_URL, secret)
     first.hit("pin", "198.51.100.7", limit=(2, 3600))
@@ -52,7 +59,34 @@ def test_redis_limiter_is_shared_between_processes() -> None:
         first.hit("pin", "198.51.100.7", limit=(2, 3600))
 
 
-def test_redis_down_fails_open() -> None:
-    limiter = RedisLimiter("redis://127.0.0.1:1/0", "s")
-    for _ in range(5):
-        limiter.hit("case", "198.51.100.7", limit=(1, 3600))
+def test_redis_down_falls_back_to_memory(caplog: pytest.LogCaptureFixture) -> None:
+    """Before, a dead Redis meant no limits at all: every hit passed."""
+    caplog.set_level(logging.WARNING, logger="reclaim.api.ratelimit")
+    limiter = RedisLimiter(DEAD_REDIS_URL, "s")
+    limiter.hit("case", "198.51.100.7", limit=(2, 3600))
+    limiter.hit("case", "198.51.100.7", limit=(2, 3600))
+    with pytest.raises(RateLimitedError):
+        limiter.hit("case", "198.51.100.7", limit=(2, 3600))
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1, warnings  # once, not per request
+    assert "kept in this process's memory" in warnings[0]
+    assert "198.51.100" not in warnings[0] and "127.0.0.1" not in warnings[0]
+
+
+def test_redis_is_asked_again_after_an_outage(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    redis_or_skip()
+    import reclaim.api.ratelimit as ratelimit
+
+    caplog.set_level(logging.WARNING, logger="reclaim.api.ratelimit")
+    limiter = RedisLimiter(REDIS_URL, uuid.uuid4().hex)
+    live = limiter._redis
+    limiter._redis = RedisLimiter(DEAD_REDIS_URL, "s")._redis
+    limiter.hit("pin", "198.51.100.7", limit=(5, 3600))  # in memory
+    limiter._redis = live
+    limiter.hit("pin", "198.51.100.7", limit=(5, 3600))  # still resting: memory
+    monkeypatch.setattr(ratelimit, "RETRY_REDIS_AFTER", 0)
+    limiter.hit("pin", "198.51.100.7", limit=(5, 3600))  # Redis again
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 2 and "answers again" in messages[1]

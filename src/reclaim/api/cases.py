@@ -1,7 +1,9 @@
 """The person's endpoints: open a case, read it, add hashes, withdraw it.
 
-PINs travel in request bodies (never URLs), and every PIN use counts against
-the client's allowance, right or wrong.
+PINs travel in request bodies (never URLs), and every well-formed PIN use
+counts against the client's allowance, right or wrong; wrong ones also count
+against the case (`pin_guard`). Browser requests from other sites and non-JSON
+bodies are refused before anything is counted (`origin`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Response
 from starlette.concurrency import run_in_threadpool
 
-from reclaim.api.deps import RegistryDep, limit_case_creation, limit_pin_attempts
+from reclaim.api.deps import LimitsDep, RegistryDep
+from reclaim.api.origin import person_request
 from reclaim.api.schemas import (
     AddHashes,
     CaseOut,
@@ -28,9 +31,11 @@ from reclaim.api.schemas import (
 from reclaim.registry.cases import CaseView, SharedOutcome
 from reclaim.registry.idempotency import HEADER, IdempotencyKey
 
-router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
+router = APIRouter(
+    prefix="/api/v1/cases", tags=["cases"], dependencies=[Depends(person_request)]
+)
 
-ERRORS = error_responses(400, 404, 409, 413, 422, 429, 500, 503)
+ERRORS = error_responses(400, 403, 404, 409, 413, 415, 422, 429, 500, 503)
 
 
 def case_out(view: CaseView) -> CaseOut:
@@ -86,13 +91,13 @@ def _items(hashes: list) -> list[dict[str, object]]:  # type: ignore[type-arg]
     status_code=201,
     response_model=CreatedReply,
     responses=ERRORS,
-    dependencies=[Depends(limit_case_creation)],
     summary="Open a case with hashes (never media)",
 )
 async def create_case(
     body: CreateCase,
     registry: RegistryDep,
     response: Response,
+    limits: LimitsDep,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -104,6 +109,7 @@ async def create_case(
     ] = None,
 ) -> CreatedReply:
     key = IdempotencyKey.parse(idempotency_key) if idempotency_key is not None else None
+    await limits.case_creation()
     new = await run_in_threadpool(
         partial(registry.create_case, idempotency_key=key),
         body.program,
@@ -118,11 +124,12 @@ async def create_case(
     "/{number}/status",
     response_model=CaseReply,
     responses=ERRORS,
-    dependencies=[Depends(limit_pin_attempts)],
     summary="Read a case's status with its PIN",
 )
-async def case_status(number: str, body: PinOnly, registry: RegistryDep) -> CaseReply:
-    view = await run_in_threadpool(registry.case_status, number, body.pin)
+async def case_status(
+    number: str, body: PinOnly, registry: RegistryDep, limits: LimitsDep
+) -> CaseReply:
+    view = await limits.pin_use(number, partial(registry.case_status, number, body.pin))
     return CaseReply(case=case_out(view))
 
 
@@ -130,12 +137,13 @@ async def case_status(number: str, body: PinOnly, registry: RegistryDep) -> Case
     "/{number}/hashes",
     response_model=CaseReply,
     responses=ERRORS,
-    dependencies=[Depends(limit_pin_attempts)],
     summary="Add hashes to an open case",
 )
-async def add_hashes(number: str, body: AddHashes, registry: RegistryDep) -> CaseReply:
-    view = await run_in_threadpool(
-        registry.add_hashes, number, body.pin, _items(body.hashes)
+async def add_hashes(
+    number: str, body: AddHashes, registry: RegistryDep, limits: LimitsDep
+) -> CaseReply:
+    view = await limits.pin_use(
+        number, partial(registry.add_hashes, number, body.pin, _items(body.hashes))
     )
     return CaseReply(case=case_out(view))
 
@@ -144,9 +152,12 @@ async def add_hashes(number: str, body: AddHashes, registry: RegistryDep) -> Cas
     "/{number}/withdraw",
     response_model=CaseReply,
     responses=ERRORS,
-    dependencies=[Depends(limit_pin_attempts)],
     summary="Withdraw a case: its hashes leave the list",
 )
-async def withdraw_case(number: str, body: PinOnly, registry: RegistryDep) -> CaseReply:
-    view = await run_in_threadpool(registry.withdraw_case, number, body.pin)
+async def withdraw_case(
+    number: str, body: PinOnly, registry: RegistryDep, limits: LimitsDep
+) -> CaseReply:
+    view = await limits.pin_use(
+        number, partial(registry.withdraw_case, number, body.pin)
+    )
     return CaseReply(case=case_out(view))

@@ -53,6 +53,9 @@ def serve(
     config = settings()
     config = config.replace(host=host or config.host, port=port or config.port)
     logging.getLogger().setLevel(config.log_level.upper())
+    warning = unshared_limits_warning(workers=workers, redis_url=config.redis_url)
+    if warning:
+        err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
     # Fail here, in this process, if the database is not migrated.
     app = create_app(config)
     err.print(
@@ -73,9 +76,21 @@ def serve(
         # uvicorn's access log would record client addresses: never on.
         access_log=False,
         log_config=None,
-        # Client addresses come from X-Forwarded-For only when configured.
-        proxy_headers=config.trust_forwarded_for,
+        # The app itself reads X-Forwarded-For, from RECLAIM_TRUSTED_PROXIES
+        # only (`api/addresses.py`); uvicorn's own reading is never on.
+        proxy_headers=False,
         server_header=False,
+    )
+
+
+def unshared_limits_warning(*, workers: int, redis_url: str | None) -> str | None:
+    """The start-up warning for several workers that each keep their own limits."""
+    if workers <= 1 or redis_url:
+        return None
+    return (
+        f"{workers} workers without RECLAIM_REDIS_URL: each keeps its own rate "
+        f"limits in memory, so a client gets up to {workers} times every limit; "
+        "set RECLAIM_REDIS_URL to share them"
     )
 
 
