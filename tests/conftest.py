@@ -231,8 +231,14 @@ def live_server(app: object, *, port: int = 0) -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
+    # Forwarded headers are the app's to read, as under `reclaim serve`.
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, access_log=False, log_config=None
+        app,
+        host="127.0.0.1",
+        port=port,
+        access_log=False,
+        log_config=None,
+        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(

@@ -38,6 +38,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError("must be 0 or more")
+    return value
+
+
 def _rate(text: str) -> tuple[int, int]:
     """'10/minute' -> (10, 60): at most N events per window of seconds."""
     windows = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
@@ -219,6 +226,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Neutral site the web app's 'Leave quickly' button opens.",
         str,
     ),
+    Setting(
+        "hsts_max_age",
+        "31536000",
+        "Strict-Transport-Security max-age in seconds, sent on answers to HTTPS "
+        "requests only: X-Forwarded-Proto: https from one of "
+        "RECLAIM_TRUSTED_PROXIES, or TLS at the ASGI server. 0: never sent.",
+        _non_negative_int,
+    ),
 )
 
 
@@ -245,6 +260,7 @@ class Settings:
     ncmec_page_size: int = 1000
     ncmec_url: str | None = None
     leave_url: str = "https://www.wikipedia.org/"
+    hsts_max_age: int = 31_536_000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -81,7 +81,11 @@ def create_app(settings: Settings, registry: Registry | None = None) -> FastAPI:
     app.add_middleware(
         BodyLimit, limit=settings.max_body_bytes, hint="send fewer hashes"
     )
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(
+        SecurityHeaders,
+        hsts_max_age=settings.hsts_max_age,
+        trusted_proxies=settings.trusted_proxies,
+    )
     return app
 
 

@@ -1,12 +1,16 @@
-"""ASGI middleware: security headers, request log without IPs (the body-size
-limit is `reclaim.body_limit`, shared with the matcher)."""
+"""ASGI middleware: security headers, HSTS on HTTPS, request log without IPs
+(the body-size limit is `reclaim.body_limit`, shared with the matcher)."""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
+from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from reclaim.api.addresses import parse_address
 
 logger = logging.getLogger("reclaim.api.requests")
 
@@ -30,10 +34,28 @@ SECURITY_HEADERS = [
 
 
 class SecurityHeaders:
-    """Strict headers on every response; API answers are never cached."""
+    """Strict headers on every response; API answers are never cached.
 
-    def __init__(self, app: ASGIApp) -> None:
+    Strict-Transport-Security goes only on answers to HTTPS requests (browsers
+    ignore it over plain HTTP): the ASGI server's own TLS, or a reverse proxy
+    in `trusted_proxies` that says `X-Forwarded-Proto: https`. From any other
+    peer that header is ignored. `hsts_max_age=0` never sends it.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        hsts_max_age: int = 0,
+        trusted_proxies: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network] = (),
+    ) -> None:
         self.app = app
+        self._hsts = (
+            (b"strict-transport-security", f"max-age={hsts_max_age}".encode())
+            if hsts_max_age > 0
+            else None
+        )
+        self._proxies = tuple(trusted_proxies)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -41,6 +63,7 @@ class SecurityHeaders:
             return
         path: str = scope.get("path", "")
         started = time.perf_counter()
+        hsts = self._hsts if self._hsts and self._https(scope) else None
         status_seen = 0
 
         async def with_headers(message: Message) -> None:
@@ -50,6 +73,8 @@ class SecurityHeaders:
                 headers = list(message.get("headers", []))
                 names = {name.lower() for name, _ in headers}
                 headers += [h for h in SECURITY_HEADERS if h[0] not in names]
+                if hsts and hsts[0] not in names:
+                    headers.append(hsts)
                 if path.startswith(("/api/", "/stopncii/")):
                     headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers
@@ -67,6 +92,19 @@ class SecurityHeaders:
                 status_seen,
                 (time.perf_counter() - started) * 1000,
             )
+
+    def _https(self, scope: Scope) -> bool:
+        """Did the browser's request reach us over HTTPS?"""
+        if scope.get("scheme") == "https":
+            return True
+        client = scope.get("client")
+        peer = parse_address(client[0]) if client else None
+        if peer is None or not any(peer in net for net in self._proxies):
+            return False
+        # The nearest trusted proxy's value: the last one of the last header.
+        protos = [v for k, v in scope.get("headers", []) if k == b"x-forwarded-proto"]
+        last = protos[-1].split(b",")[-1].strip().lower() if protos else b""
+        return last == b"https"
 
 
 def _route_family(path: str) -> str:
