@@ -210,6 +210,20 @@ def registry(settings: Settings) -> Iterator[Registry]:
         yield service
 
 
+@pytest.fixture
+def precise_feed_times(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Record and audit times to the microsecond, not the minute.
+
+    For tests of windows, seals and paging to the second (NCMEC); the real
+    minute is tested in tests/registry/test_feed.py.
+    """
+    from datetime import timedelta
+
+    from reclaim.registry import feed
+
+    monkeypatch.setattr(feed, "TIME_UNIT", timedelta(microseconds=1))
+
+
 def random_pdq(rng: np.random.Generator) -> str:
     """A valid-looking PDQ hash: 256 bits with exactly 128 set."""
     bits = np.zeros(256, dtype=bool)

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import numpy as np
+import pytest
 from sqlalchemy import event, select
 
 from reclaim.hashing.types import PdqHash
@@ -19,6 +20,10 @@ from reclaim.registry.ncmec import REASONS, REGISTRY_MEMBER
 from reclaim.registry.service import Registry
 from tests.api.test_cases_api import assert_error_shape
 from tests.conftest import random_pdq
+
+#: Windows here are to the second: record times to the microsecond (the real
+#: minute is tested in tests/registry/test_feed.py).
+pytestmark = pytest.mark.usefixtures("precise_feed_times")
 
 RNG = np.random.default_rng(11)
 PLATFORM = "Example Social"

@@ -38,6 +38,11 @@ from reclaim.registry.ncmec import REASONS, REGISTRY_MEMBER
 from reclaim.registry.service import Registry
 from tests.conftest import live_server, random_pdq
 
+#: Windows here are to the second: record times to the microsecond (the real
+#: minute is tested in tests/registry/test_feed.py and
+#: test_ncmec_pytx_minutes.py).
+pytestmark = pytest.mark.usefixtures("precise_feed_times")
+
 RNG = np.random.default_rng(23)
 PLATFORM = "Example Social"
 SIGNAL_TYPES = [PdqSignal, VideoMD5Signal]

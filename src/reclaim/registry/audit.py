@@ -1,7 +1,12 @@
 """The audit trail: typed events written in the same transaction as the change.
 
 Events carry ids and counts, never hashes, PINs, keys or client addresses.
-If the transaction rolls back, its events vanish with it.
+If the transaction rolls back, its events vanish with it. Times are whole
+minutes (`feed.TIME_UNIT`, cut down): to the microsecond, a case's event
+could be joined with a proxy's log to find the address that made the case,
+and neighbouring events' times would place it as well, so every event is cut.
+The table is append-only: database triggers refuse UPDATE and DELETE
+(migration 0003).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from reclaim.registry.feed import as_utc, utcnow
+from reclaim.registry.feed import as_utc, floor_time, utcnow
 from reclaim.registry.models import AuditEvent
 
 
@@ -59,7 +64,7 @@ def record(
     session.connection().execute(
         _INSERT,
         {
-            "at": utcnow(),
+            "at": event_time(),
             "action": action.value,
             "actor": actor.value,
             "platform_id": platform_id,
@@ -67,6 +72,11 @@ def record(
             "detail": detail_text(**detail),
         },
     )
+
+
+def event_time() -> datetime:
+    """The time an event made now is stored with: the current minute."""
+    return floor_time(utcnow())
 
 
 def detail_text(**detail: Any) -> str:

@@ -5,7 +5,9 @@ for records modified at or after `startTimestamp`, pages with an opaque
 `nextPageToken`, and stores `nextSetTimestamp` as its checkpoint. Here a
 page token is a feed position, and record times never decrease along the
 feed (`feed.publish`), so restarting from any page's `nextSetTimestamp`
-re-delivers at most that second's records and never skips one.
+re-delivers at most that minute's records and never skips one. Record times
+are whole minutes rounded up (`feed.TIME_UNIT`), so `startTimestamp` cannot
+probe a record's time any finer.
 """
 
 from __future__ import annotations

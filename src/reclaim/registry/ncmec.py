@@ -14,6 +14,9 @@ Before a window that reaches past the committed `instance.feed_time` is read,
 takes the lock every publisher takes, so each earlier publisher has committed
 and each later one stamps at or after the end. A record can then only leave
 an answered window (by changing again, into a later one), never join it.
+Record times are whole minutes rounded up (`feed.TIME_UNIT`), so `seal`
+rounds the window's end up too; a change shows in the first window reaching
+its minute's mark, up to a minute after it was made.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from reclaim.hashing.types import SignalType
 from reclaim.registry.errors import InvalidRequestError, NotFoundError
-from reclaim.registry.feed import as_utc
+from reclaim.registry.feed import as_utc, ceil_time, floor_time
 from reclaim.registry.feedback import FeedbackItem, FeedbackValue
 from reclaim.registry.hashlist import HashStatus
 from reclaim.registry.models import Feedback, HashRecord, Instance, Platform
@@ -177,11 +180,12 @@ def seal(session: Session, span: Window) -> None:
 
     The update takes the feed's lock, waiting for a publisher holding it; a
     publisher after it stamps at or after `feed_time`, i.e. past the window.
+    Rounded up to a whole unit, as every record time is.
     """
     session.execute(
         update(Instance)
         .where(Instance.id == 1, Instance.feed_time < span.until)
-        .values(feed_time=span.until)
+        .values(feed_time=ceil_time(span.until))
     )
 
 
@@ -315,7 +319,8 @@ def _opinions(
         positive = value == FeedbackValue.BLOCKED.value
         reasons = () if positive else _reasons_in(tags)
         member = platform_member(platform_id, name)
-        found[hash_id].append(Opinion(member, positive, reasons, as_utc(at)))
+        # Whole units, as record times: every platform reads them.
+        found[hash_id].append(Opinion(member, positive, reasons, floor_time(at)))
     return {rid: tuple(items) for rid, items in found.items()}
 
 
