@@ -90,9 +90,10 @@ def _shut(sock: socket.socket) -> None:
 
 
 def _reset(sock: socket.socket) -> None:
-    """Close with a TCP reset, as a dropped connection looks to the client."""
+    """Cut the connection as a network failure would (shutdown first: a plain
+    close would wait for the thread still reading from it)."""
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    sock.close()
+    _shut(sock)
 
 
 @contextmanager
