@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +20,8 @@ from reclaim.hashing import (
     pdq_hash,
     pdq_hash_dihedral,
 )
+from reclaim.hashing.decoder import check_pixels, looks_like_image, truncated_images
+from tests.bombs import png_header_only
 from tests.conftest import encode, reference_pdq
 
 LOSSLESS = [("PNG", {}), ("BMP", {}), ("TIFF", {}), ("WEBP", {"lossless": True})]
@@ -131,35 +131,18 @@ def test_corrupt_header() -> None:
         pdq_hash(bytes(data))
 
 
-def _png_header_only(width: int, height: int) -> bytes:
-    """A PNG whose header claims a size, with almost no pixel data."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        crc = zlib.crc32(kind + body) & 0xFFFFFFFF
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    idat = zlib.compress(b"\x00" * 64)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", idat)
-        + chunk(b"IEND", b"")
-    )
-
-
 @pytest.mark.parametrize(("width", "height"), [(20_000, 20_000), (10_001, 10_000)])
 def test_decompression_bomb_refused_before_decoding(width: int, height: int) -> None:
     assert width * height > MAX_PIXELS
     with pytest.raises(MediaTooLargeError, match="over the 100 MP limit"):
-        pdq_hash(_png_header_only(width, height))
+        pdq_hash(png_header_only(width, height))
 
 
 def test_large_but_allowed_header_is_decoded_not_refused() -> None:
     # 95 MP is under our limit (and over Pillow's warning level): no warning
     # escapes, and the (bogus) data is reported as corrupt.
     with pytest.raises(UnreadableMediaError, match="truncated or corrupt"):
-        pdq_hash(_png_header_only(10_000, 9_500))
+        pdq_hash(png_header_only(10_000, 9_500))
 
 
 def test_one_pixel_strip(tmp_path: Path) -> None:
@@ -199,3 +182,31 @@ def test_unsupported_format(tmp_path: Path) -> None:
     Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(path)
     with pytest.raises(UnreadableMediaError, match="ICO images are not supported"):
         pdq_hash(path)
+
+
+def test_image_signatures_are_recognised_even_when_cut_short(
+    photo: np.ndarray,
+) -> None:
+    for fmt in ("JPEG", "PNG", "GIF", "WEBP", "TIFF", "BMP", "HEIF", "AVIF"):
+        data = encode(photo, fmt)
+        assert looks_like_image(data[:64]), fmt
+    for data in (b"", b"hello", b"\x00\x00\x00\x18ftypisom" + b"\x00" * 32):
+        assert not looks_like_image(data)
+
+
+def test_pixel_budget_is_checked_from_the_header() -> None:
+    check_pixels(png_header_only(4000, 3000), max_pixels=12_000_000)
+    with pytest.raises(MediaTooLargeError, match=r"4001x3000 pixels \(12.0 MP\)"):
+        check_pixels(png_header_only(4001, 3000), max_pixels=12_000_000)
+    check_pixels(b"not an image", max_pixels=1)  # the caller decides what it is
+
+
+def test_truncated_images_decode_as_browsers_show_them(photo: np.ndarray) -> None:
+    data = encode(photo, "JPEG", quality=90)
+    cut = data[: len(data) * 98 // 100]
+    with pytest.raises(UnreadableMediaError, match="truncated"):
+        pdq_hash(cut)
+    with truncated_images():
+        assert hamming(pdq_hash(cut), pdq_hash(data)) <= 31
+    with pytest.raises(UnreadableMediaError, match="truncated"):
+        pdq_hash(cut)  # only inside the block

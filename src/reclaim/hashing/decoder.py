@@ -6,7 +6,12 @@ can mirror it:
 * Formats: JPEG, PNG, GIF (first frame), WebP, TIFF (first page), BMP, and
   HEIC/HEIF (pillow-heif) and AVIF (Pillow).
 * Size is checked from the header before any pixel is decoded: more than
-  `MAX_PIXELS` is refused as a decompression bomb.
+  `MAX_PIXELS` is refused as a decompression bomb (`check_pixels` applies a
+  lower budget, as the matcher does to uploads).
+* A truncated or corrupt image is refused, except inside `truncated_images()`,
+  where it is decoded as a browser shows it: the pixels that arrived, the
+  rest filled in by the decoder (libjpeg: grey; PNG: black). The matcher
+  hashes uploads that way, so cutting a file short does not hide it.
 * Colour: any mode is converted to 8-bit RGB with Pillow's `convert("RGB")`;
   alpha is dropped, not composited (as Meta's reference hashes RGBA files).
   8-bit greyscale is hashed as grey.
@@ -23,14 +28,17 @@ from __future__ import annotations
 
 import io
 import os
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 import pillow_heif
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from reclaim.hashing.errors import (
     ImageShapeError,
@@ -58,6 +66,10 @@ IMAGE_FORMATS = frozenset(
 )
 
 _EXIF_ORIENTATION = 0x0112
+
+#: Guards Pillow's process-wide LOAD_TRUNCATED_IMAGES (see `truncated_images`).
+_truncated_lock = threading.Lock()
+_truncated_users = 0
 
 ImageSource: TypeAlias = "str | os.PathLike[str] | bytes | Image.Image | np.ndarray"
 
@@ -109,6 +121,63 @@ def decode(source: ImageSource, *, exact: bool = False) -> DecodedImage:
         f"{type(source).__name__} is not an image source: expected a path, bytes, "
         "a PIL image or an (H, W, 3) uint8 array"
     )
+
+
+def looks_like_image(data: bytes) -> bool:
+    """Whether `data` starts with the signature of a supported image format.
+
+    True even when the rest is cut off or corrupt: such bytes are a broken
+    image, never a video (FFmpeg would read a JPEG as a one-frame video).
+    """
+    Image.init()
+    prefix = bytes(data[:16])
+    for name in sorted(IMAGE_FORMATS):
+        accept = Image.OPEN.get(name, (None, None))[1]
+        try:
+            if accept is not None and accept(prefix):
+                return True
+        except Exception:  # noqa: BLE001 - a plugin's check refusing odd bytes
+            continue
+    return False
+
+
+def check_pixels(data: bytes, *, max_pixels: int) -> None:
+    """Refuse an image over `max_pixels` from its header, decoding no pixel.
+
+    MediaTooLargeError names the size and the budget; bytes that are not an
+    image pass (the caller decides what else they may be).
+    """
+    try:
+        with _open(io.BytesIO(data)) as image:
+            width, height = image.size
+    except UnreadableMediaError:
+        return
+    if width * height > max_pixels:
+        raise MediaTooLargeError(
+            f"the image is {width}x{height} pixels ({width * height / 1e6:.1f} MP): "
+            f"over the {max_pixels / 1e6:g} MP budget for uploads here; refused "
+            "before decoding to protect memory; shrink it first"
+        )
+
+
+@contextmanager
+def truncated_images() -> Iterator[None]:
+    """Decode truncated images as browsers show them, while inside this block.
+
+    Pillow's switch is process-wide: other threads decoding at the same time
+    see it too. The matcher uses it in its decode workers, one job at a time.
+    """
+    global _truncated_users
+    with _truncated_lock:
+        _truncated_users += 1
+        ImageFile.LOAD_TRUNCATED_IMAGES = True
+    try:
+        yield
+    finally:
+        with _truncated_lock:
+            _truncated_users -= 1
+            if _truncated_users == 0:
+                ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 
 def _open(stream: IO[bytes]) -> Image.Image:
@@ -192,7 +261,8 @@ def _from_pil(image: Image.Image, *, exact: bool) -> DecodedImage:
             pixels = np.asarray(image)
     except MemoryError:
         raise MediaTooLargeError(
-            f"not enough memory to decode a {width}x{height} image"
+            f"not enough memory to decode a {width}x{height} image: shrink it "
+            "first, or allow the decoder more memory"
         ) from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise UnreadableMediaError(

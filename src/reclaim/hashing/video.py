@@ -6,6 +6,16 @@ is `i / fps`. Only sampled frames are converted to RGB, decoding is threaded,
 and each sampled frame is hashed with our PDQ. If every sampled frame shows
 the same solid bars (letterbox, pillarbox), the picture inside the bars is
 hashed as well (`cropped`), so a letterboxed copy still matches its original.
+
+A `frame_budget` bounds the work a hostile file can ask for (the matcher sets
+one; the CLI hashes a person's own videos exactly). A video whose header says
+it has at most that many frames (duration x frame rate) is hashed exactly as
+above. A longer one is sampled instead: `sample_frames` evenly spaced times,
+each hashed at the keyframe at or before it (one seek and one decoded frame
+per sample; `VideoHash.sampled` is then true). Such frames carry their own
+frame numbers and times, but they are not vPDQ's every-`frame_mod` frames, so
+a sampled hash matches a listed video by the frames they share: a copy of
+the whole video still does, and the share of matched frames is lower.
 """
 
 from __future__ import annotations
@@ -57,6 +67,8 @@ class VideoHash:
     fps: float
     cropped: tuple[VpdqFrame, ...] = ()
     crop: Box | None = None
+    #: Past the frame budget: keyframes at evenly spaced times, not vPDQ's.
+    sampled: bool = False
 
     @property
     def vpdq(self) -> VpdqHash:
@@ -173,7 +185,10 @@ def _reason(error: BaseException) -> str:
 
 
 def _check_limits(
-    container: av.container.InputContainer, stream: av.video.stream.VideoStream
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    *,
+    max_seconds: float,
 ) -> None:
     if stream.codec_context is None:
         raise UnreadableMediaError(
@@ -193,10 +208,10 @@ def _check_limits(
         )
     if container.duration is not None:
         seconds = container.duration / 1_000_000
-        if seconds > MAX_DURATION_SECONDS:
+        if seconds > max_seconds:
             raise MediaTooLargeError(
-                f"the video lasts {seconds / 3600:.1f} hours: over the "
-                f"{MAX_DURATION_SECONDS // 3600} hour limit; cut it into parts"
+                f"the video lasts {seconds / 3600:.2f} hours: over the "
+                f"{max_seconds / 3600:g} hour limit; cut it into parts"
             )
 
 
@@ -258,6 +273,41 @@ def _sampled_frames(
             return  # the decoder is drained
 
 
+def _keyframes(
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    *,
+    fps: float,
+    samples: int,
+    deadline: float,
+    time_limit: float,
+) -> Iterator[tuple[int, av.VideoFrame]]:
+    """The keyframe at or before each of `samples` evenly spaced times.
+
+    One seek and (usually) one decoded frame per sample, however long the
+    video: this is how a video past the frame budget is hashed.
+    """
+    seconds = (container.duration or 0) / 1_000_000
+    base = float(stream.time_base or Fraction(1, 1_000_000))
+    start = stream.start_time or 0
+    last = -1
+    for number in range(samples):
+        if time.monotonic() > deadline:
+            raise MediaTooLargeError(
+                f"sampling the video took over {time_limit:.0f} s: it is too "
+                "complex to hash here"
+            )
+        target = start + int(number * seconds / samples / base)
+        container.seek(target, stream=stream, backward=True, any_frame=False)
+        frame = next(iter(container.decode(stream)), None)
+        if frame is None or frame.pts is None:
+            continue
+        index = max(0, round((frame.pts - start) * base * fps))
+        if index > last:
+            last = index
+            yield index, frame
+
+
 def _decoded(
     packet: _Packet, sampler: Sampler[_Packet]
 ) -> Iterator[tuple[int, av.VideoFrame]]:
@@ -295,6 +345,9 @@ def video_hash(
     letterbox: bool = True,
     on_progress: Callable[[float], None] | None = None,
     md5: Md5Hash | None = None,
+    max_seconds: float | None = None,
+    frame_budget: int | None = None,
+    sample_frames: int = 600,
 ) -> VideoHash:
     """MD5 and vPDQ frame hashes of a video file.
 
@@ -304,6 +357,10 @@ def video_hash(
     the video decoded so far (0-1) when the duration is known. Frames that are
     neither sampled nor referenced by others are not decoded at all
     (`video_packets.py`); the frame numbers stay those of Meta's vpdq.
+
+    `frame_budget` (None: no budget) and `sample_frames` bound the decoding
+    work (see the module docstring); `max_seconds` (default
+    `MAX_DURATION_SECONDS`) refuses longer videos.
     """
     name = os.fspath(path)
     try:
@@ -313,10 +370,14 @@ def video_hash(
         raise UnreadableMediaError(f"cannot read the file: {error.strerror}") from None
     if seconds_per_hash < 0:
         raise ValueError("seconds_per_hash must be zero (every frame) or positive")
+    if frame_budget is not None and (frame_budget < 1 or sample_frames < 1):
+        raise ValueError("frame_budget and sample_frames must be positive")
     if md5 is None:
         md5 = file_md5(name)
     deadline = time.monotonic() + time_limit
     skip = threaded = True
+    longest = MAX_DURATION_SECONDS if max_seconds is None else max_seconds
+    budget = _Budget(longest, frame_budget, sample_frames)
     while True:
         fps, frames, bars, sampler = _hash_frames(
             name,
@@ -327,6 +388,7 @@ def video_hash(
             time_limit=time_limit,
             letterbox=letterbox,
             on_progress=on_progress,
+            budget=budget,
         )
         if threaded and sampler.damaged:
             # Frame threads drop the frames queued behind a decoding error:
@@ -341,7 +403,29 @@ def video_hash(
             "no frame of the video could be hashed (corrupt, or blank throughout)"
         )
     crop, cropped = bars.result() if letterbox else (None, ())
-    return VideoHash(md5, tuple(frames), fps, cropped, crop)
+    return VideoHash(md5, tuple(frames), fps, cropped, crop, budget.sampled)
+
+
+@dataclass(slots=True)
+class _Budget:
+    """How much decoding a video may cost, and whether it was sampled."""
+
+    max_seconds: float
+    frames: int | None
+    samples: int
+    sampled: bool = False
+
+    def over(self, index: int, estimate: float) -> None:
+        """Refuse a video that turns out longer than its header said."""
+        if self.sampled or self.frames is None:
+            return
+        if index <= self.frames + self.frames // 4:
+            return
+        said = f"its header says about {estimate:.0f}" if estimate else "no length"
+        raise MediaTooLargeError(
+            f"the video has over {index} frames and {said}: over the budget of "
+            f"{self.frames} decoded frames; re-encode it with a correct header"
+        )
 
 
 def _hash_frames(
@@ -354,6 +438,7 @@ def _hash_frames(
     time_limit: float,
     letterbox: bool,
     on_progress: Callable[[float], None] | None,
+    budget: _Budget,
 ) -> tuple[float, list[VpdqFrame], _Letterbox, Sampler[_Packet]]:
     try:
         container = av.open(name, metadata_errors="ignore")
@@ -371,18 +456,33 @@ def _hash_frames(
                 f"the file has no video track (it holds {kinds}): nothing to hash"
             )
         stream = container.streams.video[0]
-        _check_limits(container, stream)
-        stream.thread_type = "AUTO" if threaded else "NONE"
+        _check_limits(container, stream, max_seconds=budget.max_seconds)
         fps = _rate(stream)
         frame_mod = max(1, int(seconds_per_hash * fps))
         sampler = _sampler(stream, frame_mod, skip=skip)
         total = (container.duration or 0) / 1_000_000 * fps
+        budget.sampled = budget.frames is not None and total > budget.frames
+        # Keyframes one by one: frame threads would only add latency.
+        stream.thread_type = "AUTO" if threaded and not budget.sampled else "NONE"
+        chosen = (
+            _keyframes(
+                container,
+                stream,
+                fps=fps,
+                samples=budget.samples,
+                deadline=deadline,
+                time_limit=time_limit,
+            )
+            if budget.sampled
+            else _sampled_frames(
+                container, stream, sampler, deadline=deadline, time_limit=time_limit
+            )
+        )
         decoded = False
         try:
-            for index, frame in _sampled_frames(
-                container, stream, sampler, deadline=deadline, time_limit=time_limit
-            ):
+            for index, frame in chosen:
                 decoded = True
+                budget.over(index, total)
                 if len(frames) >= MAX_VPDQ_FRAMES:
                     raise MediaTooLargeError(
                         f"over {MAX_VPDQ_FRAMES} sampled frames: hash fewer frames "
