@@ -80,4 +80,4 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) .hma build *.egg-info .pytest_cache .mypy_cache .ruff_cache \
-		web/node_modules src/reclaim/web/static/vendor
+		web/node_modules src/reclaim/web/static/vendor src/reclaim/apidocs/vendor

@@ -1,5 +1,6 @@
 // Copies the browser libraries the web app serves itself into its static
-// folder (never loaded from a CDN), with their licences.
+// folder (never loaded from a CDN), with their licences; and Swagger UI into
+// reclaim.apidocs, for the registry's and the matcher's /docs.
 import { copyFileSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -18,3 +19,16 @@ for (const [from, to] of files) {
   copyFileSync(join(here, "node_modules", from), join(vendor, to));
 }
 console.log(`vendored ${files.length} files into ${vendor}`);
+
+const docs = join(here, "..", "src", "reclaim", "apidocs", "vendor");
+mkdirSync(docs, { recursive: true });
+const swagger = [
+  ["swagger-ui-dist/swagger-ui-bundle.js", "swagger-ui-bundle.js"],
+  ["swagger-ui-dist/swagger-ui.css", "swagger-ui.css"],
+  ["swagger-ui-dist/LICENSE", "swagger-ui.LICENSE.txt"],
+  ["swagger-ui-dist/NOTICE", "swagger-ui.NOTICE.txt"],
+];
+for (const [from, to] of swagger) {
+  copyFileSync(join(here, "node_modules", from), join(docs, to));
+}
+console.log(`vendored ${swagger.length} files into ${docs}`);

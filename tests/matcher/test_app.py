@@ -84,6 +84,7 @@ def test_a_batch_of_hashes(
 def test_bad_requests_have_one_error_shape(
     api: httpx.Client, service: MatcherService
 ) -> None:
+    service.sync_once()
     body = assert_error(
         api.post(
             "/v1/match",
@@ -114,6 +115,7 @@ def test_uploads_over_the_limit_are_refused(
     make_config: Callable[..., MatcherConfig],
 ) -> None:
     service = make_service(make_config(serve={"max_upload_bytes": 1000}))
+    service.sync_once()
     with served(service) as api:
         body = assert_error(api.post("/v1/match/media", content=b"x" * 1001), 413)
         assert "over 1000 bytes" in str(body["error"])
@@ -233,8 +235,11 @@ def test_an_access_token_guards_every_endpoint_but_liveness(
     config = make_config(serve={"token": token})
     assert token not in repr(config)
     batch = {"hashes": [{"type": "md5", "value": "0" * 32}]}
-    with served(make_service(config)) as api:
+    service = make_service(config)
+    service.sync_once()
+    with served(service) as api:
         assert api.get("/healthz").status_code == 200
+        assert api.get("/readyz").status_code == 200  # probes need no token
         for method, path in (
             ("POST", "/v1/match"),
             ("GET", "/status"),
@@ -255,3 +260,108 @@ def test_an_access_token_guards_every_endpoint_but_liveness(
         # A moderator's browser: HTTP Basic, the token as the password.
         assert api.get("/review", auth=("moderator", token)).status_code == 200
         assert api.get("/review", auth=("moderator", "guess")).status_code == 401
+
+
+def test_not_ready_until_every_source_has_a_complete_list(
+    make_service: Callable[..., MatcherService],
+    make_config: Callable[..., MatcherConfig],
+    person: httpx.Client,
+) -> None:
+    listed = random_pdq(np.random.default_rng(12))
+    submit(person, pdq_item(listed))
+    batch = {"hashes": [{"type": "pdq", "value": listed}]}
+    service = make_service()
+    with served(service) as api:
+        # Up, but it has never synced: a match now would miss the listed hash.
+        assert api.get("/healthz").json()["ok"] is True
+        for response in (
+            api.get("/readyz"),
+            api.post("/v1/match", json=batch),
+            api.post("/v1/match/media", content=b"\x89PNG"),
+        ):
+            body = assert_error(response, 503)
+            assert "not ready" in str(body["error"])
+            assert int(response.headers["retry-after"]) >= 1
+        assert api.get("/status").json()["ready"] is False
+        service.sync_once()
+        ready = api.get("/readyz")
+        assert ready.status_code == 200 and ready.json()["sources"] == ["default"]
+        reply = api.post("/v1/match", json=batch)
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["results"][0]["matches"][0]["distance"] == 0
+    # A restart on the same store is ready at once: it serves its last list.
+    again = make_service(make_config())
+    with served(again) as api:
+        assert api.get("/readyz").status_code == 200
+
+
+def test_a_source_that_never_answers_keeps_the_matcher_unready(
+    make_service: Callable[..., MatcherService],
+    make_config: Callable[..., MatcherConfig],
+) -> None:
+    config = make_config(source={"url": "http://127.0.0.1:9"})
+    service = make_service(config)
+    assert service.sync_once().result == "unavailable"
+    with served(service) as api:
+        body = assert_error(api.get("/readyz"), 503)
+        assert "default" in str(body["error"])
+        status = api.get("/status").json()
+        assert status["ready"] is False and status["sync"]["result"] == "unavailable"
+
+
+@pytest.mark.parametrize(
+    "match_id", ["9223372036854775808", "99999999999999999999999", "0", "-1"]
+)
+def test_review_ids_outside_int64_are_refused(
+    api: httpx.Client, match_id: str
+) -> None:
+    assert_error(api.get(f"/v1/review/{match_id}"), 422)
+    decision = {"decision": "blocked"}
+    assert_error(api.post(f"/v1/review/{match_id}", json=decision), 422)
+    assert_error(
+        api.post(f"/review/{match_id}", content=b"decision=blocked"), 422
+    )
+
+
+def test_nul_and_loose_types_are_refused(
+    api: httpx.Client, service: MatcherService
+) -> None:
+    service.sync_once()
+    md5 = {"type": "md5", "value": "0" * 32}
+    for bad in (
+        {"hashes": [{**md5, "reference": "a\u0000b"}]},
+        {"hashes": [{**md5, "value": "0" * 31 + "\u0000"}]},
+        {"hashes": [{**md5, "value": 123}]},
+        {"hashes": [md5], "extra": 1},
+    ):
+        body = assert_error(api.post("/v1/match", json=bad), 422)
+        assert body["errors"], body
+    nul = assert_error(
+        api.post("/v1/match", json={"hashes": [{**md5, "reference": "\x00"}]}), 422
+    )
+    assert "NUL" in str(nul["errors"])
+    # An unpaired surrogate (JSON allows the escape; no database stores it).
+    lone = b'{"hashes": [{"type": "md5", "value": "%s", "reference": "\\ud800"}]}'
+    surrogate = api.post(
+        "/v1/match",
+        content=lone % (b"0" * 32),
+        headers={"content-type": "application/json"},
+    )
+    assert "surrogate" in str(assert_error(surrogate, 422)["errors"])
+    assert_error(api.get("/v1/review", params={"state": "pending\x00"}), 422)
+    assert_error(api.post("/v1/match/media?reference=a%00", content=b"x"), 422)
+    assert_error(
+        api.post("/v1/review/1", json={"decision": "blocked", "reviewer": "\x00"}),
+        422,
+    )
+    assert_error(api.post("/review/1", content=b"decision=blocked&reviewer=%00"), 422)
+
+
+def test_pages_cannot_be_framed(api: httpx.Client) -> None:
+    for path in ("/review", "/docs", "/v1/review", "/healthz", "/nope"):
+        response = api.get(path)
+        assert response.headers["x-frame-options"] == "DENY", path
+        assert "frame-ancestors 'none'" in response.headers[
+            "content-security-policy"
+        ], path
+

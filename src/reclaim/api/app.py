@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
-from reclaim import __version__
+from reclaim import __version__, apidocs
 from reclaim.api import cases, errors, ncmec, platform, stopncii
 from reclaim.api.list_index import ListIndex
 from reclaim.api.middleware import SecurityHeaders
@@ -17,6 +17,7 @@ from reclaim.api.ratelimit import Limiter, MemoryLimiter, RedisLimiter
 from reclaim.body_limit import BodyLimit
 from reclaim.config import Settings
 from reclaim.registry.service import Registry
+from reclaim.strict import refuse_bad_text_in_url
 from reclaim.web import routes as web_routes
 
 logger = logging.getLogger(__name__)
@@ -61,7 +62,13 @@ def create_app(settings: Settings, registry: Registry | None = None) -> FastAPI:
             "StopNCII-compatible hash exchange."
         ),
         lifespan=lifespan,
+        # NUL or unpaired surrogates anywhere in a URL: 422 before any route.
+        dependencies=[Depends(refuse_bad_text_in_url)],
+        # Swagger UI from the package, never a CDN (`reclaim.apidocs`).
+        docs_url=None,
+        redoc_url=None,
     )
+    apidocs.install(app)
     app.state.settings = settings
     app.state.registry = service
     app.state.limiter = make_limiter(settings, service.secret())

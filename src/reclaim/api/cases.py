@@ -18,6 +18,7 @@ from reclaim.api.deps import LimitsDep, RegistryDep
 from reclaim.api.origin import person_request
 from reclaim.api.schemas import (
     AddHashes,
+    CaseNumber,
     CaseOut,
     CaseReply,
     CreateCase,
@@ -127,7 +128,7 @@ async def create_case(
     summary="Read a case's status with its PIN",
 )
 async def case_status(
-    number: str, body: PinOnly, registry: RegistryDep, limits: LimitsDep
+    number: CaseNumber, body: PinOnly, registry: RegistryDep, limits: LimitsDep
 ) -> CaseReply:
     view = await limits.pin_use(number, partial(registry.case_status, number, body.pin))
     return CaseReply(case=case_out(view))
@@ -140,7 +141,7 @@ async def case_status(
     summary="Add hashes to an open case",
 )
 async def add_hashes(
-    number: str, body: AddHashes, registry: RegistryDep, limits: LimitsDep
+    number: CaseNumber, body: AddHashes, registry: RegistryDep, limits: LimitsDep
 ) -> CaseReply:
     view = await limits.pin_use(
         number, partial(registry.add_hashes, number, body.pin, _items(body.hashes))
@@ -155,7 +156,7 @@ async def add_hashes(
     summary="Withdraw a case: its hashes leave the list",
 )
 async def withdraw_case(
-    number: str, body: PinOnly, registry: RegistryDep, limits: LimitsDep
+    number: CaseNumber, body: PinOnly, registry: RegistryDep, limits: LimitsDep
 ) -> CaseReply:
     view = await limits.pin_use(
         number, partial(registry.withdraw_case, number, body.pin)

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from reclaim.hashing.errors import HashingError
 from reclaim.registry import errors as domain
+from reclaim.strict import validation_problems
 
 logger = logging.getLogger(__name__)
 
@@ -81,12 +82,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, error: RequestValidationError) -> JSONResponse:
-        problems = []
-        for item in error.errors():
-            where = ".".join(str(part) for part in item.get("loc", ()))
-            problems.append(f"{where}: {item.get('msg', 'invalid')}")
         return error_response(
-            422, "the request does not have the expected form", problems
+            422,
+            "the request does not have the expected form",
+            validation_problems(error.errors()),
         )
 
     @app.exception_handler(StarletteHTTPException)

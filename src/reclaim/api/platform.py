@@ -20,6 +20,7 @@ from reclaim.api.schemas import (
     MatchQuery,
     MatchReply,
     MatchResult,
+    Program,
     error_responses,
 )
 from reclaim.registry.feed import as_utc
@@ -41,7 +42,7 @@ async def changes(
     registry: RegistryDep,
     cursor: int = Query(0, ge=0, le=2**62, description="last cursor you received"),
     limit: int = Query(1000, ge=1, le=MAX_PAGE),
-    program: list[str] | None = Query(None, description="restrict to programs"),
+    program: list[Program] | None = Query(None, description="restrict to programs"),
 ) -> Response:
     page = await run_in_threadpool(
         lambda: registry.changes(platform, cursor=cursor, limit=limit, programs=program)
@@ -97,7 +98,7 @@ def _record(
 async def snapshot(
     platform: PlatformDep,
     registry: RegistryDep,
-    program: list[str] | None = Query(None, description="restrict to programs"),
+    program: list[Program] | None = Query(None, description="restrict to programs"),
 ) -> StreamingResponse:
     cursor, rows = await run_in_threadpool(registry.snapshot, platform, program)
     return StreamingResponse(

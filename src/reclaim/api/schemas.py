@@ -7,23 +7,59 @@ with its reason; here only the shape is fixed.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Path
+from pydantic import BaseModel, Field
+
+from reclaim.strict import ErrorReply as ErrorReply
+from reclaim.strict import StrictModel, TextModel
+from reclaim.strict import error_responses as error_responses
+
+#: Unknown fields are refused, types are not coerced ("90" is not a number),
+#: and no string may hold NUL: see `reclaim.strict`.
+Strict = StrictModel
+
+HashType = Literal["pdq", "md5", "vpdq"]
+Program = Literal["minor", "adult"]
+Feedback = Literal["match_found", "pending_review", "blocked", "not_blocked"]
+HashStatus = Literal["active", "withdrawn", "removed"]
+CaseStatus = Literal["active", "withdrawn"]
 
 
-class Strict(BaseModel):
-    """Unknown fields are refused, so nothing extra can be sent by mistake."""
+def one_of(choices: Any) -> dict[str, Any]:
+    """A response field's closed set of values, for the schema (the server
+    writes them, so they stay plain `str` in Python)."""
+    return {"enum": list(get_args(choices))}
 
-    model_config = ConfigDict(extra="forbid")
+
+#: A PDQ (64) or MD5 (32) hash in hex, either case, blanks around allowed.
+HEX_HASH = r"^\s*([0-9A-Fa-f]{32}|[0-9A-Fa-f]{64})\s*$"
+#: Any hash's text: hex, vPDQ lines, pytx's JSON list or the compact form are
+#: all printable ASCII (the registry checks the hash itself, item by item).
+HASH_TEXT = r"^[\x20-\x7e\t\r\n]*$"
+#: A case number as typed: 9 Crockford base-32 symbols, dashes and blanks.
+CASE_NUMBER = r"^[0-9A-Za-z \t-]{1,40}$"
+#: A PIN as typed: 16 Crockford base-32 symbols, dashes and blanks.
+PIN = r"^[0-9A-Za-z \t-]{1,64}$"
+#: A case number in a URL path.
+CaseNumber = Annotated[
+    str, Path(max_length=40, pattern=CASE_NUMBER, description="e.g. 7KQ-29M-XA4")
+]
+#: The largest signed 64-bit integer, the most a stored number can be.
+INT64_MAX = 2**63 - 1
 
 
 class HashIn(Strict):
     """One hash a person submits. Never a file, a name or a size."""
 
-    type: str = Field(max_length=8, description="pdq, md5 or vpdq")
-    value: str = Field(max_length=2_000_000, description="hex, or vPDQ text lines")
-    quality: int | None = Field(default=None, description="PDQ quality, 0-100")
+    type: HashType = Field(description="pdq, md5 or vpdq")
+    value: str = Field(
+        max_length=2_000_000, pattern=HASH_TEXT, description="hex, or vPDQ text lines"
+    )
+    quality: int | None = Field(
+        default=None, ge=0, le=100, description="PDQ quality, 0-100"
+    )
     item: int | None = Field(
         default=None,
         ge=0,
@@ -35,37 +71,37 @@ class HashIn(Strict):
 class CreateCase(Strict):
     """Open a case: a program and hashes, nothing else."""
 
-    program: str = Field(max_length=16, description="minor or adult")
-    hashes: list[HashIn] = Field(max_length=10_000)
+    program: Program = Field(description="minor or adult")
+    hashes: list[HashIn] = Field(min_length=1, max_length=10_000)
 
 
 class PinOnly(Strict):
     """Proof of ownership of a case."""
 
-    pin: str = Field(max_length=64)
+    pin: str = Field(max_length=64, pattern=PIN)
 
 
 class AddHashes(Strict):
     """More hashes for an open case."""
 
-    pin: str = Field(max_length=64)
-    hashes: list[HashIn] = Field(max_length=10_000)
+    pin: str = Field(max_length=64, pattern=PIN)
+    hashes: list[HashIn] = Field(min_length=1, max_length=10_000)
 
 
 class SharedOut(BaseModel):
     """An outcome a platform chose to share with the person."""
 
     platform: str
-    outcome: str
+    outcome: str = Field(json_schema_extra=one_of(Feedback))
     copies: int | None
 
 
 class HashOut(BaseModel):
     """One hash of a case and what platforms did about it."""
 
-    type: str
+    type: str = Field(json_schema_extra=one_of(HashType))
     value: str
-    status: str
+    status: str = Field(json_schema_extra=one_of(HashStatus))
     item: int = Field(description="the picture or video it belongs to")
     platforms_matched: int
     platforms_reviewed: int
@@ -78,9 +114,14 @@ class ItemOut(BaseModel):
     the item's hashes it matched."""
 
     item: int
-    kinds: list[str] = Field(description="hash types it holds: pdq, md5, vpdq")
+    kinds: list[str] = Field(
+        description="hash types it holds: pdq, md5, vpdq",
+        json_schema_extra={
+            "items": {"type": "string", "enum": list(get_args(HashType))}
+        },
+    )
     hashes: int
-    status: str
+    status: str = Field(json_schema_extra=one_of(HashStatus))
     platforms_matched: int
     platforms_reviewed: int
     platforms_removed: int
@@ -91,8 +132,8 @@ class CaseOut(BaseModel):
     """A case as its owner sees it."""
 
     number: str
-    program: str
-    status: str
+    program: str = Field(json_schema_extra=one_of(Program))
+    status: str = Field(json_schema_extra=one_of(CaseStatus))
     created_at: datetime
     withdrawn_at: datetime | None
     hashes: list[HashOut]
@@ -118,11 +159,11 @@ class CreatedReply(BaseModel):
 class RecordOut(BaseModel):
     """A hash-list record as platforms receive it."""
 
-    type: str
+    type: str = Field(json_schema_extra=one_of(HashType))
     value: str
     quality: int | None
-    program: str
-    status: str
+    program: str = Field(json_schema_extra=one_of(Program))
+    status: str = Field(json_schema_extra=one_of(HashStatus))
     case_count: int
     quarantined: bool
     change: int
@@ -141,10 +182,10 @@ class ChangesReply(BaseModel):
 class FeedbackIn(Strict):
     """A platform's outcome for one hash."""
 
-    type: str = Field(max_length=8)
-    value: str = Field(max_length=2_000_000)
-    feedback: str = Field(
-        max_length=20, description="match_found, pending_review, blocked, not_blocked"
+    type: HashType
+    value: str = Field(max_length=2_000_000, pattern=HASH_TEXT)
+    feedback: Feedback = Field(
+        description="match_found, pending_review, blocked, not_blocked"
     )
     copies: int | None = Field(default=None, ge=0, le=10**9)
     shareable: bool = Field(default=False, description="the person may see this")
@@ -167,8 +208,8 @@ class FeedbackReply(BaseModel):
 class MatchHashIn(Strict):
     """A hash to look up."""
 
-    type: str = Field(max_length=8, description="pdq or md5")
-    value: str = Field(max_length=64)
+    type: Literal["pdq", "md5"] = Field(description="pdq or md5")
+    value: str = Field(max_length=80, pattern=HEX_HASH)
 
 
 class MatchQuery(Strict):
@@ -183,9 +224,9 @@ class MatchQuery(Strict):
 class MatchOut(BaseModel):
     """One listed hash a query matched."""
 
-    type: str
+    type: str = Field(json_schema_extra=one_of(HashType))
     value: str = Field(description="as listed: use it to give feedback")
-    program: str
+    program: str = Field(json_schema_extra=one_of(Program))
     distance: int
 
 
@@ -202,15 +243,53 @@ class MatchReply(BaseModel):
     results: list[MatchResult]
 
 
-class ErrorReply(BaseModel):
-    """Every error has this shape."""
+#: StopNCII's feedback values, as python-threatexchange sends them.
+ExchangeFeedback = Literal[
+    "Unknown",
+    "None",
+    "QualityUnknown",
+    "PendingReview",
+    "Blocked",
+    "NotBlocked",
+    "Withdrawn",
+    "Deleted",
+]
+#: StopNCII's signal types; pytx sends its enum's `str()`, with the prefix.
+EXCHANGE_SIGNAL = r"^(StopNCIISignalType\.)?(ImagePDQ|VideoMD5)$"
 
-    ok: Literal[False] = False
-    error: str
-    errors: list[str]
-    status: int
+
+class ExchangeOpinion(TextModel):
+    """A platform's feedback on a hash (StopNCII's CSPFeedback). Fields StopNCII
+    may add are ignored, so its clients keep working."""
+
+    feedbackValue: ExchangeFeedback
+    tags: list[str] = Field(default_factory=list, max_length=100)
 
 
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` entries: these statuses answer with ErrorReply."""
-    return {status: {"model": ErrorReply} for status in statuses}
+class ExchangeFeedbackIn(ExchangeOpinion):
+    """One SubmitFeedback entry: the hash, by value only, and the feedback."""
+
+    hashValue: str = Field(max_length=80, pattern=HEX_HASH)
+
+
+class ExchangeFeedbackBatch(TextModel):
+    """The SubmitFeedback body."""
+
+    count: int | None = Field(default=None, ge=0, le=INT64_MAX)
+    hashFeedbacks: list[ExchangeFeedbackIn] = Field(max_length=10_000)
+
+
+class ExchangeRecordIn(TextModel):
+    """One SubmitHashes record: a hash the platform found itself."""
+
+    lastModtimestamp: int | None = Field(default=None, ge=0, le=INT64_MAX)
+    signalType: str = Field(max_length=40, pattern=EXCHANGE_SIGNAL)
+    hashValue: str = Field(max_length=80, pattern=HEX_HASH)
+    CSPFeedbacks: list[ExchangeOpinion] = Field(default_factory=list, max_length=100)
+
+
+class ExchangeRecordBatch(TextModel):
+    """The SubmitHashes body."""
+
+    count: int | None = Field(default=None, ge=0, le=INT64_MAX)
+    hashRecords: list[ExchangeRecordIn] = Field(max_length=10_000)

@@ -14,12 +14,16 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from reclaim.api.deps import registry as registry_of
-from reclaim.api.schemas import error_responses
+from reclaim.api.schemas import (
+    ExchangeFeedbackBatch,
+    ExchangeRecordBatch,
+    error_responses,
+)
 from reclaim.registry.errors import AuthenticationError
 from reclaim.registry.exchange import ExchangePage
 from reclaim.registry.platforms import PlatformIdentity
@@ -114,15 +118,9 @@ def render_page(page: ExchangePage) -> bytes:
 
 @router.post("/SubmitFeedback", responses=ERRORS, summary="StopNCII SubmitFeedback")
 async def submit_feedback(
-    request: Request,
-    platform: ExchangePlatform,
-    payload: Annotated[dict[str, Any], Body()],
+    request: Request, platform: ExchangePlatform, payload: ExchangeFeedbackBatch
 ) -> dict[str, Any]:
-    entries = payload.get("hashFeedbacks")
-    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        from reclaim.registry.errors import InvalidRequestError
-
-        raise InvalidRequestError("'hashFeedbacks' must be a list of objects")
+    entries = [entry.model_dump() for entry in payload.hashFeedbacks]
     service = registry_of(request)
     applied, unknown = await run_in_threadpool(
         service.exchange_feedback, platform, entries
@@ -132,15 +130,9 @@ async def submit_feedback(
 
 @router.post("/SubmitHashes", responses=ERRORS, summary="StopNCII SubmitHashes")
 async def submit_hashes(
-    request: Request,
-    platform: ExchangePlatform,
-    payload: Annotated[dict[str, Any], Body()],
+    request: Request, platform: ExchangePlatform, payload: ExchangeRecordBatch
 ) -> dict[str, Any]:
-    records = payload.get("hashRecords")
-    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-        from reclaim.registry.errors import InvalidRequestError
-
-        raise InvalidRequestError("'hashRecords' must be a list of objects")
+    records = [record.model_dump() for record in payload.hashRecords]
     service = registry_of(request)
     count = await run_in_threadpool(service.exchange_submit, platform, records)
     return {"count": count}

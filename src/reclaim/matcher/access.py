@@ -1,6 +1,6 @@
 """An optional access token for the matcher's API.
 
-With `[serve] token` set, every endpoint but `/healthz` needs it, as
+With `[serve] token` set, every endpoint but `/healthz` and `/readyz` needs it, as
 `Authorization: Bearer <token>` (the upload pipeline, Prometheus) or as the
 password of HTTP Basic authentication (a moderator's browser on `/review`).
 Tokens are compared in constant time and never logged.
@@ -16,8 +16,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from reclaim.matcher.http_errors import error_response
 
-#: Reachable without the token: liveness only.
-OPEN_PATHS = frozenset({"/healthz"})
+#: Reachable without the token: liveness and readiness probes only.
+OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 
 
 def presented_token(authorization: str) -> str | None:

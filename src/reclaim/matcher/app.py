@@ -15,53 +15,44 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, Literal
+from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi import Query as QueryParam
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from reclaim import __version__
+from reclaim import __version__, apidocs
 from reclaim.body_limit import BodyLimit
 from reclaim.hashing import InvalidHashError, Md5Hash, PdqHash, VpdqHash
 from reclaim.index.matching import Match
 from reclaim.matcher import http_errors, review_page
 from reclaim.matcher.access import RequireToken
+from reclaim.matcher.headers import SecurityHeaders
 from reclaim.matcher.http_errors import BadQueryError
 from reclaim.matcher.media import hash_upload
 from reclaim.matcher.review import QueuedMatch
+from reclaim.matcher.schemas import (
+    Decision,
+    HashIn,
+    Health,
+    MatchId,
+    MatchReply,
+    MatchRequest,
+    MediaReply,
+    Readiness,
+    ReviewList,
+    ReviewOne,
+    ReviewState,
+    error_responses,
+)
 from reclaim.matcher.service import MatcherService, Query, Result
+from reclaim.strict import refuse_bad_text_in_url
 
-
-class Strict(BaseModel):
-    """Refuse unknown fields."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-class HashIn(Strict):
-    """One hash to match."""
-
-    type: Literal["pdq", "md5", "vpdq"]
-    value: str = Field(max_length=4_000_000)
-    reference: str | None = Field(
-        default=None, max_length=200, description="your id for the content"
-    )
-
-
-class MatchRequest(Strict):
-    """A batch of hashes."""
-
-    hashes: list[HashIn]
-
-
-class Decision(Strict):
-    """A reviewer's decision."""
-
-    decision: Literal["blocked", "not_blocked"]
-    reviewer: str | None = Field(default=None, max_length=100)
+#: Every status the API answers, per kind of route (all errors in one shape).
+_ERRORS = (401, 413, 422, 500)
+MATCH_ERRORS = error_responses(*_ERRORS, 503)
+REVIEW_ERRORS = error_responses(*_ERRORS, 404, 409)
 
 
 def create_app(service: MatcherService, *, background: bool = False) -> FastAPI:
@@ -80,7 +71,11 @@ def create_app(service: MatcherService, *, background: bool = False) -> FastAPI:
         version=__version__,
         description="Match uploads against the synced hash list; review and act.",
         lifespan=lifespan,
+        dependencies=[Depends(refuse_bad_text_in_url)],
+        docs_url=None,
+        redoc_url=None,
     )
+    apidocs.install(app)
     http_errors.install(app)
     config = service.config
     app.add_middleware(
@@ -90,8 +85,20 @@ def create_app(service: MatcherService, *, background: bool = False) -> FastAPI:
     )
     if config.token:
         app.add_middleware(RequireToken, token=config.token)
+    app.add_middleware(SecurityHeaders)
 
-    @app.post("/v1/match", summary="Match a batch of hashes")
+    async def ready() -> None:
+        """503 until every source has a complete list (see `/readyz`)."""
+        service.require_ready()
+
+    @app.post(
+        "/v1/match",
+        summary="Match a batch of hashes",
+        response_model=MatchReply,
+        response_model_exclude_none=True,
+        responses=MATCH_ERRORS,
+        dependencies=[Depends(ready)],
+    )
     def match(body: MatchRequest) -> dict[str, Any]:
         if len(body.hashes) > config.max_batch:
             raise BadQueryError(
@@ -113,6 +120,10 @@ def create_app(service: MatcherService, *, background: bool = False) -> FastAPI:
     @app.post(
         "/v1/match/media",
         summary="Match an uploaded image or video (hashed in memory, never stored)",
+        response_model=MediaReply,
+        response_model_exclude_none=True,
+        responses=MATCH_ERRORS,
+        dependencies=[Depends(ready)],
         openapi_extra={
             "requestBody": {
                 "content": {"application/octet-stream": {}},
@@ -146,28 +157,54 @@ def create_app(service: MatcherService, *, background: bool = False) -> FastAPI:
             "matches": _matches(result),
         }
 
-    @app.get("/v1/review", summary="The review queue, newest first")
+    @app.get(
+        "/v1/review",
+        summary="The review queue, newest first",
+        response_model=ReviewList,
+        responses=REVIEW_ERRORS,
+    )
     def review_list(
-        state: str | None = QueryParam(None, max_length=20),
+        state: ReviewState | None = QueryParam(None),
         limit: int = QueryParam(50, ge=1, le=1000),
     ) -> dict[str, Any]:
         items = service.queue.list(state=state, limit=limit)
         return {"ok": True, "matches": [i.summary() for i in items]}
 
-    @app.get("/v1/review/{match_id}", summary="One match")
-    def review_show(match_id: int) -> dict[str, Any]:
+    @app.get(
+        "/v1/review/{match_id}",
+        summary="One match",
+        response_model=ReviewOne,
+        responses=REVIEW_ERRORS,
+    )
+    def review_show(match_id: MatchId) -> dict[str, Any]:
         return {"ok": True, "match": service.queue.get(match_id).summary()}
 
-    @app.post("/v1/review/{match_id}", summary="Decide a pending match")
-    def review_decide(match_id: int, body: Decision) -> dict[str, Any]:
+    @app.post(
+        "/v1/review/{match_id}",
+        summary="Decide a pending match",
+        response_model=ReviewOne,
+        responses=REVIEW_ERRORS,
+    )
+    def review_decide(match_id: MatchId, body: Decision) -> dict[str, Any]:
         item = service.decide(match_id, body.decision, reviewer=body.reviewer)
         return {"ok": True, "match": item.summary()}
 
-    @app.get("/status", summary="List size, cursor, lag and sync health")
+    @app.get(
+        "/status",
+        summary="List size, cursor, lag and sync health",
+        responses=error_responses(401, 500),
+    )
     def status() -> dict[str, Any]:
         return service.status()
 
-    @app.get("/metrics", summary="Prometheus metrics")
+    @app.get(
+        "/metrics",
+        summary="Prometheus metrics",
+        responses={
+            200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+            **error_responses(401, 500),
+        },
+    )
     def metrics() -> Response:
         return Response(
             service.metrics.render(),
@@ -176,9 +213,24 @@ def create_app(service: MatcherService, *, background: bool = False) -> FastAPI:
 
     app.include_router(review_page.router(service))
 
-    @app.get("/healthz", summary="Liveness")
+    @app.get(
+        "/healthz",
+        summary="Liveness: the process is up (it may not be ready to match)",
+        response_model=Health,
+        responses=error_responses(500),
+    )
     def healthz() -> dict[str, Any]:
         return {"ok": True, "version": __version__}
+
+    @app.get(
+        "/readyz",
+        summary="Readiness: every source has a complete list (else 503)",
+        response_model=Readiness,
+        responses=error_responses(500, 503),
+    )
+    def readyz() -> dict[str, Any]:
+        service.require_ready()
+        return {"ok": True, "ready": True, "sources": sorted(service.stores)}
 
     return app
 

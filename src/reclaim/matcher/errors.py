@@ -7,6 +7,7 @@ ReclaimError
       |    +-- SourceUnavailable   unreachable, timed out or a 5xx answer
       |    +-- SourceRejected      the key was refused (revoked, wrong) or 4xx
       +-- QueryError           a match query that cannot be answered (bad input)
+      +-- NotReadyError        a source has no complete list yet: retry later
       +-- ReviewError          a review action that cannot be done
            +-- UnknownMatchError   no match has that id
            +-- DecisionError       not a decision (or state) the queue knows
@@ -40,6 +41,15 @@ class SourceRejected(SourceError):
 
 class QueryError(MatcherError):
     """A match query that is malformed or too large."""
+
+
+class NotReadyError(MatcherError):
+    """A source has not completed its first snapshot: matching now would miss
+    listed hashes. `retry_after` is the seconds to wait."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class ReviewError(MatcherError):

@@ -18,9 +18,11 @@ from reclaim.hashing import HashingError, MediaTooLargeError
 from reclaim.matcher.errors import (
     AlreadyDecidedError,
     MatcherError,
+    NotReadyError,
     QueryError,
     UnknownMatchError,
 )
+from reclaim.strict import validation_problems
 
 logger = logging.getLogger(__name__)
 
@@ -34,11 +36,14 @@ class BadQueryError(QueryError):
 
 
 def error_response(
-    status: int, message: str, errors: list[str] | None = None
+    status: int,
+    message: str,
+    errors: list[str] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     """A JSON response in the canonical error shape."""
     body = {"ok": False, "error": message, "errors": errors or [], "status": status}
-    return JSONResponse(body, status_code=status)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def install(app: FastAPI) -> None:
@@ -50,6 +55,10 @@ def install(app: FastAPI) -> None:
             return error_response(404, str(error))
         if isinstance(error, AlreadyDecidedError):
             return error_response(409, str(error))
+        if isinstance(error, NotReadyError):
+            return error_response(
+                503, str(error), headers={"Retry-After": str(error.retry_after)}
+            )
         details = error.details if isinstance(error, BadQueryError) else []
         return error_response(422, str(error), details)
 
@@ -60,12 +69,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, error: RequestValidationError) -> JSONResponse:
-        problems = [
-            f"{'.'.join(str(p) for p in item.get('loc', ()))}: {item.get('msg')}"
-            for item in error.errors()
-        ]
         return error_response(
-            422, "the request does not have the expected form", problems
+            422,
+            "the request does not have the expected form",
+            validation_problems(error.errors()),
         )
 
     @app.exception_handler(StarletteHTTPException)
@@ -73,7 +80,8 @@ def install(app: FastAPI) -> None:
         message = {404: "no such endpoint", 405: "method not allowed here"}.get(
             error.status_code, str(error.detail)
         )
-        return error_response(error.status_code, message)
+        headers = dict(error.headers) if error.headers else None
+        return error_response(error.status_code, message, headers=headers)
 
     @app.exception_handler(Exception)
     async def _internal(_: Request, error: Exception) -> JSONResponse:

@@ -16,7 +16,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from reclaim.matcher.errors import DecisionError
 from reclaim.matcher.review import QueuedMatch
+from reclaim.matcher.schemas import MatchId
 from reclaim.matcher.service import MatcherService
+from reclaim.strict import text_problem
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -50,13 +52,13 @@ def router(service: MatcherService) -> APIRouter:
             PAGE.format(summary=summary, table=table),
             headers={
                 "Content-Security-Policy": "default-src 'none'; style-src "
-                "'unsafe-inline'; form-action 'self'",
+                "'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
                 "Cache-Control": "no-store",
             },
         )
 
     @pages.post("/review/{match_id}")
-    async def decide(match_id: int, request: Request) -> Response:
+    async def decide(match_id: MatchId, request: Request) -> Response:
         origin = request.headers.get("origin")
         if (
             origin is not None
@@ -69,6 +71,10 @@ def router(service: MatcherService) -> APIRouter:
         form = parse_qs((await request.body()).decode("utf-8", "replace"))
         decision = form.get("decision", [""])[0]
         reviewer = form.get("reviewer", [""])[0][:100] or None
+        if (problem := text_problem(decision)) or (
+            problem := text_problem(reviewer or "")
+        ):
+            raise DecisionError(f"the posted form {problem}")
         service.decide(match_id, decision, reviewer=reviewer)
         return RedirectResponse("/review", status_code=303)
 

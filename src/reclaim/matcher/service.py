@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -31,6 +32,7 @@ from reclaim.index import (
     match_vpdq,
 )
 from reclaim.matcher.config import MatcherConfig
+from reclaim.matcher.errors import NotReadyError
 from reclaim.matcher.feedback import Flushed, flush_feedback
 from reclaim.matcher.media import MediaHashes
 from reclaim.matcher.metrics import Metrics
@@ -40,6 +42,7 @@ from reclaim.matcher.source import Source, open_source
 from reclaim.matcher.store import (
     Applied,
     ListStore,
+    SyncState,
     forget_sources,
     listed_records,
     open_engine,
@@ -75,6 +78,16 @@ class Query:
             reference=reference,
             labels=hashes.labels,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _View:
+    """The catalog and each source's sync status and stored state, as of the
+    latest sync attempt (what /status and readiness read)."""
+
+    catalog: Catalog
+    statuses: dict[str, SyncStatus]
+    states: dict[str, SyncState]
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +167,7 @@ class MatcherService:
             )
             for name in names
         }
+        self._published = self._view()
         self._observe()
         logger.info(
             "loaded %d listed records from the local store in %.2f s",
@@ -226,8 +240,49 @@ class MatcherService:
                     self._reload()
             self.metrics.syncs.labels(syncer.status.result).inc()
             self.metrics.source_syncs.labels(name, syncer.status.result).inc()
+            self._published = self._view()
             self._observe()
         return syncer.status
+
+    def _view(self) -> _View:
+        """The catalog with each source's sync status and stored state, read
+        together under the catalog lock, so /status and readiness agree."""
+        with self._catalog_lock:
+            return _View(
+                self.catalog,
+                {name: syncer.status for name, syncer in self.syncers.items()},
+                {name: store.state() for name, store in self.stores.items()},
+            )
+
+    # ---- readiness --------------------------------------------------------
+
+    def not_ready(self) -> list[str]:
+        """The sources without a complete list yet (empty when ready).
+
+        A source is ready once a complete snapshot of it is in the store
+        (from this run or an earlier one), and stays ready while later syncs
+        fail: it serves its last good list. Until every source is ready,
+        matching would miss listed hashes.
+        """
+        states = self._published.states
+        return [
+            name
+            for name, state in states.items()
+            if state.cursor is None
+            or (state.source is not None and state.source != self.sources[name].name)
+        ]
+
+    def require_ready(self) -> None:
+        """Raise NotReadyError unless every source has a complete list."""
+        waiting = self.not_ready()
+        if waiting:
+            raise NotReadyError(
+                f"the matcher is not ready: {len(waiting)} of {len(self.stores)} "
+                f"sources ({', '.join(waiting)}) have no complete list yet, so a "
+                "match now could miss listed hashes: retry after the first sync "
+                "(GET /readyz tells when)",
+                retry_after=max(1, math.ceil(self.config.poll_seconds)),
+            )
 
     def _observe(self) -> None:
         catalog = self.catalog
@@ -342,26 +397,28 @@ class MatcherService:
         `sync` is the first source's (all there is in a single-source config);
         `sources` has every source's, by name. `ok` is whether all are healthy.
         """
-        catalog = self.catalog
+        view = self._published
+        catalog = view.catalog
         listed = catalog.counts_by_source()
         sources = {
             name: {
                 "kind": config.kind,
                 "description": self.sources[name].name,
                 "listed": listed.get(name, dict(_NONE)),
-                **self._sync_status(name),
+                **self._sync_status(name, view),
             }
             for name, config in ((c.name, c) for c in self.config.sources)
         }
         return {
-            "ok": all(s.status.healthy for s in self.syncers.values()),
+            "ok": all(s.healthy for s in view.statuses.values()),
+            "ready": not self.not_ready(),
             "source": self.source.name,
             "list": {
                 "size": len(catalog),
                 "by_type": catalog.counts(),
                 "loaded_in_seconds": round(self.load_seconds, 3),
             },
-            "sync": self._sync_status(self.config.source.name),
+            "sync": self._sync_status(self.config.source.name, view),
             "sources": sources,
             "review": self.queue.counts(),
             "outbox": {
@@ -376,9 +433,9 @@ class MatcherService:
             },
         }
 
-    def _sync_status(self, name: str) -> dict[str, Any]:
-        sync = self.syncers[name].status
-        state = self.stores[name].state()
+    def _sync_status(self, name: str, view: _View) -> dict[str, Any]:
+        sync = view.statuses[name]
+        state = view.states[name]
         now = time.time()
         return {
             "cursor": state.cursor,

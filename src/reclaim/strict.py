@@ -1,0 +1,157 @@
+"""Strict request models and the one check that refuses text no database keeps.
+
+Shared by the registry API and the matcher. Every request model derives from
+`StrictModel` (no type coercion: `"90"` is not a number; unknown fields
+refused) or, where a fixed outside wire format allows unknown fields,
+`TextModel`. Both refuse, anywhere in the body, a string that holds a NUL
+character (`\\u0000`, which PostgreSQL cannot store) or an unpaired UTF-16
+surrogate (`\\ud800`, which is not text and cannot be encoded). The same
+check covers URLs (path and query) as an app-wide dependency,
+`refuse_bad_text_in_url`, so no route has to remember it. `ErrorReply`
+documents the one error shape both services answer with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic_core import PydanticCustomError
+
+#: How deep a body may nest before the check stops looking (JSON parsers
+#: refuse far deeper documents; ours are two or three levels).
+_MAX_DEPTH = 64
+
+
+def text_problem(text: str) -> str | None:
+    """Why `text` cannot be stored, or None when it can."""
+    if "\x00" in text:
+        return "holds a NUL character (\\u0000), which is never valid here: remove it"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return (
+                "holds an unpaired UTF-16 surrogate (\\ud800-\\udfff), which is "
+                "not text: send valid Unicode"
+            )
+    return None
+
+
+def bad_text(data: object, where: str = "", depth: int = 0) -> tuple[str, str] | None:
+    """The first string in `data` (keys included) that cannot be stored, as
+    (where, why), or None."""
+    if isinstance(data, str):
+        problem = text_problem(data)
+        return (where or "value", problem) if problem else None
+    if depth > _MAX_DEPTH:
+        return None
+    if isinstance(data, dict):
+        for key, value in data.items():
+            place = f"{where}.{key}" if where else str(key)
+            if isinstance(key, str) and (problem := text_problem(key)):
+                return (f"{where or 'body'} (a key)", problem)
+            if found := bad_text(value, place, depth + 1):
+                return found
+    elif isinstance(data, list | tuple):
+        for index, value in enumerate(data):
+            if found := bad_text(value, f"{where}[{index}]", depth + 1):
+                return found
+    return None
+
+
+def _refuse_bad_text(data: Any) -> Any:
+    found = bad_text(data)
+    if found is not None:
+        where, problem = found
+        raise PydanticCustomError(
+            "text", "{where} {problem}", {"where": where, "problem": problem}
+        )
+    return data
+
+
+class TextModel(BaseModel):
+    """A request model whose strings (at any depth) are all storable text."""
+
+    model_config = ConfigDict(strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable_text(cls, data: Any) -> Any:
+        return _refuse_bad_text(data)
+
+
+class StrictModel(TextModel):
+    """A request model with no coercion and no unknown fields."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class ErrorReply(BaseModel):
+    """Every error has this shape (both services)."""
+
+    ok: Literal[False] = False
+    error: str
+    errors: list[str]
+    status: int
+
+
+def validation_problems(errors: Sequence[Any]) -> list[str]:
+    """One line per validation error, where first: `hashes[1].value: ...`.
+
+    The `body` and `query` prefixes FastAPI puts first are dropped, list
+    positions are written `[n]`. Values are never echoed (they may be a
+    person's hashes or a PIN).
+    """
+    lines = []
+    for error in errors:
+        where = ""
+        for part in error.get("loc", ()):
+            if isinstance(part, int):
+                where += f"[{part}]"
+            elif not where and part in ("body", "query", "path", "header"):
+                continue
+            else:
+                where += f".{part}" if where else str(part)
+        lines.append(f"{where or 'body'}: {error.get('msg', 'invalid')}")
+    return lines
+
+
+async def refuse_bad_text_in_url(request: Request) -> None:
+    """App-wide dependency: 422 for a NUL or surrogate in the path or query.
+
+    Raised as a validation error, so each app answers it in its one error
+    shape, before any handler or database sees the value.
+    """
+    problems = []
+    for name, value in request.path_params.items():
+        if isinstance(value, str) and (problem := text_problem(value)):
+            problems.append({"loc": ("path", name), "msg": problem, "type": "text"})
+    for name, value in request.query_params.multi_items():
+        for part, text in (("a name", name), ("", value)):
+            if problem := text_problem(text):
+                where = f"{name} ({part})" if part else name
+                problems.append(
+                    {"loc": ("query", where), "msg": problem, "type": "text"}
+                )
+    if problems:
+        raise RequestValidationError(problems)
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries: these statuses answer with ErrorReply."""
+    answers: dict[int | str, dict[str, Any]] = {
+        status: {"model": ErrorReply} for status in statuses
+    }
+    for status in statuses:
+        if status in (503, 429):
+            answers[status]["headers"] = {
+                "Retry-After": {
+                    "description": "seconds to wait before trying again",
+                    "schema": {"type": "string"},
+                }
+            }
+    return answers
