@@ -210,28 +210,66 @@ $("clear").addEventListener("click", () => {
 
 // ---- talking to the registry (hashes only) --------------------------------------
 
-async function api(path, body) {
-  let response;
-  try {
-    response = await fetch(path, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(body),
-      credentials: "omit",
-      referrerPolicy: "no-referrer",
-      cache: "no-store",
-    });
-  } catch {
-    throw Object.assign(new Error(t("submit.offline")), { offline: true });
+// Every person's request is safe to send again: a lost answer (no network, or
+// a registry restarting: 502-504) is retried a few times with backoff. A case
+// creation carries an Idempotency-Key, so its retry gets the first answer (the
+// same case number and PIN) instead of opening a second case. Refusals (4xx)
+// are never retried.
+const RETRY_DELAYS_MS = [500, 1000, 2000, 4000];
+const RETRY_STATUSES = new Set([502, 503, 504]);
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// A key for one case creation: 16 random bytes (128 bits) in base64url.
+function newIdempotencyKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+async function api(path, body, headers = {}) {
+  for (let attempt = 0; ; attempt += 1) {
+    const last = attempt >= RETRY_DELAYS_MS.length;
+    let response;
+    try {
+      response = await fetch(path, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", ...headers },
+        body: JSON.stringify(body),
+        credentials: "omit",
+        referrerPolicy: "no-referrer",
+        cache: "no-store",
+      });
+    } catch {
+      if (!last) {
+        await pause(RETRY_DELAYS_MS[attempt]);
+        continue;
+      }
+      throw Object.assign(new Error(t("submit.offline")), { offline: true });
+    }
+    if (RETRY_STATUSES.has(response.status) && !last) {
+      await pause(RETRY_DELAYS_MS[attempt]);
+      continue;
+    }
+    const payload = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      const error = new Error(payload.error || t("error.generic"));
+      error.status = response.status;
+      error.retryAfter = Number(response.headers.get("Retry-After") || 0);
+      // An earlier try got no answer: it may have done what was asked.
+      error.retried = attempt > 0;
+      throw error;
+    }
+    return payload;
   }
-  const payload = await response.json().catch(() => ({}));
-  if (!response.ok) {
-    const error = new Error(payload.error || t("error.generic"));
-    error.status = response.status;
-    error.retryAfter = Number(response.headers.get("Retry-After") || 0);
-    throw error;
-  }
-  return payload;
+}
+
+// One key per case creation, kept until it is answered: pressing Submit again
+// after a failure resends the same request with the same key.
+let pendingCreation = null; // {body, key}
+
+function creationKey(body) {
+  const text = JSON.stringify(body);
+  if (pendingCreation?.body !== text) pendingCreation = { body: text, key: newIdempotencyKey() };
+  return pendingCreation.key;
 }
 
 // Each file's hashes (its whole-image hash and derived views, or a video's
@@ -284,7 +322,9 @@ $("submit").addEventListener("click", async () => {
     if (state.addTo) {
       ({ number, pin } = state.addTo);
     } else {
-      const created = await api("/api/v1/cases", { program: state.program, hashes: requests.shift() });
+      const creation = { program: state.program, hashes: requests.shift() };
+      const created = await api("/api/v1/cases", creation, { "Idempotency-Key": creationKey(creation) });
+      pendingCreation = null;
       number = created.case_number;
       pin = created.pin;
     }
@@ -432,7 +472,15 @@ $("confirm-no").addEventListener("click", () => {
 $("confirm-yes").addEventListener("click", async () => {
   dialog.close();
   try {
-    const view = (await api(`/api/v1/cases/${encodeURIComponent(current.number)}/withdraw`, { pin: current.pin })).case;
+    const path = `/api/v1/cases/${encodeURIComponent(current.number)}`;
+    let view;
+    try {
+      view = (await api(`${path}/withdraw`, { pin: current.pin })).case;
+    } catch (failure) {
+      // Already withdrawn after a try whose answer was lost: that try did it.
+      if (failure.status !== 409 || !failure.retried) throw failure;
+      view = (await api(`${path}/status`, { pin: current.pin })).case;
+    }
     renderCase(view);
     announce(t("status.withdrawn_done"));
     $("status-case").focus();
