@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import uuid
+from pathlib import Path
 
 import pytest
 
 from reclaim.api.ratelimit import MemoryLimiter, RedisLimiter, client_key
 from reclaim.registry.errors import RateLimitedError
-from tests.api.people import DEAD_REDIS_URL, REDIS_URL
+from tests.api.people import DEAD_REDIS_URL, REDIS_URL, case_body, registry_app, send
 
 
 def redis_or_skip() -> None:
@@ -90,3 +91,19 @@ def test_redis_is_asked_again_after_an_outage(
     limiter.hit("pin", "198.51.100.7", limit=(5, 3600))  # Redis again
     messages = [r.getMessage() for r in caplog.records]
     assert len(messages) == 2 and "answers again" in messages[1]
+
+
+def test_the_app_keeps_its_limits_when_redis_is_down(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="reclaim.api.ratelimit")
+    with registry_app(tmp_path, redis_url=DEAD_REDIS_URL, case_rate=(3, 3600)) as (
+        app,
+        _,
+    ):
+        codes = [
+            send(app, "POST", "/api/v1/cases", json=case_body()).status_code
+            for _ in range(5)
+        ]
+    assert codes == [201, 201, 201, 429, 429]
+    assert len(caplog.records) == 1
