@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from reclaim.matcher.config import MatcherConfig
+from reclaim.matcher.config import DECODE_HELP, DecodeConfig, MatcherConfig
 from reclaim.matcher.errors import ConfigError
 
 MINIMAL = {"source": {"url": "http://registry.example", "api_key": "rk_secret_value"}}
@@ -172,3 +172,24 @@ def test_passwords_are_not_echoed() -> None:
     with pytest.raises(ConfigError) as error:
         several({**NCMEC, "password": 98765})
     assert "98765" not in str(error.value)
+
+
+def test_decode_limits() -> None:
+    loaded = config(decode={"workers": 4, "queue": 0, "memory_mb": 256})
+    assert (loaded.decode.workers, loaded.decode.queue) == (4, 0)
+    assert loaded.decode.memory_mb == 256 and loaded.decode.max_pixels == 40_000_000
+    with pytest.raises(ConfigError, match=r"\[decode\] workers = 0 is not valid"):
+        config(decode={"workers": 0})
+    with pytest.raises(ConfigError, match=r"max_pixels = 200000000 is not valid"):
+        config(decode={"max_pixels": 200_000_000})  # over the decoder's own limit
+    with pytest.raises(ConfigError, match=r"\[decode\] threads is not a known key"):
+        config(decode={"threads": 2})
+
+
+def test_every_decode_key_is_documented_with_its_default() -> None:
+    text = (Path(__file__).parents[2] / "docs" / "matcher.md").read_text()
+    defaults = DecodeConfig()
+    for key, help_text in DECODE_HELP.items():
+        default = getattr(defaults, key)
+        shown = f"{default:g}" if isinstance(default, float) else str(default)
+        assert f"| `{key}` | {shown} | {help_text} |" in text, key

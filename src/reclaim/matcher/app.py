@@ -28,9 +28,10 @@ from reclaim.hashing import InvalidHashError, Md5Hash, PdqHash, VpdqHash
 from reclaim.index.matching import Match
 from reclaim.matcher import http_errors, review_page
 from reclaim.matcher.access import RequireToken
+from reclaim.matcher.decode_pool import DecodePool
+from reclaim.matcher.errors import BusyError
 from reclaim.matcher.headers import SecurityHeaders
 from reclaim.matcher.http_errors import BadQueryError
-from reclaim.matcher.media import hash_upload
 from reclaim.matcher.review import QueuedMatch
 from reclaim.matcher.schemas import (
     Decision,
@@ -63,6 +64,7 @@ def create_app(service: MatcherService, *, background: bool = False) -> FastAPI:
         if background:
             service.start()
         yield
+        decoders.close()
         if background:
             service.stop()
 
@@ -78,6 +80,7 @@ def create_app(service: MatcherService, *, background: bool = False) -> FastAPI:
     apidocs.install(app)
     http_errors.install(app)
     config = service.config
+    decoders = DecodePool(config.decode)  # uploads are hashed in its workers
     app.add_middleware(
         BodyLimit,
         limit=config.max_upload_bytes,
@@ -135,17 +138,21 @@ def create_app(service: MatcherService, *, background: bool = False) -> FastAPI:
         request: Request,
         reference: str | None = QueryParam(None, max_length=200),
     ) -> dict[str, Any]:
-        data = await _read_upload(request)
-        started = time.perf_counter()
         try:
-            hashes = await run_in_threadpool(
-                hash_upload, data, dihedral=config.dihedral
-            )
+            place = decoders.reserve()  # before the body is read: 503 when full
+        except BusyError:
+            service.metrics.uploads.labels("busy").inc()
+            raise
+        try:
+            data = await _read_upload(request)
+            started = time.perf_counter()
+            hashes = await place.hash(data, dihedral=config.dihedral)
         except Exception:
             service.metrics.uploads.labels("unreadable").inc()
             raise
         finally:
-            del data  # the upload leaves memory as soon as it is hashed
+            place.release()
+            data = b""  # the upload leaves memory as soon as it is hashed
         result = await run_in_threadpool(
             service.match_media, hashes, reference=reference
         )

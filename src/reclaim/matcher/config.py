@@ -34,6 +34,9 @@ secret = "..."
 host = "127.0.0.1"
 port = 8100
 token = "..."                 # optional: the API then needs it (Bearer/Basic)
+
+[decode]                      # hashing uploads: see DecodeConfig
+workers = 2
 ```
 """
 
@@ -47,7 +50,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
-from reclaim.hashing import MATCH_DISTANCE
+from reclaim.hashing import MATCH_DISTANCE, MAX_PIXELS
 from reclaim.index import DEFAULT_SOURCE
 from reclaim.matcher.errors import ConfigError
 
@@ -117,6 +120,38 @@ class WebhookConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DecodeConfig:
+    """How uploads are hashed: worker processes, their limits, and budgets.
+
+    Each key's help is `DECODE_HELP`; docs/matcher.md lists them all.
+    """
+
+    workers: int = 2
+    queue: int = 16
+    max_pixels: int = 40_000_000
+    memory_mb: int = 512
+    cpu_seconds: float = 60.0
+    timeout_seconds: float = 60.0
+    video_max_frames: int = 18_000
+    video_sample_frames: int = 600
+    video_max_seconds: float = 36_000.0
+
+
+#: `[decode]` keys: what each one bounds (checked against docs/matcher.md).
+DECODE_HELP = {
+    "workers": "Worker processes that hash uploads at the same time.",
+    "queue": "Uploads that may wait for a worker; past it, 503 with Retry-After.",
+    "max_pixels": "Largest image, in pixels, read from its header before decoding.",
+    "memory_mb": "Memory a worker may allocate beyond its start, in MB.",
+    "cpu_seconds": "CPU time one upload may use in its worker, all threads.",
+    "timeout_seconds": "Wall time one upload may take; the worker is then killed.",
+    "video_max_frames": "Longest video hashed exactly (every vPDQ frame), in frames.",
+    "video_sample_frames": "Keyframes hashed from a video past video_max_frames.",
+    "video_max_seconds": "Longest video accepted, in seconds.",
+}
+
+
+@dataclass(frozen=True, slots=True)
 class MatcherConfig:
     """Everything `reclaim matcher` needs, validated.
 
@@ -140,6 +175,7 @@ class MatcherConfig:
     #: When set, the API needs it (Bearer, or Basic's password); see access.py.
     token: str = field(default="", repr=False)
     sources: tuple[SourceConfig, ...] = ()
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
 
     def __post_init__(self) -> None:
         if not self.sources:
@@ -205,7 +241,39 @@ class MatcherConfig:
             ),
             max_batch=reader.get("serve", "max_batch", _count(1, 1_000_000), 10_000),
             token=reader.get("serve", "token", _text, ""),
+            decode=_decode(reader),
         )
+
+
+def _decode(reader: _Reader) -> DecodeConfig:
+    """The `[decode]` table: limits on hashing uploads."""
+    default = DecodeConfig()
+    return DecodeConfig(
+        workers=reader.get("decode", "workers", _count(1, 256), default.workers),
+        queue=reader.get("decode", "queue", _count(0, 100_000), default.queue),
+        max_pixels=reader.get(
+            "decode", "max_pixels", _count(1, MAX_PIXELS), default.max_pixels
+        ),
+        memory_mb=reader.get(
+            "decode", "memory_mb", _count(64, 1_048_576), default.memory_mb
+        ),
+        cpu_seconds=reader.get("decode", "cpu_seconds", _seconds, default.cpu_seconds),
+        timeout_seconds=reader.get(
+            "decode", "timeout_seconds", _seconds, default.timeout_seconds
+        ),
+        video_max_frames=reader.get(
+            "decode", "video_max_frames", _count(1, 10**9), default.video_max_frames
+        ),
+        video_sample_frames=reader.get(
+            "decode",
+            "video_sample_frames",
+            _count(1, 100_000),
+            default.video_sample_frames,
+        ),
+        video_max_seconds=reader.get(
+            "decode", "video_max_seconds", _seconds, default.video_max_seconds
+        ),
+    )
 
 
 def _sources(
@@ -320,6 +388,7 @@ class _Reader:
         "policy": {"auto_action_distance"},
         "webhook": {"url", "secret", "timeout_seconds", "max_backoff_seconds"},
         "serve": {"host", "port", "max_upload_bytes", "max_batch", "token"},
+        "decode": set(DECODE_HELP),
     }
 
     def __init__(

@@ -7,6 +7,7 @@ ReclaimError
       |    +-- SourceUnavailable   unreachable, timed out or a 5xx answer
       |    +-- SourceRejected      the key was refused (revoked, wrong) or 4xx
       +-- QueryError           a match query that cannot be answered (bad input)
+      +-- BusyError            every upload decoder is busy and the queue full
       +-- NotReadyError        a source has no complete list yet: retry later
       +-- ReviewError          a review action that cannot be done
            +-- UnknownMatchError   no match has that id
@@ -46,6 +47,17 @@ class QueryError(MatcherError):
 class NotReadyError(MatcherError):
     """A source has not completed its first snapshot: matching now would miss
     listed hashes. `retry_after` is the seconds to wait."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class BusyError(MatcherError):
+    """Every decode worker is busy and the upload queue is full (HTTP 503).
+
+    `retry_after` is the seconds to wait before sending the upload again.
+    """
 
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)

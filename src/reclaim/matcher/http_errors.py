@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from reclaim.hashing import HashingError, MediaTooLargeError
 from reclaim.matcher.errors import (
     AlreadyDecidedError,
+    BusyError,
     MatcherError,
     NotReadyError,
     QueryError,
@@ -59,6 +60,10 @@ def install(app: FastAPI) -> None:
             return error_response(
                 503, str(error), headers={"Retry-After": str(error.retry_after)}
             )
+        if isinstance(error, BusyError):
+            busy = error_response(503, str(error))
+            busy.headers["Retry-After"] = str(error.retry_after)
+            return busy
         details = error.details if isinstance(error, BadQueryError) else []
         return error_response(422, str(error), details)
 

@@ -3,6 +3,13 @@
 Uploads are never written to disk: images decode from bytes, and videos are
 read by PyAV from an anonymous in-memory file (`memfd_create`), which has no
 name in any directory and vanishes when closed.
+
+Bytes that start like an image (`looks_like_image`) are an image, whole or
+cut short, and never read as a video (FFmpeg would take a JPEG for a
+one-frame video). A truncated image is hashed as a browser shows it: what
+arrived, the rest filled in by the decoder (`truncated_images`). The HTTP
+API runs `hash_upload` in decode workers (`decode_pool.py`) with the
+`[decode]` budgets; `reclaim matcher match` calls `hash_image` directly.
 """
 
 from __future__ import annotations
@@ -14,7 +21,6 @@ from dataclasses import dataclass
 from reclaim.hashing import (
     DIHEDRAL_NAMES,
     Md5Hash,
-    MediaError,
     PdqHash,
     UnreadableMediaError,
     VideoHash,
@@ -22,6 +28,8 @@ from reclaim.hashing import (
     query_hashes,
     video_hash,
 )
+from reclaim.hashing.decoder import check_pixels, looks_like_image, truncated_images
+from reclaim.matcher.config import DecodeConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,27 +48,35 @@ def hash_image(data: bytes, *, dihedral: bool = True) -> MediaHashes:
     This is how every upload is looked up, over HTTP or from `reclaim matcher
     match`: `query_hashes` (the 8 rotations and mirrors, the picture inside
     bars or screenshot chrome, small and edge crops), or with `dihedral=False`
-    the plain PDQ hash alone. UnreadableMediaError if it is not an image.
+    the plain PDQ hash alone. UnreadableMediaError if it is not an image; a
+    truncated image is hashed as a browser shows it.
     """
     md5 = Md5Hash(hashlib.md5(data, usedforsecurity=False).hexdigest())
-    if not dihedral:
-        return MediaHashes(md5, (pdq_hash(data),), labels=("original",))
-    hashes = tuple(query_hashes(data))
+    with truncated_images():
+        if not dihedral:
+            return MediaHashes(md5, (pdq_hash(data),), labels=("original",))
+        hashes = tuple(query_hashes(data))
     names = DIHEDRAL_NAMES + ("inner",) * (len(hashes) - len(DIHEDRAL_NAMES))
     return MediaHashes(md5, hashes, labels=tuple(names[: len(hashes)]))
 
 
-def hash_upload(data: bytes, *, dihedral: bool = True) -> MediaHashes:
-    """Hash an image or video held in memory; MediaError if it is neither."""
-    try:
+def hash_upload(
+    data: bytes, *, dihedral: bool = True, limits: DecodeConfig | None = None
+) -> MediaHashes:
+    """Hash an image or video held in memory; MediaError if it is neither.
+
+    `limits` (default: `DecodeConfig()`) gives the pixel budget of images and
+    the frame and duration budgets of videos (MediaTooLargeError past them).
+    """
+    limits = limits or DecodeConfig()
+    if looks_like_image(data):
+        check_pixels(data, max_pixels=limits.max_pixels)
         return hash_image(data, dihedral=dihedral)
-    except UnreadableMediaError:
-        pass  # not an image: try it as a video
     md5 = Md5Hash(hashlib.md5(data, usedforsecurity=False).hexdigest())
-    return MediaHashes(md5, (), _video(data))
+    return MediaHashes(md5, (), _video(data, limits, md5))
 
 
-def _video(data: bytes) -> VideoHash:
+def _video(data: bytes, limits: DecodeConfig, md5: Md5Hash) -> VideoHash:
     if not hasattr(os, "memfd_create"):
         raise UnreadableMediaError(
             "not a readable image, and videos can only be hashed in memory on "
@@ -73,8 +89,15 @@ def _video(data: bytes) -> VideoHash:
             written = os.write(descriptor, view)
             view = view[written:]
         try:
-            return video_hash(f"/proc/self/fd/{descriptor}")
-        except MediaError as error:
+            return video_hash(
+                f"/proc/self/fd/{descriptor}",
+                md5=md5,
+                time_limit=limits.timeout_seconds,
+                max_seconds=limits.video_max_seconds,
+                frame_budget=limits.video_max_frames,
+                sample_frames=limits.video_sample_frames,
+            )
+        except UnreadableMediaError as error:
             raise UnreadableMediaError(
                 f"the upload is neither an image nor a video that can be hashed: "
                 f"{error}"
