@@ -1,4 +1,4 @@
-"""Pooled PostgreSQL connections: a connection cut while idle is replaced."""
+"""Engines: idle PostgreSQL connections are replaced; errors show no values."""
 
 from __future__ import annotations
 
@@ -45,5 +45,56 @@ def test_a_busy_connection_is_not_pinged_and_a_cut_one_resets_the_pool() -> None
             # The disconnect invalidated the pool: the next one is fresh.
             with engine.connect() as connection:
                 assert connection.execute(text("SELECT 1")).scalar() == 1
+        finally:
+            engine.dispose()
+
+
+def test_a_database_error_shows_no_values(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Neither the error's text nor a logged traceback carries a bound value
+    (SQL parameters hidden; PostgreSQL's DETAIL line, which quotes the row,
+    dropped)."""
+    import logging
+    import traceback
+
+    from sqlalchemy.exc import IntegrityError
+
+    from reclaim.registry import schema
+
+    secret = "CASE7SECRET9"  # a value that must never reach an error or a log
+    insert = text(
+        "INSERT INTO cases (number, pin_hash, program, status, created_at) "
+        "VALUES (:number, :pin, 'adult', 'active', CURRENT_TIMESTAMP)"
+    )
+    engine = db.make_engine(database_url)
+    try:
+        schema.upgrade(engine)
+        with engine.begin() as connection:
+            connection.execute(insert, {"number": secret, "pin": secret + "pin"})
+        with pytest.raises(IntegrityError) as caught, engine.begin() as connection:
+            connection.execute(insert, {"number": secret, "pin": secret + "pin"})
+        error = caught.value
+        with caplog.at_level(logging.ERROR):
+            logging.getLogger("reclaim.api.errors").error(
+                "internal error: %s", type(error).__name__, exc_info=error
+            )
+        shown = "".join(traceback.format_exception(error)) + caplog.text
+        assert "INSERT INTO cases" in shown  # the statement is shown
+        assert "unique" in shown.lower()  # and what went wrong
+        assert secret not in shown
+    finally:
+        engine.dispose()
+
+
+def test_every_engine_hides_parameters(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from reclaim.matcher.store import open_engine
+
+    for engine in (
+        db.make_engine(f"sqlite:///{tmp_path}/registry.db"),
+        open_engine(f"sqlite:///{tmp_path}/matcher.db"),
+    ):
+        try:
+            assert engine.hide_parameters
         finally:
             engine.dispose()

@@ -78,11 +78,14 @@ def open_engine(url: str) -> Engine:
     """An engine on the store; SQLite files get WAL and durable commits."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        # hide_parameters: no error or log shows the hashes bound to a query.
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
-        url, connect_args={"check_same_thread": False, "timeout": 30}
+        url,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        hide_parameters=True,
     )
 
     @event.listens_for(engine, "connect")

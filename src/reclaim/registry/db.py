@@ -4,6 +4,12 @@ SQLite runs in WAL mode with `synchronous=FULL` (an answered request survives
 a power cut), foreign keys on, and write transactions opened with
 `BEGIN IMMEDIATE`, so two writers queue instead of failing. Reads use plain
 `BEGIN` and never block writers. PostgreSQL uses psycopg 3.
+
+Every engine hides SQL parameters (`hide_parameters=True`): a database error's
+text, and so any traceback logged for it, shows the statement but never the
+values bound to it (hashes, case numbers, PIN hashes). PostgreSQL repeats
+values in its DETAIL line ("Key (number)=(...) already exists"), so that line
+is dropped from an error's text too (it stays in `error.orig.diag`).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,10 +38,26 @@ def make_engine(url: str) -> Engine:
         return _sqlite_engine(url)
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg"))
-    engine = create_engine(url, pool_size=10, max_overflow=20)
+    engine = create_engine(
+        url, pool_size=10, max_overflow=20, hide_parameters=HIDE_PARAMETERS
+    )
     _ping_when_idle(engine)
+    event.listen(engine, "handle_error", _drop_detail)
     return engine
 
+
+def _drop_detail(context: ExceptionContext) -> None:
+    """Keep only the first line of PostgreSQL's message: the rest (DETAIL,
+    HINT, CONTEXT) may quote the values of a row."""
+    # SQLAlchemy's exception copied the driver's text when it was made.
+    for error in (context.original_exception, context.sqlalchemy_exception):
+        if error is None or not error.args or not isinstance(error.args[0], str):
+            continue
+        error.args = (error.args[0].split("\n", 1)[0], *error.args[1:])
+
+
+#: No error message or log shows the values bound to a statement.
+HIDE_PARAMETERS = True
 
 #: A pooled connection unused for this long is checked before it is lent.
 IDLE_PING_SECONDS = 5.0
@@ -72,7 +94,9 @@ def _sqlite_engine(url: str) -> Engine:
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
-        url, connect_args={"check_same_thread": False, "timeout": 30}
+        url,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        hide_parameters=HIDE_PARAMETERS,
     )
 
     @event.listens_for(engine, "connect")
