@@ -163,3 +163,53 @@ def test_authentication_headers(
     assert_error_shape(
         httpx.get(url, headers=good, params={"nextPageToken": "zzz"}), 422
     )
+
+
+def test_submit_hashes_keeps_the_per_request_and_per_case_limits(
+    server: str, platform_key: str, registry: Registry
+) -> None:
+    """At most 1,000 records a request and 5,000 hashes in the platform's case
+    (`max_hashes_per_request`, `max_hashes_per_case`, as for a person)."""
+    per_request = registry.settings.max_hashes_per_request
+    per_case = registry.settings.max_hashes_per_case
+    assert (per_request, per_case) == (1000, 5000)
+    headers = {
+        "x-functions-key": platform_key,
+        "Ocp-Apim-Subscription-Key": platform_key,
+    }
+    values = [f"{n:032x}" for n in range(1, per_case + 2)]
+
+    def submit(batch: list[str]) -> httpx.Response:
+        records = [{"signalType": "VideoMD5", "hashValue": v} for v in batch]
+        return httpx.post(
+            f"{server}/stopncii/v1/SubmitHashes",
+            json={"hashRecords": records},
+            headers=headers,
+            timeout=60,
+        )
+
+    def listed() -> int:
+        records = registry.exchange_fetch(
+            registry.authenticate(platform_key),
+            start_timestamp=0,
+            token=None,
+            page_size=10_000,
+        ).records
+        return len(records)
+
+    too_many = assert_error_shape(submit(values[: per_request + 1]), 422)
+    assert "1001 hashRecords in one request is too many: at most 1000" in str(
+        too_many["error"]
+    )
+    assert listed() == 0
+    for start in range(0, per_case, per_request):
+        reply = submit(values[start : start + per_request])
+        assert reply.status_code == 200, reply.text
+    assert listed() == per_case
+    full = assert_error_shape(submit(values[-2:]), 422)  # one held, one new
+    assert "at most 5000" in str(full["error"]) and "adds 1 hashes" in str(
+        full["error"]
+    )
+    # A retry of hashes the case holds adds nothing, so it still fits.
+    assert submit(values[:10]).status_code == 200
+    assert listed() == per_case

@@ -35,9 +35,9 @@ from reclaim.registry.cases import CaseStatus
 from reclaim.registry.errors import InvalidRequestError
 from reclaim.registry.feed import utcnow
 from reclaim.registry.feedback import FeedbackItem, FeedbackValue
-from reclaim.registry.hashlist import HashStatus, attach
+from reclaim.registry.hashlist import HashStatus, attach, case_hash_count
 from reclaim.registry.identifiers import new_case_number
-from reclaim.registry.models import Case, Feedback, HashRecord, Platform
+from reclaim.registry.models import Case, CaseHash, Feedback, HashRecord, Platform
 from reclaim.registry.platforms import PlatformIdentity
 from reclaim.registry.submissions import SubmittedHash
 
@@ -364,12 +364,15 @@ def feedback_item(value: object, feedback: object, tags: object) -> FeedbackItem
 def platform_case(session: Session, platform: PlatformIdentity) -> Case:
     """The open case that holds hashes this platform submitted itself."""
     program = "adult" if "adult" in platform.programs else platform.programs[0]
+    # Locked: two submissions of one platform count its case's size in turn.
     case = session.scalars(
-        select(Case).where(
+        select(Case)
+        .where(
             Case.platform_id == platform.id,
             Case.program == program,
             Case.status == CaseStatus.ACTIVE.value,
         )
+        .with_for_update()
     ).first()
     if case is None:
         case = Case(
@@ -385,8 +388,58 @@ def platform_case(session: Session, platform: PlatformIdentity) -> Case:
     return case
 
 
+def check_request_size(count: int, *, limit: int) -> None:
+    """Refuse a SubmitHashes request of more than `limit` records (the
+    registry's `max_hashes_per_request`, as for a person's request)."""
+    if count > limit:
+        raise InvalidRequestError(
+            f"{count} hashRecords in one request is too many: at most {limit}; "
+            "send the rest in another request"
+        )
+
+
 def submit(
-    session: Session, platform: PlatformIdentity, hashes: Sequence[SubmittedHash]
+    session: Session,
+    platform: PlatformIdentity,
+    hashes: Sequence[SubmittedHash],
+    *,
+    max_per_case: int,
 ) -> list[int]:
-    """Add a platform's own hashes to its case; returns changed record ids."""
-    return [a.id for a in attach(session, platform_case(session, platform), hashes)]
+    """Add a platform's own hashes to its case; returns changed record ids.
+
+    The case holds at most `max_per_case` hashes, as a person's does; hashes
+    it already holds are not counted again (a retried request still fits).
+    """
+    case = platform_case(session, platform)
+    held = case_hash_count(session, case)
+    if held + len(hashes) > max_per_case:
+        distinct = len({(h.signal_type.value, h.digest) for h in hashes})
+        fresh = distinct - _already_held(session, case, hashes)
+        if held + fresh > max_per_case:
+            raise InvalidRequestError(
+                f"this request adds {fresh} hashes to the {held} your platform "
+                f"has submitted, and its case holds at most {max_per_case}: send "
+                f"at most {max(max_per_case - held, 0)} new hashes, or ask the "
+                "registry's operator about the rest"
+            )
+    return [a.id for a in attach(session, case, hashes)]
+
+
+def _already_held(session: Session, case: Case, hashes: Sequence[SubmittedHash]) -> int:
+    """How many distinct hashes of `hashes` the case holds already."""
+    wanted = {(h.signal_type.value, h.digest) for h in hashes}
+    digests = sorted({digest for _, digest in wanted})
+    found = 0
+    for start in range(0, len(digests), CHUNK):
+        query = (
+            select(HashRecord.signal_type, HashRecord.digest)
+            .join(CaseHash, CaseHash.hash_id == HashRecord.id)
+            .where(
+                CaseHash.case_id == case.id,
+                HashRecord.digest.in_(digests[start : start + CHUNK]),
+            )
+        )
+        found += sum(
+            1 for kind, digest in session.execute(query) if (kind, digest) in wanted
+        )
+    return found

@@ -405,6 +405,7 @@ class Registry:
         self, platform: PlatformIdentity, records: Sequence[Mapping[str, object]]
     ) -> int:
         """StopNCII SubmitHashes: a platform adds hashes it found itself."""
+        exchange.check_request_size(len(records), limit=self._per_request_limit())
         hashes, notes, problems = [], [], []
         for index, record in enumerate(records):
             try:
@@ -431,11 +432,14 @@ class Registry:
                 "none was stored",
                 problems or ["hashRecords: expected at least one record"],
             )
-        if len(hashes) > MAX_PAGE:
-            raise InvalidRequestError(f"at most {MAX_PAGE} records per request")
 
         def work(session: Session) -> int:
-            changed = exchange.submit(session, platform, hashes)
+            changed = exchange.submit(
+                session,
+                platform,
+                hashes,
+                max_per_case=self.settings.max_hashes_per_case,
+            )
             _, _, disputed = feedback.give(
                 session,
                 platform,
