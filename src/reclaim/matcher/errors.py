@@ -7,8 +7,8 @@ ReclaimError
       |    +-- SourceUnavailable   unreachable, timed out or a 5xx answer
       |    +-- SourceRejected      the key was refused (revoked, wrong) or 4xx
       +-- QueryError           a match query that cannot be answered (bad input)
-      +-- BusyError            every upload decoder is busy and the queue full
       +-- NotReadyError        a source has no complete list yet: retry later
+      +-- BusyError            every upload decoder is busy and the queue full
       +-- ReviewError          a review action that cannot be done
            +-- UnknownMatchError   no match has that id
            +-- DecisionError       not a decision (or state) the queue knows

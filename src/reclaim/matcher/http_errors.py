@@ -61,9 +61,9 @@ def install(app: FastAPI) -> None:
                 503, str(error), headers={"Retry-After": str(error.retry_after)}
             )
         if isinstance(error, BusyError):
-            busy = error_response(503, str(error))
-            busy.headers["Retry-After"] = str(error.retry_after)
-            return busy
+            return error_response(
+                503, str(error), headers={"Retry-After": str(error.retry_after)}
+            )
         details = error.details if isinstance(error, BadQueryError) else []
         return error_response(422, str(error), details)
 
