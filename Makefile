@@ -70,6 +70,7 @@ bench: setup
 	$(BIN)/python bench/video_speed.py
 	$(BIN)/python bench/web_pdq.py
 	$(BIN)/python bench/registry_load.py
+	$(BIN)/python bench/durability.py
 	$(BIN)/python bench/pdq_conformance.py
 	$(BIN)/python bench/matcher_index.py
 	$(BIN)/python bench/matcher_sync.py
