@@ -35,22 +35,37 @@ PROMISES: dict[str, str] = {
         for heavy in ("fastapi", "sqlalchemy", "faiss", "threatexchange"):
             assert importlib.util.find_spec(heavy) is None, heavy
     """,
-    # The registry: migrate a SQLite database, build the app, serve the page.
+    # The registry: migrate a SQLite database, then `reclaim serve` the API,
+    # the page and the browser libraries it carries.
     "server": """
-        import os, subprocess, sys
+        import os, socket, subprocess, sys, time
         from pathlib import Path
-        from starlette.testclient import TestClient
+        import httpx
         from reclaim.api.app import create_app
-        from reclaim.config import Settings
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
         url = "sqlite:///" + str(Path("registry.db").resolve())
-        env = dict(os.environ, RECLAIM_DATABASE_URL=url)
+        env = dict(os.environ, RECLAIM_DATABASE_URL=url, RECLAIM_PORT=str(port))
         reclaim = str(Path(sys.executable).with_name("reclaim"))
         subprocess.run([reclaim, "db", "upgrade"], env=env, check=True)
-        with TestClient(create_app(Settings(database_url=url))) as client:
-            assert client.get("/healthz").status_code == 200
-            page = client.get("/")
-            assert page.status_code == 200, page.status_code
-            assert client.get("/static/vendor/hash-wasm.mjs").status_code == 200
+        server = subprocess.Popen([reclaim, "serve"], env=env)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    httpx.get(base + "/healthz").raise_for_status()
+                    break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline, "reclaim serve did not start"
+                    time.sleep(0.2)
+            for path in ("/", "/static/vendor/hash-wasm.mjs", "/docs"):
+                answer = httpx.get(base + path)
+                assert answer.status_code == 200, (path, answer.status_code)
+        finally:
+            server.terminate()
+            server.wait(30)
     """,
     # The platform matcher's service and CLI.
     "matcher": """
