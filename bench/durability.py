@@ -33,6 +33,11 @@ def main() -> int:
     parser.add_argument(
         "--database", choices=["sqlite", "postgres", "both"], default="both"
     )
+    parser.add_argument(
+        "--no-keys",
+        action="store_true",
+        help="send no Idempotency-Key (as clients did before): orphans show up",
+    )
     options = parser.parse_args()
     if options.clients < 1 or options.seconds <= 0 or options.kills < 0:
         parser.error("expected --clients >= 1, --seconds > 0 and --kills >= 0")
@@ -45,6 +50,7 @@ def main() -> int:
             "clients": options.clients,
             "seconds": options.seconds,
             "kills": options.kills,
+            "keys": not options.no_keys,
         }
         if name == "sqlite":
             with tempfile.TemporaryDirectory() as folder:

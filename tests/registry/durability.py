@@ -168,11 +168,14 @@ class Run:
         seconds: float,
         kills: int,
         seed: int = 14,
+        keys: bool = True,
     ) -> None:
         self.database_url = database_url
         self.clients = clients
         self.seconds = seconds
         self.kill_count = kills
+        #: Send an Idempotency-Key with each creation (False: as before keys).
+        self.keys = keys
         self.figures = Figures(database=name, clients=clients)
         self.rng = random.Random(seed)
         self.shared = [random_pdq(self.rng) for _ in range(12)]
@@ -274,8 +277,8 @@ class Run:
             "program": "adult",
             "hashes": [{"type": "pdq", "value": h, "quality": 100} for h in hashes],
         }
-        key = secrets.token_urlsafe(16)
-        response, _ = self.send(http, "/api/v1/cases", body, **{"Idempotency-Key": key})
+        headers = {"Idempotency-Key": secrets.token_urlsafe(16)} if self.keys else {}
+        response, _ = self.send(http, "/api/v1/cases", body, **headers)
         if response.status_code != 201:
             self._problem(f"creation answered {response.status_code}: {response.text}")
             return None
