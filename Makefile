@@ -74,6 +74,7 @@ bench: setup
 	$(BIN)/python bench/pdq_conformance.py
 	$(BIN)/python bench/matcher_index.py
 	$(BIN)/python bench/matcher_sync.py
+	$(BIN)/python bench/bombs.py
 	$(BIN)/python bench/robustness.py
 	$(BIN)/python bench/robust_scale.py --pictures 100000 --design current
 	$(BIN)/python bench/robust_scale.py --pictures 100000 --design compact
