@@ -53,6 +53,16 @@ def test_the_retired_forwarded_for_setting_stops_with_its_replacement() -> None:
     assert Settings.from_env({"RECLAIM_TRUST_FORWARDED_FOR": "false"}) == Settings()
 
 
+def test_a_short_metrics_token_is_refused_without_echoing_it() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"RECLAIM_METRICS_TOKEN": "hunter2"})
+    assert "RECLAIM_METRICS_TOKEN=<7 characters> is not valid" in str(caught.value)
+    assert "hunter2" not in str(caught.value)
+    token = "t" * 32
+    settings = Settings.from_env({"RECLAIM_METRICS_TOKEN": token})
+    assert settings.metrics_token == token and token not in repr(settings)
+
+
 def test_every_setting_is_documented() -> None:
     text = DOCS.read_text()
     for setting in SETTINGS:

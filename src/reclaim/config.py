@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from reclaim.errors import ReclaimError
@@ -29,6 +29,8 @@ class Setting:
     default: str
     help: str
     parse: Callable[[str], Any]
+    #: A secret's value is never echoed in an error.
+    secret: bool = False
 
 
 def _positive_int(text: str) -> int:
@@ -55,6 +57,15 @@ def _rate(text: str) -> tuple[int, int]:
 
 
 def _optional(text: str) -> str | None:
+    return text or None
+
+
+def _token(text: str) -> str | None:
+    """'' -> None; otherwise a secret of at least 32 characters."""
+    if text and len(text) < 32:
+        raise ValueError(
+            "expected at least 32 characters (e.g. `openssl rand -hex 32`), or nothing"
+        )
     return text or None
 
 
@@ -234,6 +245,14 @@ SETTINGS: tuple[Setting, ...] = (
         "RECLAIM_TRUSTED_PROXIES, or TLS at the ASGI server. 0: never sent.",
         _non_negative_int,
     ),
+    Setting(
+        "metrics_token",
+        "",
+        "Bearer token of the operator's GET /metrics (Prometheus, no personal "
+        "data). Empty: /metrics is not served.",
+        _token,
+        secret=True,
+    ),
 )
 
 
@@ -261,6 +280,7 @@ class Settings:
     ncmec_url: str | None = None
     leave_url: str = "https://www.wikipedia.org/"
     hsts_max_age: int = 31_536_000
+    metrics_token: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -320,8 +340,9 @@ def _read(setting: Setting, env: Mapping[str, str]) -> Any:
     try:
         return setting.parse(text)
     except ValueError as error:
+        shown = f"<{len(text)} characters>" if setting.secret else repr(text)
         raise SettingsError(
-            f"{variable}={text!r} is not valid: {error}; default is {setting.default!r}"
+            f"{variable}={shown} is not valid: {error}; default is {setting.default!r}"
         ) from None
 
 

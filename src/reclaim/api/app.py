@@ -10,7 +10,7 @@ import anyio.to_thread
 from fastapi import Depends, FastAPI
 
 from reclaim import __version__, apidocs
-from reclaim.api import cases, errors, ncmec, platform, stopncii
+from reclaim.api import cases, errors, metrics, ncmec, platform, stopncii
 from reclaim.api.list_index import ListIndex
 from reclaim.api.middleware import SecurityHeaders
 from reclaim.api.ratelimit import Limiter, MemoryLimiter, RedisLimiter
@@ -80,6 +80,9 @@ def create_app(settings: Settings, registry: Registry | None = None) -> FastAPI:
     app.include_router(ncmec.router)
     app.include_router(web_routes.router)
     app.mount("/static", web_routes.static_files(), name="static")
+    if settings.metrics_token:  # the operator's; not served without a token
+        app.state.metrics = metrics.RegistryMetrics(service)
+        app.include_router(metrics.router)
 
     @app.get("/healthz", tags=["service"], summary="Liveness and schema check")
     async def healthz() -> dict[str, object]:
@@ -93,6 +96,8 @@ def create_app(settings: Settings, registry: Registry | None = None) -> FastAPI:
         hsts_max_age=settings.hsts_max_age,
         trusted_proxies=settings.trusted_proxies,
     )
+    if settings.metrics_token:  # outermost: counts every answer, 413s too
+        app.add_middleware(metrics.RequestMetrics, metrics=app.state.metrics)
     return app
 
 

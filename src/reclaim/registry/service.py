@@ -29,6 +29,7 @@ from reclaim.registry import (
     platforms,
     quarantine,
     schema,
+    stats,
 )
 from reclaim.registry.creation import NewCase
 from reclaim.registry.db import Database, make_engine
@@ -490,6 +491,11 @@ class Registry:
         """The newest audit events first."""
         with self.db.read() as session:
             return audit.read(session, limit=limit, action=action)
+
+    def counts(self) -> stats.Counts:
+        """Totals for the operator's metrics (nothing named), one snapshot."""
+        with self.db.read(snapshot=True) as session:
+            return stats.read(session)
 
     # ---- the NCMEC hash-sharing API ----------------------------------------
 
