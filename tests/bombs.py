@@ -35,6 +35,23 @@ def png_bomb(width: int, height: int, *, grey: bool = False) -> bytes:
     )
 
 
+def png_stripes(width: int, height: int) -> bytes:
+    """A valid RGB PNG of diagonal stripes: compresses well, and is not flat."""
+    squeeze = zlib.compressobj(6)
+    pattern = bytes((x * 7) % 256 for x in range(width * 3 + 600))
+    body = b"".join(
+        squeeze.compress(b"\x00" + pattern[i * 3 % 600 : i * 3 % 600 + width * 3])
+        for i in range(height)
+    )
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", header)
+        + _chunk(b"IDAT", body + squeeze.flush())
+        + _chunk(b"IEND", b"")
+    )
+
+
 def png_header_only(width: int, height: int) -> bytes:
     """A PNG whose header claims a size, with almost no pixel data."""
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)

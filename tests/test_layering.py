@@ -102,6 +102,7 @@ def test_the_matcher_imports_only_hashing_and_the_root() -> None:
         "reclaim.errors",
         "reclaim.config",
         "reclaim.body_limit",
+        "reclaim.memory",
         "reclaim.strict",
         "reclaim.apidocs",
         "reclaim.index",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import resource
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +15,10 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from reclaim.cli.main import app
+from reclaim.cli.memory import affordable_workers
 from reclaim.hashing import pdq_hash, pdq_hash_dihedral
+from reclaim.hashing.files import NO_MEMORY
+from tests.bombs import png_bomb, png_header_only, png_stripes
 
 
 @pytest.fixture
@@ -131,3 +136,84 @@ def test_videos_get_md5_and_vpdq(photos: dict[str, np.ndarray], tmp_path: Path) 
     assert row["vpdq_frames"] == 3  # frames 0, 10, 20 at 10 fps, one a second
     lines = row["vpdq"].strip().splitlines()
     assert [line.split(",")[0] for line in lines] == ["0", "10", "20"]
+
+
+def _gif_with_a_huge_screen() -> bytes:
+    """An 8x8 GIF whose header claims a 65535x65535 logical screen."""
+    buffer = io.BytesIO()
+    Image.new("P", (8, 8)).save(buffer, "GIF")
+    data = bytearray(buffer.getvalue())
+    data[6:10] = struct.pack("<HH", 65535, 65535)
+    return bytes(data)
+
+
+def _jpeg_claiming(width: int, height: int) -> bytes:
+    """A 16x16 JPEG whose frame header claims `width` x `height`."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), (1, 2, 3)).save(buffer, "JPEG")
+    data = buffer.getvalue()
+    at = data.find(b"\xff\xc0")
+    return data[: at + 5] + struct.pack(">HH", height, width) + data[at + 9 :]
+
+
+def test_decompression_bombs_get_one_clear_error_each(tmp_path: Path) -> None:
+    bombs = {
+        "wide.png": png_header_only(20_000, 20_000),
+        "screen.gif": _gif_with_a_huge_screen(),
+        "huge.jpg": _jpeg_claiming(65_000, 65_000),
+        "tall.png": png_header_only(10_001, 10_000),
+    }
+    for name, data in bombs.items():
+        (tmp_path / name).write_bytes(data)
+    code, out, err = _run("hash", str(tmp_path), "-f", "jsonl", "-j", "2")
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == len(bombs) + 1 and "4 of 4 files" in lines[-1]
+    for line in lines[:-1]:
+        assert "over the 100 MP limit: refused before decoding" in line
+    assert all(json.loads(row)["error"] for row in out.splitlines())
+
+
+def test_a_file_past_the_memory_ceiling_is_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The real ceiling is about 1.25 GB a process: lowered here to 64 MB,
+    # under what this 30 MP bomb (90 KB on disk) takes to decode.
+    monkeypatch.setattr("reclaim.cli.hash.PROCESS_BYTES", 64 * 2**20)
+    (tmp_path / "bomb.png").write_bytes(png_bomb(6000, 5000))
+    before = resource.getrlimit(resource.RLIMIT_DATA)
+    code, _, err = _run("hash", str(tmp_path / "bomb.png"), "-f", "jsonl")
+    assert code == 2
+    assert (
+        err.strip()
+        .splitlines()[0]
+        .endswith(
+            "bomb.png: not enough memory to decode a 6000x5000 image: shrink it "
+            "first, or allow the decoder more memory"
+        )
+    )
+    assert resource.getrlimit(resource.RLIMIT_DATA) == before  # put back
+
+
+def test_workers_fit_in_memory() -> None:
+    assert affordable_workers(16, memory=4 * 2**30) == 2
+    assert affordable_workers(3, memory=64 * 2**30) == 3
+    assert affordable_workers(8, memory=2**20) == 1
+
+
+def test_whatever_the_memory_ceiling_a_bomb_never_crashes_the_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 30 MP of diagonal stripes (350 KB): PDQ's exact pass on it takes float64
+    # planes after decoding, so some ceilings run out there, not in the decoder.
+    (tmp_path / "stripes.png").write_bytes(png_stripes(6000, 5000))
+    seen = set()
+    for megabytes in range(130, 260, 24):
+        monkeypatch.setattr("reclaim.cli.hash.PROCESS_BYTES", megabytes * 2**20)
+        code, _, err = _run("hash", str(tmp_path / "stripes.png"), "-f", "jsonl")
+        assert code in (0, 2), (megabytes, err)
+        if code == 2:
+            lines = err.strip().splitlines()
+            assert len(lines) == 2 and "not enough memory" in lines[0]
+            seen.add(lines[0].split(": ", 1)[1])
+    assert NO_MEMORY in seen or any("to decode a 6000x5000" in s for s in seen)

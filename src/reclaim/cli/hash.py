@@ -13,8 +13,10 @@ from rich.console import Console
 
 from reclaim.cli.batch import find_files, hash_with_progress
 from reclaim.cli.exits import ExitCode
+from reclaim.cli.memory import PROCESS_BYTES, affordable_workers
 from reclaim.cli.output import print_table, write_csv, write_jsonl
 from reclaim.hashing.files import FileHashes
+from reclaim.memory import memory_ceiling
 
 
 class OutputFormat(enum.StrEnum):
@@ -55,14 +57,21 @@ def hash_paths(
     ] = False,
     workers: Annotated[
         int,
-        typer.Option("--workers", "-j", min=1, help="Processes to hash with."),
+        typer.Option(
+            "--workers",
+            "-j",
+            min=1,
+            help="Processes to hash with (at most as many as memory holds).",
+        ),
     ] = os.cpu_count() or 1,
 ) -> None:
     """Hash images and videos here: PDQ, or MD5 + vPDQ for videos; digests of all.
 
     Nothing is uploaded. Hashes with quality below 50 are marked unfit to
     submit. Files that cannot be hashed are reported on stderr, one line each,
-    and the exit code is 2 if any failed.
+    and the exit code is 2 if any failed. Each process may use about 1 GB
+    (a 100 MP image); a file that needs more, such as a decompression bomb,
+    fails with one line saying so.
     """
     errors = Console(stderr=True)
     results: list[FileHashes] = []
@@ -73,14 +82,15 @@ def hash_paths(
         else:
             files.append(found)
     order = {str(path): index for index, path in enumerate(files)}
-    hash_with_progress(
-        files,
-        dihedral=dihedral,
-        exact=exact,
-        workers=workers,
-        console=errors,
-        on_result=results.append,
-    )
+    with memory_ceiling(PROCESS_BYTES):  # workers inherit it
+        hash_with_progress(
+            files,
+            dihedral=dihedral,
+            exact=exact,
+            workers=affordable_workers(workers),
+            console=errors,
+            on_result=results.append,
+        )
     results.sort(key=lambda r: order.get(r.path, -1))
     _print(results, output_format)
     failed = [r for r in results if not r.ok]

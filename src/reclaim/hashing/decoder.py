@@ -222,6 +222,13 @@ def _too_large(
     )
 
 
+def _no_memory(width: int, height: int) -> MediaTooLargeError:
+    return MediaTooLargeError(
+        f"not enough memory to decode a {width}x{height} image: shrink it "
+        "first, or allow the decoder more memory"
+    )
+
+
 def draft_scale(width: int, height: int) -> int:
     """How much smaller than full size a JPEG of this size is decoded by default."""
     for scale in (8, 4, 2):
@@ -243,7 +250,10 @@ def _from_pil(image: Image.Image, *, exact: bool) -> DecodedImage:
     width, height = image.size
     if width * height > MAX_PIXELS:
         raise _too_large(width, height)
-    orientation = _orientation(image)
+    try:
+        orientation = _orientation(image)  # a PNG's EXIF may follow its pixels
+    except MemoryError:
+        raise _no_memory(width, height) from None
     scale = 1
     if not exact and image.format in {"JPEG", "MPO"} and image.mode in _DRAFTABLE_MODES:
         scale = draft_scale(width, height)
@@ -260,10 +270,7 @@ def _from_pil(image: Image.Image, *, exact: bool) -> DecodedImage:
                 image = image.convert("RGB")
             pixels = np.asarray(image)
     except MemoryError:
-        raise MediaTooLargeError(
-            f"not enough memory to decode a {width}x{height} image: shrink it "
-            "first, or allow the decoder more memory"
-        ) from None
+        raise _no_memory(width, height) from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise UnreadableMediaError(
             f"the image is truncated or corrupt: {error}"

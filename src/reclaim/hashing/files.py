@@ -37,6 +37,13 @@ VIDEO_SUFFIXES = frozenset(
 )
 
 
+#: Why a file has no hashes when hashing it needed more memory than allowed.
+NO_MEMORY = (
+    "not enough memory to hash this file (a decompression bomb, or a very "
+    "large image or video): shrink it first, or hash it on a larger device"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class FileHashes:
     """Everything `reclaim hash` reports for one file."""
@@ -98,6 +105,8 @@ def hash_file(
             return FileHashes(name, digests, video=video)
         except MediaError as error:
             return FileHashes(name, digests, error=str(error))
+        except MemoryError:
+            return FileHashes(name, digests, error=NO_MEMORY)
     try:
         if expand and not dihedral:
             whole, *views = submission_hashes(name, exact=exact)
@@ -105,5 +114,7 @@ def hash_file(
         features = pdq_features(name, exact=exact, dihedral=dihedral)
     except MediaError as error:
         return FileHashes(name, digests, error=str(error))
+    except MemoryError:  # past the process's memory ceiling, after decoding
+        return FileHashes(name, digests, error=NO_MEMORY)
     variants = tuple(features.dihedral()) if dihedral else ()
     return FileHashes(name, digests, features.hash(), variants)

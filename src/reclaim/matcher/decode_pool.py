@@ -27,7 +27,6 @@ import asyncio
 import logging
 import math
 import multiprocessing
-import os
 import queue as queues
 import resource
 import signal
@@ -41,6 +40,7 @@ from reclaim.hashing import MediaError, MediaTooLargeError, UnreadableMediaError
 from reclaim.matcher.config import DecodeConfig
 from reclaim.matcher.errors import BusyError
 from reclaim.matcher.media import MediaHashes, hash_upload
+from reclaim.memory import data_bytes, memory_ceiling
 
 logger = logging.getLogger(__name__)
 
@@ -252,42 +252,48 @@ class _Worker:
 def _serve(pipe: Connection, limits: DecodeConfig) -> None:
     """A worker's life: set its limits, then hash uploads until the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the matcher handles Ctrl-C
-    start = _limit_memory(limits.memory_mb)
-    while True:
-        try:
-            dihedral = pipe.recv()
-            data = pipe.recv_bytes()
-        except (EOFError, OSError):
-            return
-        except MemoryError:
-            pipe.send(("error", _out_of_memory(limits), True))
-            return
-        _limit_cpu(limits.cpu_seconds)
-        retire = False
-        answer: tuple[str, object]
-        try:
-            answer = ("ok", hash_upload(data, dihedral=dihedral, limits=limits))
-        except MediaTooLargeError as error:
-            # Often a failed allocation: the heap may be left fragmented.
-            answer, retire = ("error", error), True
-        except MediaError as error:
-            answer = ("error", error)
-        except MemoryError:
-            # The heap may be in a poor state after this: start afresh.
-            answer, retire = ("error", _out_of_memory(limits)), True
-        except Exception as error:  # noqa: BLE001 - reported, never raised here
-            answer, retire = ("bug", type(error).__name__), True
-        del data
-        # Memory the allocator kept from a large job counts against the next.
-        held = _data_bytes()
-        if start is not None and held is not None:
-            retire = retire or held - start > limits.memory_mb * 2**20 // 2
-        try:
-            pipe.send((*answer, retire))
-        except (OSError, MemoryError):
-            return
-        if retire:
-            return
+    with memory_ceiling(limits.memory_mb * 2**20) as start:
+        if start is None:  # not Linux: the wall-time limit still holds
+            logger.warning("cannot read a decode worker's memory: no limit set")
+        while _serve_one(pipe, limits, start):
+            pass
+
+
+def _serve_one(pipe: Connection, limits: DecodeConfig, start: int | None) -> bool:
+    """Hash one upload from the pipe; False when the worker should end."""
+    try:
+        dihedral = pipe.recv()
+        data = pipe.recv_bytes()
+    except (EOFError, OSError):
+        return False
+    except MemoryError:
+        pipe.send(("error", _out_of_memory(limits), True))
+        return False
+    _limit_cpu(limits.cpu_seconds)
+    retire = False
+    answer: tuple[str, object]
+    try:
+        answer = ("ok", hash_upload(data, dihedral=dihedral, limits=limits))
+    except MediaTooLargeError as error:
+        # Often a failed allocation: the heap may be left fragmented.
+        answer, retire = ("error", error), True
+    except MediaError as error:
+        answer = ("error", error)
+    except MemoryError:
+        # The heap may be in a poor state after this: start afresh.
+        answer, retire = ("error", _out_of_memory(limits)), True
+    except Exception as error:  # noqa: BLE001 - reported, never raised here
+        answer, retire = ("bug", type(error).__name__), True
+    del data
+    # Memory the allocator kept from a large job counts against the next.
+    held = data_bytes()
+    if start is not None and held is not None:
+        retire = retire or held - start > limits.memory_mb * 2**20 // 2
+    try:
+        pipe.send((*answer, retire))
+    except (OSError, MemoryError):
+        return False
+    return not retire
 
 
 def _out_of_memory(limits: DecodeConfig) -> MediaTooLargeError:
@@ -295,35 +301,6 @@ def _out_of_memory(limits: DecodeConfig) -> MediaTooLargeError:
         f"hashing the upload needs more than the {limits.memory_mb} MB a decode "
         "worker may use: send a smaller file, or raise [decode] memory_mb"
     )
-
-
-def _limit_memory(extra_mb: int) -> int | None:
-    """Let this process allocate `extra_mb` more than it holds now, no more.
-
-    Returns what it holds now (bytes), or None where that cannot be read.
-    """
-    held = _data_bytes()
-    if held is None:  # not Linux: no /proc; the wall-time limit still holds
-        logger.warning("cannot read this worker's memory use: no memory limit set")
-        return None
-    limit = held + extra_mb * 2**20
-    _, hard = resource.getrlimit(resource.RLIMIT_DATA)
-    if hard != resource.RLIM_INFINITY:
-        limit = min(limit, hard)
-    resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
-    return held
-
-
-def _data_bytes() -> int | None:
-    """This process's private data size (VmData), which RLIMIT_DATA bounds."""
-    try:
-        with open(f"/proc/{os.getpid()}/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmData:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
 
 
 def _limit_cpu(seconds: float) -> None:
