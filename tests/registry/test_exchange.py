@@ -108,6 +108,9 @@ def test_merged_status() -> None:
     assert merged_status(["removed"]) == "removed"
 
 
+# Sleeps a second to tell the records' times apart: times to the microsecond
+# (at whole minutes, a restart re-delivers the minute: tests/registry/test_feed.py).
+@pytest.mark.usefixtures("precise_feed_times")
 def test_feedback_moves_its_record_forward_in_both_feeds(registry: Registry) -> None:
     import time
 
