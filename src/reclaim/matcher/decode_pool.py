@@ -115,6 +115,12 @@ class DecodePool:
         """In a pool thread: take an idle worker, hash, give the worker back."""
         worker = self._idle.get()
         try:
+            if self._closed:  # stopped while this upload waited
+                raise BusyError(
+                    "the matcher is shutting down: send the upload again in "
+                    f"{RETRY_AFTER_SECONDS} s",
+                    retry_after=RETRY_AFTER_SECONDS,
+                )
             return worker.run(data, dihedral)
         finally:
             self._idle.put(worker)
