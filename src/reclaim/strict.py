@@ -20,6 +20,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
+from starlette.routing import Match
 
 #: How deep a body may nest before the check stops looking (JSON parsers
 #: refuse far deeper documents; ours are two or three levels).
@@ -97,6 +98,42 @@ class ErrorReply(BaseModel):
     error: str
     errors: list[str]
     status: int
+
+
+#: FastAPI's detail for a body it could not parse (not UTF-8, nested too deep).
+_UNPARSED = "There was an error parsing the body"
+
+
+def http_error(status: int, detail: object) -> tuple[int, str]:
+    """The status and message both services answer an HTTP exception with.
+
+    A body that cannot be parsed is bad input like any other (422), not
+    FastAPI's bare 400.
+    """
+    if status == 400 and detail == _UNPARSED:
+        return 422, (
+            "the request body could not be read as JSON (not UTF-8, or nested "
+            "too deeply): send a UTF-8 JSON document"
+        )
+    if status == 404 and detail == "Not Found":
+        return 404, "no such endpoint"
+    if status == 405:
+        return 405, "method not allowed here"
+    return status, str(detail)
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method the app serves at the request's path, for a 405's Allow.
+
+    Starlette names only the first route that matched the path, though a path
+    often has a GET route and a POST route.
+    """
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "\x00"})
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
 
 
 def validation_problems(errors: Sequence[Any]) -> list[str]:

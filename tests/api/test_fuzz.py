@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import tempfile
 import zlib
 from collections.abc import Iterator
@@ -21,12 +22,18 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
+    allow_header_conformance,
     content_type_conformance,
+    ensure_resource_availability,
+    ignored_auth,
+    missing_required_header,
     negative_data_rejection,
+    positive_data_acceptance,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
     unsupported_method,
+    use_after_free,
 )
 
 from reclaim.api.app import create_app
@@ -40,17 +47,20 @@ from tests.conftest import random_pdq
 #: Schemathesis's coverage phase (boundary values, wrong types, missing
 #: fields, other methods) runs on top of these examples.
 FUZZ = settings(
-    max_examples=25,
+    # A longer run: RECLAIM_FUZZ_EXAMPLES=500 (make bench does).
+    max_examples=int(os.environ.get("RECLAIM_FUZZ_EXAMPLES", "25")),
     deadline=None,
     # `fuzzed` is function-scoped on purpose: each operation gets a fresh
     # registry, which its examples then share (state piling up is realistic).
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 
-#: Every response must: not be a 5xx; have a documented status, media type,
-#: headers and body; refuse schema-violating input; answer undocumented
-#: methods with 405; and, for errors, have the one error shape
-#: (`canonical_error`).
+#: Every check schemathesis has: every response must not be a 5xx; have a
+#: documented status, media type, headers and body; refuse schema-violating
+#: input and accept schema-valid input (below); answer undocumented methods
+#: with 405 and an Allow header; and, for errors, have the one error shape
+#: (`canonical_error`). The stateful and authentication checks apply where
+#: the schema gives them something to check.
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -58,15 +68,32 @@ CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
     negative_data_rejection,
+    positive_data_acceptance,
+    missing_required_header,
     unsupported_method,
+    allow_header_conformance,
+    use_after_free,
+    ensure_resource_availability,
+    ignored_auth,
 ]
 
 #: Schemathesis's default statuses for refused input, plus 413: the body
 #: limit is enforced before the body is read, so an over-long list of hashes
 #: gets 413 rather than 422.
 REFUSED = [400, 401, 403, 404, 405, 406, 409, 413, 415, 422, 428, 429]
+#: Schema-valid input is accepted, or refused for what a schema cannot say:
+#: no key or another platform's (401/403), no such case or a wrong PIN
+#: (404), a closed case (409), a hex string that is not a PDQ hash or a
+#: flat image's (422), a rate limit (429). Never 400, 413 or 415: the
+#: schema's shapes, sizes and media types are the server's.
+ACCEPTED = ["2XX", 401, 403, 404, 409, 422, 429]
 CONFIG = schemathesis.Config.from_dict(
-    {"checks": {"negative_data_rejection": {"expected-statuses": REFUSED}}}
+    {
+        "checks": {
+            "negative_data_rejection": {"expected-statuses": REFUSED},
+            "positive_data_acceptance": {"expected-statuses": ACCEPTED},
+        }
+    }
 )
 
 OPERATIONS = {
@@ -345,6 +372,19 @@ EDGES = {
             {"signalType": "VideoMD5", "hashValue": "CD" * 16},
         ]}},
     ),
+    "quality as text": (
+        "POST", "/api/v1/cases", {"json": {"program": "adult", "hashes": [
+            {"type": "md5", "value": "ab" * 16, "quality": "90"}
+        ]}},
+    ),
+    "NUL in a StopNCII tag": (
+        "POST", "/stopncii/v1/SubmitFeedback", {"json": {"hashFeedbacks": [
+            {"hashValue": "ab" * 16, "feedbackValue": "Blocked", "tags": ["a\x00"]}
+        ]}},
+    ),
+    "NUL in a query": (
+        "GET", "/stopncii/v1/FetchHashes", {"params": {"nextPageToken": "1\x00"}}
+    ),
     "body not UTF-8": (
         "POST", "/api/v1/cases",
         {"content": b"\xff", "headers": {"content-type": "application/json"}},
@@ -360,6 +400,8 @@ def test_edge_requests_get_documented_answers(fuzzed: Fuzzed, name: str) -> None
     response = _send(fuzzed.app, method, path, headers=headers, **request)
     documented = api.raw_schema["paths"][path][method.lower()]["responses"]
     assert response.status_code < 500, response.text
+    if name.startswith(("NUL", "quality")):
+        assert response.status_code == 422, response.text
     assert str(response.status_code) in documented, response.text
     if response.status_code >= 400:
         assert_error_shape(response.status_code, response.content)

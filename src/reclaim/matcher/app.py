@@ -90,19 +90,16 @@ def create_app(service: MatcherService, *, background: bool = False) -> FastAPI:
         app.add_middleware(RequireToken, token=config.token)
     app.add_middleware(SecurityHeaders)
 
-    async def ready() -> None:
-        """503 until every source has a complete list (see `/readyz`)."""
-        service.require_ready()
-
     @app.post(
         "/v1/match",
         summary="Match a batch of hashes",
         response_model=MatchReply,
         response_model_exclude_none=True,
         responses=MATCH_ERRORS,
-        dependencies=[Depends(ready)],
     )
     def match(body: MatchRequest) -> dict[str, Any]:
+        # After validation: a malformed request is 422 even before the first sync.
+        service.require_ready()
         if len(body.hashes) > config.max_batch:
             raise BadQueryError(
                 f"{len(body.hashes)} hashes in one request is too many: at most "
@@ -126,7 +123,6 @@ def create_app(service: MatcherService, *, background: bool = False) -> FastAPI:
         response_model=MediaReply,
         response_model_exclude_none=True,
         responses=MATCH_ERRORS,
-        dependencies=[Depends(ready)],
         openapi_extra={
             "requestBody": {
                 "content": {"application/octet-stream": {}},
@@ -138,6 +134,7 @@ def create_app(service: MatcherService, *, background: bool = False) -> FastAPI:
         request: Request,
         reference: str | None = QueryParam(None, max_length=200),
     ) -> dict[str, Any]:
+        service.require_ready()  # 503 until every source has a complete list
         try:
             place = decoders.reserve()  # before the body is read: 503 when full
         except BusyError:

@@ -23,7 +23,7 @@ from reclaim.matcher.errors import (
     QueryError,
     UnknownMatchError,
 )
-from reclaim.strict import validation_problems
+from reclaim.strict import allowed_methods, http_error, validation_problems
 
 logger = logging.getLogger(__name__)
 
@@ -81,12 +81,12 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        message = {404: "no such endpoint", 405: "method not allowed here"}.get(
-            error.status_code, str(error.detail)
-        )
-        headers = dict(error.headers) if error.headers else None
-        return error_response(error.status_code, message, headers=headers)
+    async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        status, message = http_error(error.status_code, error.detail)
+        headers = dict(error.headers) if error.headers else {}
+        if status == 405:
+            headers["Allow"] = allowed_methods(request)
+        return error_response(status, message, headers=headers)
 
     @app.exception_handler(Exception)
     async def _internal(_: Request, error: Exception) -> JSONResponse:
