@@ -66,6 +66,8 @@ lint: $(TEST_STAMP)
 	$(BIN)/mypy --strict src
 
 bench: setup
+	RECLAIM_FUZZ_EXAMPLES=500 RECLAIM_FUZZ_DATABASES=sqlite,postgres \
+		$(BIN)/python -m pytest -q tests/api/test_fuzz.py tests/matcher/test_fuzz.py
 	$(BIN)/python bench/pdq_speed.py
 	$(BIN)/python bench/video_speed.py
 	$(BIN)/python bench/web_pdq.py

@@ -9,6 +9,7 @@ import os
 import tempfile
 import zlib
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ from reclaim.api.app import create_app
 from reclaim.config import Settings
 from reclaim.registry import db, schema
 from reclaim.registry.service import Registry
-from tests.conftest import random_pdq
+from tests.conftest import postgres_database, random_pdq
 
 #: Hypothesis budget per operation and test: enough to reach every handler
 #: with valid and invalid input, small enough for the file to take seconds.
@@ -111,9 +112,10 @@ OPERATIONS = {
 }
 
 
-def _migrated(directory: Path) -> Settings:
-    """Settings on a new, migrated SQLite database, with no practical rate limit."""
-    url = f"sqlite:///{directory}/r.db"
+def _migrated(directory: Path, url: str | None = None) -> Settings:
+    """Settings on a new, migrated database (SQLite in `directory` unless a URL
+    is given), with no practical rate limit."""
+    url = url or f"sqlite:///{directory}/r.db"
     engine = db.make_engine(url)
     schema.upgrade(engine)
     engine.dispose()
@@ -151,10 +153,22 @@ class Fuzzed:
     hashes: tuple[tuple[str, str], ...]  # listed (type, value) pairs
 
 
-@pytest.fixture
-def fuzzed(tmp_path: Path) -> Iterator[Fuzzed]:
+#: The databases fuzzed: SQLite in `make test`; `make bench` adds PostgreSQL
+#: (RECLAIM_FUZZ_DATABASES=sqlite,postgres).
+DATABASES = os.environ.get("RECLAIM_FUZZ_DATABASES", "sqlite").split(",")
+
+
+@pytest.fixture(params=DATABASES)
+def fuzzed(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Fuzzed]:
     """A registry with a platform, listed hashes and feedback, and its app."""
-    config = _migrated(tmp_path)
+    with ExitStack() as stack:
+        url = None
+        if request.param == "postgres":
+            url = stack.enter_context(postgres_database())
+        yield from _fuzzed(_migrated(tmp_path, url))
+
+
+def _fuzzed(config: Settings) -> Iterator[Fuzzed]:
     registry = Registry(config)
     _, key = registry.add_platform("fuzz", ["minor", "adult"])
     rng = np.random.default_rng(11)
