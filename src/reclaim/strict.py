@@ -13,6 +13,7 @@ documents the one error shape both services answer with.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -20,7 +21,6 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
-from starlette.routing import Match
 
 #: How deep a body may nest before the check stops looking (JSON parsers
 #: refuse far deeper documents; ours are two or three levels).
@@ -122,17 +122,18 @@ def http_error(status: int, detail: object) -> tuple[int, str]:
     return status, str(detail)
 
 
-def allowed_methods(request: Request) -> str:
+def allowed_methods(request: Request, given: str | None) -> str:
     """Every method the app serves at the request's path, for a 405's Allow.
 
-    Starlette names only the first route that matched the path, though a path
-    often has a GET route and a POST route.
+    Starlette names only the first route that matched the path (`given`),
+    though a path often has a GET route and a POST route: the published
+    schema names them all.
     """
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches({**request.scope, "method": "\x00"})
-        if match is not Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
+    methods = {m.strip() for m in (given or "").split(",") if m.strip()}
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        pattern = re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, request.url.path):
+            methods |= {method.upper() for method in operations}
     return ", ".join(sorted(methods))
 
 

@@ -362,3 +362,12 @@ def test_malformed_input_is_refused_and_changes_nothing(
     assert tally.wrong == [], "\n".join(tally.wrong[:20])
     assert after == before
     assert json.dumps(after[0]).count(PDQ) == 1
+
+
+def test_a_405_names_every_method_of_the_path(client: httpx.Client) -> None:
+    refused = client.request("DELETE", "/api/v1/cases")
+    assert_error_shape(405, refused.content)
+    assert refused.headers["allow"] == "POST"
+    refused = client.put("/api/v1/platform/changes")
+    assert_error_shape(405, refused.content)
+    assert refused.headers["allow"] == "GET"

@@ -365,3 +365,9 @@ def test_pages_cannot_be_framed(api: httpx.Client) -> None:
             "content-security-policy"
         ], path
 
+
+
+def test_a_405_names_every_method_of_the_path(api: httpx.Client) -> None:
+    refused = api.request("DELETE", "/v1/review/1")
+    assert_error(refused, 405)
+    assert refused.headers["allow"] == "GET, POST"

@@ -85,7 +85,7 @@ def install(app: FastAPI) -> None:
         status, message = http_error(error.status_code, error.detail)
         headers = dict(error.headers) if error.headers else {}
         if status == 405:
-            headers["Allow"] = allowed_methods(request)
+            headers["Allow"] = allowed_methods(request, headers.get("Allow"))
         return error_response(status, message, headers=headers)
 
     @app.exception_handler(Exception)
