@@ -134,6 +134,10 @@ def test_a_first_fetch_imports_nothing_withdrawn(
     assert hma.lookup_url(f"{pictures['media']}/rocket.png")["pdq"] == {}
 
 
+# Stock pytx's checkpoint is a record's second: times to the microsecond, so
+# that a second's sleep moves past it (at whole minutes, reclaim's class
+# re-reads the minute and repairs more: tests/registry/test_feed.py).
+@pytest.mark.usefixtures("precise_feed_times")
 def test_a_copy_fetched_with_stock_pytx_is_repaired_by_refetching(
     hma: Hma, registry: LiveRegistry, pictures: dict[str, str], tmp_path: Path
 ) -> None:
@@ -193,6 +197,10 @@ INDUSTRY = "https://report.cybertip.org/hashsharing"
 NCMEC_LAG = 6.0
 
 
+# HMA's clock cannot be moved: times to the microsecond, so that a record is
+# in pytx's window 6 s later, not after its minute's mark (the real minute with
+# pytx: tests/interop/test_ncmec_pytx_minutes.py).
+@pytest.mark.usefixtures("precise_feed_times")
 def test_the_ncmec_exchange_reads_the_registry(
     hma: Hma, registry: LiveRegistry, pictures: dict[str, str]
 ) -> None:
