@@ -98,3 +98,23 @@ def test_every_engine_hides_parameters(tmp_path) -> None:  # type: ignore[no-unt
             assert engine.hide_parameters
         finally:
             engine.dispose()
+
+
+def test_a_nul_reaching_postgresql_is_refused_and_the_registry_goes_on() -> None:
+    """PostgreSQL text cannot hold NUL: past the API's checks, it is still a
+    request error (422), nothing is stored, and the next write works."""
+    import numpy as np
+
+    from reclaim.registry.errors import InvalidRequestError
+    from tests.conftest import generous_settings, migrated_registry, random_pdq
+
+    value = random_pdq(np.random.default_rng(0))
+    with postgres_database() as url, migrated_registry(generous_settings(url)) as reg:
+        reg.create_case("adult", [{"type": "pdq", "value": value, "quality": 100}])
+        platform = reg.authenticate(reg.add_platform("Example Social", ["adult"])[1])
+        entry = {"hashValue": value, "feedbackValue": "Blocked", "tags": ["a\x00b"]}
+        with pytest.raises(InvalidRequestError, match="NUL") as caught:
+            reg.exchange_feedback(platform, [entry])
+        assert value not in str(caught.value)
+        assert [e.action for e in reg.audit_log()].count("feedback_given") == 0
+        assert reg.exchange_feedback(platform, [{**entry, "tags": ["ab"]}]) == (1, [])

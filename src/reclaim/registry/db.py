@@ -23,8 +23,10 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import ExceptionContext, make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DataError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
+
+from reclaim.registry.errors import InvalidRequestError
 
 logger = logging.getLogger(__name__)
 
@@ -135,9 +137,21 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """A transaction that commits on success and rolls back on any error."""
-        with self._writer() as session, session.begin():
-            yield session
+        """A transaction that commits on success and rolls back on any error.
+
+        A value the database cannot store (PostgreSQL: a NUL byte in text, a
+        number out of range) is the request's fault, not the server's: it
+        becomes InvalidRequestError, and the connection stays usable.
+        """
+        try:
+            with self._writer() as session, session.begin():
+                yield session
+        except DataError as error:
+            reason = str(error.orig).split("\n", 1)[0]
+            raise InvalidRequestError(
+                f"the database refused a value of this request ({reason}); "
+                "nothing was stored: remove NUL bytes and out-of-range numbers"
+            ) from error
 
     @contextmanager
     def read(self, *, snapshot: bool = False) -> Iterator[Session]:
