@@ -15,11 +15,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from contextvars import ContextVar
 from typing import Any, Literal
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    ModelWrapValidatorHandler,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 #: How deep a body may nest before the check stops looking (JSON parsers
@@ -64,7 +70,16 @@ def bad_text(data: object, where: str = "", depth: int = 0) -> tuple[str, str] |
     return None
 
 
+#: Set while a model validates a body it has checked, for the models inside.
+_CHECKING: ContextVar[bool] = ContextVar("reclaim_text_checked", default=False)
+
+
 def _refuse_bad_text(data: Any) -> Any:
+    # repr() runs in C and writes NUL as \x00 and a lone surrogate as \udXXX
+    # (both unprintable): without either, no string in the body has one.
+    text = repr(data)
+    if "\\x00" not in text and "\\ud" not in text:
+        return data
     found = bad_text(data)
     if found is not None:
         where, problem = found
@@ -79,10 +94,18 @@ class TextModel(BaseModel):
 
     model_config = ConfigDict(strict=True)
 
-    @model_validator(mode="before")
+    @model_validator(mode="wrap")
     @classmethod
-    def _storable_text(cls, data: Any) -> Any:
-        return _refuse_bad_text(data)
+    def _storable_text(cls, data: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
+        # The outermost model checks the whole body once; the models inside
+        # it (a hash of a list of 10,000) need not walk their part again.
+        if _CHECKING.get():
+            return handler(data)
+        token = _CHECKING.set(True)
+        try:
+            return handler(_refuse_bad_text(data))
+        finally:
+            _CHECKING.reset(token)
 
 
 class StrictModel(TextModel):
