@@ -16,6 +16,8 @@ import json
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from reclaim.strict import error_payload
+
 
 class BodyTooLargeError(HTTPException):
     """A request body over the limit (413); `detail` says the limit and what
@@ -60,7 +62,7 @@ class BodyLimit:
 
 
 async def _refuse(send: Send, message: str) -> None:
-    body = {"ok": False, "error": message, "errors": [], "status": 413}
+    body = error_payload(413, message)
     payload = json.dumps(body).encode()
     await send(
         {

@@ -23,6 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Field,
     ModelWrapValidatorHandler,
     model_validator,
 )
@@ -121,6 +122,41 @@ class ErrorReply(BaseModel):
     error: str
     errors: list[str]
     status: int
+    code: str = Field(
+        description="stable machine code (snake_case) a client may translate, "
+        "e.g. case_not_found; see ERROR_CODES"
+    )
+
+
+#: The code of an error that has no more specific one, by HTTP status. Codes
+#: are a wire contract (the web page translates each): never rename one.
+STATUS_CODES: dict[int, str] = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+    429: "rate_limited",
+    500: "internal",
+    503: "unavailable",
+}
+
+
+def error_payload(
+    status: int, message: str, errors: list[str] | None = None, code: str | None = None
+) -> dict[str, Any]:
+    """The one error body both services send (`ErrorReply`)."""
+    return {
+        "ok": False,
+        "error": message,
+        "errors": errors or [],
+        "status": status,
+        "code": code or STATUS_CODES.get(status, "error"),
+    }
 
 
 #: FastAPI's detail for a body it could not parse (not UTF-8, nested too deep).

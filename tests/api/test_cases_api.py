@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import httpx
 import numpy as np
@@ -14,6 +15,7 @@ from reclaim.registry.service import Registry
 from tests.conftest import random_pdq
 
 RNG = np.random.default_rng(11)
+CODE = re.compile(r"[a-z][a-z_]*")
 
 
 def body(n: int = 2, program: str = "adult") -> dict[str, object]:
@@ -28,7 +30,8 @@ def body(n: int = 2, program: str = "adult") -> dict[str, object]:
 def assert_error_shape(response: httpx.Response, status: int) -> dict[str, object]:
     payload = response.json()
     assert response.status_code == status
-    assert set(payload) == {"ok", "error", "errors", "status"}
+    assert set(payload) == {"ok", "error", "errors", "status", "code"}
+    assert isinstance(payload["code"], str) and CODE.fullmatch(payload["code"])
     assert payload["ok"] is False and payload["status"] == status
     assert isinstance(payload["error"], str) and payload["error"]
     assert all(isinstance(e, str) for e in payload["errors"])

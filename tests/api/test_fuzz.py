@@ -221,18 +221,21 @@ def test_openapi_lists_every_operation(fuzzed: Fuzzed) -> None:
 
 
 def assert_error_shape(status: int, content: bytes) -> None:
-    """An error body is exactly {"ok": false, "error", "errors", "status"}."""
+    """An error body is exactly {"ok": false, "error", "errors", "status", "code"}."""
     try:
         body = json.loads(content)
     except ValueError:
         raise AssertionError(f"error body is not JSON: {content!r}") from None
     assert isinstance(body, dict), f"error body is not an object: {body!r}"
-    assert set(body) == {"ok", "error", "errors", "status"}, f"error keys: {body!r}"
+    assert set(body) == {"ok", "error", "errors", "status", "code"}, (
+        f"error keys: {body!r}"
+    )
     assert body["ok"] is False, f"error with ok other than false: {body!r}"
     assert isinstance(body["error"], str), f"error message not text: {body!r}"
     assert isinstance(body["errors"], list), f"errors not a list: {body!r}"
     assert all(isinstance(e, str) for e in body["errors"]), f"errors: {body!r}"
     assert type(body["status"]) is int, f"status not an integer: {body!r}"
+    assert isinstance(body["code"], str) and body["code"], f"code: {body!r}"
     assert body["status"] == status, f"status differs from HTTP {status}: {body!r}"
 
 

@@ -43,7 +43,7 @@ def api(service: MatcherService) -> Iterator[httpx.Client]:
 def assert_error(response: httpx.Response, status: int) -> dict[str, object]:
     assert response.status_code == status, response.text
     body = response.json()
-    assert set(body) == {"ok", "error", "errors", "status"}
+    assert set(body) == {"ok", "error", "errors", "status", "code"}
     assert body["ok"] is False and body["status"] == status
     return body  # type: ignore[no-any-return]
 
@@ -312,15 +312,11 @@ def test_a_source_that_never_answers_keeps_the_matcher_unready(
 @pytest.mark.parametrize(
     "match_id", ["9223372036854775808", "99999999999999999999999", "0", "-1"]
 )
-def test_review_ids_outside_int64_are_refused(
-    api: httpx.Client, match_id: str
-) -> None:
+def test_review_ids_outside_int64_are_refused(api: httpx.Client, match_id: str) -> None:
     assert_error(api.get(f"/v1/review/{match_id}"), 422)
     decision = {"decision": "blocked"}
     assert_error(api.post(f"/v1/review/{match_id}", json=decision), 422)
-    assert_error(
-        api.post(f"/review/{match_id}", content=b"decision=blocked"), 422
-    )
+    assert_error(api.post(f"/review/{match_id}", content=b"decision=blocked"), 422)
 
 
 def test_nul_and_loose_types_are_refused(
@@ -361,10 +357,9 @@ def test_pages_cannot_be_framed(api: httpx.Client) -> None:
     for path in ("/review", "/docs", "/v1/review", "/healthz", "/nope"):
         response = api.get(path)
         assert response.headers["x-frame-options"] == "DENY", path
-        assert "frame-ancestors 'none'" in response.headers[
-            "content-security-policy"
-        ], path
-
+        assert (
+            "frame-ancestors 'none'" in response.headers["content-security-policy"]
+        ), path
 
 
 def test_a_405_names_every_method_of_the_path(api: httpx.Client) -> None:

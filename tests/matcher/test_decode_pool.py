@@ -185,7 +185,8 @@ def test_over_http_a_memory_bomb_is_413_and_the_matcher_answers_the_next(
     reply = api.post("/v1/match/media", content=png_bomb(6000, 5000))
     assert reply.status_code == 413, reply.text
     body = reply.json()
-    assert set(body) == {"ok", "error", "errors", "status"} and body["status"] == 413
+    assert set(body) == {"ok", "error", "errors", "status", "code"}
+    assert body["status"] == 413 and body["code"] == "too_large"
     assert "64 MB" in body["error"] or "memory" in body["error"]
     assert api.post("/v1/match/media", content=photo).json()["media"] == "image"
     cut = encode(photos["astronaut"], "JPEG")
@@ -219,6 +220,6 @@ def test_over_http_a_full_queue_is_503_with_retry_after(
     assert busy is not None, "the one worker was never seen busy"
     assert answers[0].status_code == 413  # the slow one ran out of time
     assert busy.headers["Retry-After"].isdigit()
-    assert set(busy.json()) == {"ok", "error", "errors", "status"}
+    assert set(busy.json()) == {"ok", "error", "errors", "status", "code"}
     assert "busy" in busy.json()["error"]
     assert api.post("/v1/match/media", content=photo).status_code == 200

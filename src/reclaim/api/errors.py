@@ -1,7 +1,9 @@
 """The one JSON error shape, and the mapping of domain errors onto it.
 
 Every error response is `{"ok": false, "error": str, "errors": [str],
-"status": int}`, built only by `error_response`.
+"status": int, "code": str}`, built only by `error_response`. `code` is a
+stable machine name (`case_not_found`, `case_closed`, ...) that clients such
+as the web page translate; `error` stays English for operators and the CLI.
 """
 
 from __future__ import annotations
@@ -18,16 +20,25 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from reclaim.hashing.errors import HashingError
 from reclaim.registry import errors as domain
-from reclaim.strict import allowed_methods, http_error, validation_problems
+from reclaim.strict import (
+    allowed_methods,
+    error_payload,
+    http_error,
+    validation_problems,
+)
 
 logger = logging.getLogger(__name__)
 
 
 def error_body(
-    status: int, message: str, errors: list[str] | None = None
+    status: int,
+    message: str,
+    errors: list[str] | None = None,
+    *,
+    code: str | None = None,
 ) -> dict[str, Any]:
-    """The canonical error payload."""
-    return {"ok": False, "error": message, "errors": errors or [], "status": status}
+    """The canonical error payload (code: the status's own when not given)."""
+    return error_payload(status, message, errors, code)
 
 
 def error_response(
@@ -35,10 +46,14 @@ def error_response(
     message: str,
     errors: list[str] | None = None,
     headers: dict[str, str] | None = None,
+    *,
+    code: str | None = None,
 ) -> JSONResponse:
     """A JSON response in the canonical error shape."""
     return JSONResponse(
-        error_body(status, message, errors), status_code=status, headers=headers
+        error_body(status, message, errors, code=code),
+        status_code=status,
+        headers=headers,
     )
 
 
@@ -55,11 +70,28 @@ _STATUS: dict[type[Exception], int] = {
 }
 
 
+#: Codes more specific than the status's own. A wrong PIN and an unknown
+#: case are one code, as they are one error: the answer never tells them apart.
+_CODE: dict[type[Exception], str] = {
+    domain.CaseAccessError: "case_not_found",
+    domain.CaseClosedError: "case_closed",
+    domain.RevokedKeyError: "key_revoked",
+    domain.SchemaError: "schema_outdated",
+}
+
+
 def _status_of(error: Exception) -> int:
     for kind in type(error).__mro__:
         if kind in _STATUS:
             return _STATUS[kind]
     return 400
+
+
+def _code_of(error: Exception) -> str | None:
+    for kind in type(error).__mro__:
+        if kind in _CODE:
+            return _CODE[kind]
+    return None
 
 
 def install(app: FastAPI) -> None:
@@ -74,7 +106,9 @@ def install(app: FastAPI) -> None:
         if isinstance(error, domain.AuthenticationError):
             headers["WWW-Authenticate"] = "Bearer"
         details = error.details if isinstance(error, domain.InvalidRequestError) else []
-        return error_response(status, str(error), details, headers)
+        return error_response(
+            status, str(error), details, headers, code=_code_of(error)
+        )
 
     @app.exception_handler(HashingError)
     async def _hashing(_: Request, error: HashingError) -> JSONResponse:

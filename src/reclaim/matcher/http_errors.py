@@ -1,7 +1,7 @@
 """The matcher API's one JSON error shape, and domain errors mapped onto it.
 
 Every error response is `{"ok": false, "error": str, "errors": [str],
-"status": int}`, the same shape as the registry's, built only by
+"status": int, "code": str}`, the same shape as the registry's, built only by
 `error_response`.
 """
 
@@ -23,7 +23,12 @@ from reclaim.matcher.errors import (
     QueryError,
     UnknownMatchError,
 )
-from reclaim.strict import allowed_methods, http_error, validation_problems
+from reclaim.strict import (
+    allowed_methods,
+    error_payload,
+    http_error,
+    validation_problems,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +48,7 @@ def error_response(
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     """A JSON response in the canonical error shape."""
-    body = {"ok": False, "error": message, "errors": errors or [], "status": status}
+    body = error_payload(status, message, errors)
     return JSONResponse(body, status_code=status, headers=headers)
 
 
