@@ -73,6 +73,8 @@ def test_done_means(
                 assert reply.status_code == 200, reply.text
                 return reply.json()["matches"]  # type: ignore[no-any-return]
 
+            # Not ready (503) until the first complete sync; then nothing listed.
+            wait_for(lambda: platform.get("/readyz").status_code == 200)
             assert copy_matches() == []
             case = submit(person, pdq_item(photo_hash.hex, photo_hash.quality or 0))
             matchable = wait_for(lambda: bool(service.find(query)[0]))

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import pytest
 
 from reclaim.hashing import Md5Hash, PdqHash
 from reclaim.matcher.config import MatcherConfig
@@ -23,6 +24,11 @@ from reclaim.matcher.service import MatcherService, Query
 from reclaim.registry.service import Registry
 from tests.conftest import random_pdq
 from tests.matcher.conftest import pdq_item, submit
+
+#: Record times to the microsecond: these tests sync right after a change,
+#: where the registry's whole-minute times would hold it back up to a minute
+#: (tests/registry/test_feed.py covers the real minute).
+pytestmark = pytest.mark.usefixtures("precise_feed_times")
 
 MD5 = "c3" * 16
 
