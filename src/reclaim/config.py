@@ -83,6 +83,17 @@ def _base_url(text: str) -> str | None:
     return text.rstrip("/")
 
 
+def _notice_url(text: str) -> str | None:
+    """'' -> None; an https:// URL or a path on this site ('/privacy')."""
+    if not text:
+        return None
+    if not (text.startswith("https://") or text.startswith("/")) or " " in text:
+        raise ValueError(
+            "expected an https:// URL or a path on this site such as /privacy"
+        )
+    return text
+
+
 def _page_size(text: str) -> int:
     """A page size of 1 to 10,000 entries (the registry's largest page)."""
     value = _positive_int(text)
@@ -238,6 +249,38 @@ SETTINGS: tuple[Setting, ...] = (
         str,
     ),
     Setting(
+        "operator_name",
+        "",
+        "Who runs this registry (an organisation or person), shown on the "
+        "person's page. Empty: the page says plainly that this is a "
+        "self-hosted instance whose operator has not said who they are.",
+        _optional,
+    ),
+    Setting(
+        "operator_contact",
+        "",
+        "How people reach the operator, shown on the person's page: an email "
+        "address, a phone number or an https:// URL. Empty: the page says the "
+        "operator has not given one.",
+        _optional,
+    ),
+    Setting(
+        "privacy_notice_url",
+        "",
+        "The operator's privacy notice (an https:// URL, or a path on this "
+        "site), linked from the person's page. Empty: the page says the "
+        "operator has not published one.",
+        _notice_url,
+    ),
+    Setting(
+        "helplines_file",
+        "",
+        "A JSON file of help lines by country that replaces the built-in "
+        "directory (reclaim/web/helplines.json, same format). Empty: the "
+        "built-in one. Checked once at startup.",
+        _optional,
+    ),
+    Setting(
         "hsts_max_age",
         "31536000",
         "Strict-Transport-Security max-age in seconds, sent on answers to HTTPS "
@@ -279,6 +322,10 @@ class Settings:
     ncmec_page_size: int = 1000
     ncmec_url: str | None = None
     leave_url: str = "https://www.wikipedia.org/"
+    operator_name: str | None = None
+    operator_contact: str | None = None
+    privacy_notice_url: str | None = None
+    helplines_file: str | None = None
     hsts_max_age: int = 31_536_000
     metrics_token: str | None = field(default=None, repr=False)
 

@@ -119,11 +119,29 @@ def platforms_add(
     programs: Annotated[
         str, typer.Option(help="Programs it may read: minor, adult or minor,adult.")
     ] = "adult",
+    named: Annotated[
+        bool,
+        typer.Option(
+            "--named",
+            help="The platform agreed to be listed on the person's page, under "
+            "its name (or --public-name).",
+        ),
+    ] = False,
+    public_name: Annotated[
+        str | None,
+        typer.Option(
+            help="The name people know it by, shown on the person's page "
+            "(implies --named)."
+        ),
+    ] = None,
 ) -> None:
     """Register a platform and print its API key (shown only this once)."""
+    shown = public_name if public_name is not None else (name if named else None)
     with _registry() as registry:
-        info, key = registry.add_platform(name, programs.split(","))
+        info, key = registry.add_platform(name, programs.split(","), public_name=shown)
     out.print(f"platform {info.name} may read: {', '.join(info.programs)}")
+    if info.public_name is not None:
+        out.print(f"listed on the person's page as: {info.public_name}")
     out.print("API key (store it now; it cannot be shown again):")
     typer.echo(key)
 
@@ -132,7 +150,7 @@ def platforms_add(
 @user_errors
 def platforms_list() -> None:
     """List platforms (never their keys)."""
-    table = Table("name", "programs", "status", "keys", "since")
+    table = Table("name", "programs", "status", "keys", "since", "shown as")
     with _registry() as registry:
         found = registry.list_platforms()
     for p in found:
@@ -143,8 +161,35 @@ def platforms_list() -> None:
             status,
             str(p.active_keys),
             p.created_at.date().isoformat(),
+            p.public_name or "(not named)",
         )
     out.print(table)
+
+
+@platforms_app.command("name")
+@user_errors
+def platforms_name(
+    name: Annotated[str, typer.Argument(help="The platform's name.")],
+    public_name: Annotated[
+        str | None,
+        typer.Option(help="The name shown on the person's page (default: NAME)."),
+    ] = None,
+) -> None:
+    """List a platform on the person's page (only once it has agreed)."""
+    with _registry() as registry:
+        info = registry.name_platform(name, public_name or name)
+    out.print(f"platform {name} is listed on the person's page as: {info.public_name}")
+
+
+@platforms_app.command("unname")
+@user_errors
+def platforms_unname(
+    name: Annotated[str, typer.Argument(help="The platform's name.")],
+) -> None:
+    """Stop listing a platform on the person's page (it still takes part)."""
+    with _registry() as registry:
+        registry.name_platform(name, None)
+    out.print(f"platform {name} is no longer listed on the person's page")
 
 
 @platforms_app.command("rotate")

@@ -35,6 +35,7 @@ class Action(enum.StrEnum):
     KEY_ISSUED = "key_issued"
     KEY_REVOKED = "key_revoked"
     PLATFORM_REVOKED = "platform_revoked"
+    PLATFORM_NAMED = "platform_named"
     PLATFORM_FETCHED = "platform_fetched"
     FEEDBACK_GIVEN = "feedback_given"
     PLATFORM_SUBMITTED = "platform_submitted"

@@ -124,6 +124,9 @@ class Platform(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(
         DateTime(timezone=True), nullable=True
     )
+    #: The name shown on the person's page, only if the platform agreed to be
+    #: named there; NULL: it takes part unnamed.
+    public_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
 class ApiKey(Base):

@@ -1,4 +1,5 @@
-"""Platform accounts and their API keys: issue, list, rotate, revoke, check."""
+"""Platform accounts and their API keys: issue, list, rotate, revoke, check,
+and whether a platform agreed to be named on the person's page."""
 
 from __future__ import annotations
 
@@ -44,6 +45,16 @@ class PlatformInfo:
     created_at: datetime
     revoked: bool
     active_keys: int
+    #: Shown on the person's page only when the platform agreed (else None).
+    public_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NamedPlatform:
+    """A participating platform that agreed to be named on the person's page."""
+
+    name: str
+    programs: tuple[str, ...]
 
 
 def parse_programs(text: str | Sequence[str]) -> tuple[str, ...]:
@@ -79,8 +90,30 @@ def _issue_key(session: Session, platform: Platform) -> str:
     return key
 
 
-def add(session: Session, name: str, programs: Sequence[str]) -> tuple[Platform, str]:
-    """A new platform and its first API key (the key is shown once)."""
+def parse_public_name(text: str) -> str:
+    """A name fit to show people: 1-100 characters, no control characters."""
+    cleaned = " ".join(text.split())
+    if not cleaned or len(cleaned) > 100 or not cleaned.isprintable():
+        raise InvalidRequestError(
+            f"{text[:100]!r} is not a public name: use 1-100 printable "
+            "characters, e.g. the name people know the platform by"
+        )
+    return cleaned
+
+
+def add(
+    session: Session,
+    name: str,
+    programs: Sequence[str],
+    *,
+    public_name: str | None = None,
+) -> tuple[Platform, str]:
+    """A new platform and its first API key (the key is shown once).
+
+    `public_name`: the name shown on the person's page, given only when the
+    platform agreed to be named there.
+    """
+    shown = parse_public_name(public_name) if public_name is not None else None
     if not _NAME.fullmatch(name):
         raise InvalidRequestError(
             f"{name[:100]!r} is not a platform name: use 1-100 letters, digits, "
@@ -89,7 +122,10 @@ def add(session: Session, name: str, programs: Sequence[str]) -> tuple[Platform,
     if session.scalars(select(Platform.id).where(Platform.name == name)).first():
         raise ConflictError(f"a platform named {name!r} exists: choose another name")
     platform = Platform(
-        name=name, programs=",".join(parse_programs(programs)), created_at=utcnow()
+        name=name,
+        programs=",".join(parse_programs(programs)),
+        created_at=utcnow(),
+        public_name=shown,
     )
     session.add(platform)
     session.flush()
@@ -111,6 +147,31 @@ def revoke(session: Session, name: str) -> Platform:
     platform.revoked_at = platform.revoked_at or utcnow()
     _revoke_keys(session, platform)
     return platform
+
+
+def set_public_name(session: Session, name: str, public_name: str | None) -> Platform:
+    """Name the platform on the person's page (it agreed), or stop (None)."""
+    platform = _by_name(session, name)
+    platform.public_name = (
+        parse_public_name(public_name) if public_name is not None else None
+    )
+    return platform
+
+
+def named(session: Session) -> list[NamedPlatform]:
+    """Unrevoked platforms that agreed to be named, by public name."""
+    rows = session.execute(
+        select(Platform.public_name, Platform.programs).where(
+            Platform.public_name.is_not(None), Platform.revoked_at.is_(None)
+        )
+    ).all()
+    return sorted(
+        (
+            NamedPlatform(str(shown), tuple(programs.split(",")))
+            for shown, programs in rows
+        ),
+        key=lambda p: p.name.casefold(),
+    )
 
 
 def _revoke_keys(session: Session, platform: Platform) -> None:
@@ -140,6 +201,7 @@ def listing(session: Session) -> list[PlatformInfo]:
             as_utc(p.created_at),
             p.revoked_at is not None,
             int(counts.get(p.id, 0)),
+            p.public_name,
         )
         for p in session.scalars(select(Platform).order_by(Platform.name))
     ]

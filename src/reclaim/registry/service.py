@@ -37,6 +37,7 @@ from reclaim.registry.errors import InvalidRequestError
 from reclaim.registry.feed import instance_secret, publish, utcnow
 from reclaim.registry.hashlist import ListEntry
 from reclaim.registry.idempotency import IdempotencyKey
+from reclaim.registry.models import Platform
 from reclaim.registry.platforms import PlatformIdentity, PlatformInfo
 from reclaim.registry.submissions import (
     Program,
@@ -180,12 +181,17 @@ class Registry:
     # ---- platforms (operator) ----------------------------------------------
 
     def add_platform(
-        self, name: str, programs: Sequence[str]
+        self, name: str, programs: Sequence[str], *, public_name: str | None = None
     ) -> tuple[PlatformInfo, str]:
-        """Register a platform; returns it and its first API key (shown once)."""
+        """Register a platform; returns it and its first API key (shown once).
+
+        `public_name`: shown on the person's page, only if the platform agreed.
+        """
 
         def work(session: Session) -> str:
-            platform, key = platforms.add(session, name, programs)
+            platform, key = platforms.add(
+                session, name, programs, public_name=public_name
+            )
             audit.record(
                 session,
                 audit.Action.PLATFORM_ADDED,
@@ -194,6 +200,8 @@ class Registry:
                 programs=platform.programs,
             )
             _operator_did(session, platform.id, audit.Action.KEY_ISSUED)
+            if platform.public_name is not None:
+                _named(session, platform)
             return key
 
         key = self._write(work)
@@ -221,6 +229,21 @@ class Registry:
 
         self._write(work)
         return self._info(name)
+
+    def name_platform(self, name: str, public_name: str | None) -> PlatformInfo:
+        """Show the platform on the person's page under `public_name` (it
+        agreed to be named), or stop showing it (None)."""
+
+        def work(session: Session) -> None:
+            _named(session, platforms.set_public_name(session, name, public_name))
+
+        self._write(work)
+        return self._info(name)
+
+    def named_platforms(self) -> list[platforms.NamedPlatform]:
+        """Unrevoked platforms that agreed to be named on the person's page."""
+        with self.db.read() as session:
+            return platforms.named(session)
 
     def list_platforms(self) -> list[PlatformInfo]:
         """Every platform (never with key secrets)."""
@@ -564,6 +587,16 @@ def _operator_did(session: Session, platform_id: int, *actions: audit.Action) ->
     """Audit operator actions on one platform, in order."""
     for action in actions:
         audit.record(session, action, audit.Actor.OPERATOR, platform_id=platform_id)
+
+
+def _named(session: Session, platform: Platform) -> None:
+    audit.record(
+        session,
+        audit.Action.PLATFORM_NAMED,
+        audit.Actor.OPERATOR,
+        platform_id=platform.id,
+        public_name=platform.public_name,
+    )
 
 
 def _retryable(error: Exception) -> bool:
