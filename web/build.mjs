@@ -14,6 +14,9 @@ const files = [
   ["hash-wasm/LICENSE", "hash-wasm.LICENSE.txt"],
   ["libheif-js/libheif-wasm/libheif-bundle.mjs", "libheif.mjs"],
   ["libheif-js/libheif-wasm/LICENSE", "libheif.LICENSE.txt"],
+  // MP4/MOV and WebM/Matroska demuxing for WebCodecs (the worker's vPDQ).
+  ["mediabunny/dist/bundles/mediabunny.min.mjs", "mediabunny.mjs"],
+  ["mediabunny/LICENSE", "mediabunny.LICENSE.txt"],
 ];
 for (const [from, to] of files) {
   copyFileSync(join(here, "node_modules", from), join(vendor, to));

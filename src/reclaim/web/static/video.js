@@ -1,0 +1,165 @@
+// vPDQ of a video in the browser: demuxed by Mediabunny (MP4, MOV, WebM,
+// Matroska; served from this site), decoded by WebCodecs' VideoDecoder,
+// sampled and hashed as `reclaim.hashing.video_hash` does, so the hash
+// matches the one the Python tools make of the same file.
+//
+// Frames: one every floor(fps) frames (one a second), numbered in
+// presentation order (`video-plan.js`); each is PDQ-hashed with `pdq.js` on
+// its RGB pixels. If the sampled frames show the same solid bars, the picture
+// inside them is hashed too (`video-bars.js`). Nothing leaves the device.
+import { ALL_FORMATS, BlobSource, EncodedPacketSink, Input, MATROSKA, WEBM } from "./vendor/mediabunny.mjs";
+import { Letterbox, frameHash } from "./video-bars.js";
+import { averageRate, h264LengthSize, h264Unit, PacketPlan, ranksOf } from "./video-plan.js";
+
+/** Longest video hashed (as Python: 10 hours). */
+export const MAX_SECONDS = 10 * 3600;
+/** Largest frame, in pixels (8K is 33 MP). */
+export const MAX_FRAME_PIXELS = 40_000_000;
+/** Most sampled frames (as the registry accepts). */
+export const MAX_FRAMES = 36_000;
+/** The smallest side PDQ hashes. */
+const MIN_DIMENSION = 5;
+/** Chunks queued in the decoder at most (keeps memory flat). */
+const QUEUE = 24;
+
+/** An error the page can name: `code` is one of the reasons in `REASONS`. */
+export class VideoError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** Why a video got no vPDQ: no WebCodecs, a codec it cannot decode, a file it cannot read, too big. */
+export const REASONS = Object.freeze(["nodecoder", "codec", "unreadable", "toolarge"]);
+
+/**
+ * The vPDQ frames of `file` (a File or Blob).
+ * Returns {fps, frames: [{index, hex, quality}], cropped: [...], box}.
+ * `onProgress(share)` gets 0..1. Throws VideoError.
+ */
+export async function videoHash(file, { onProgress = () => {}, secondsPerHash = 1 } = {}) {
+  if (typeof VideoDecoder === "undefined") {
+    throw new VideoError("nodecoder", "this browser has no WebCodecs VideoDecoder");
+  }
+  const input = new Input({ source: new BlobSource(file), formats: ALL_FORMATS });
+  try {
+    return await hashInput(input, { onProgress, secondsPerHash });
+  } catch (error) {
+    if (error instanceof VideoError) throw error;
+    throw new VideoError("unreadable", String((error && error.message) || error));
+  } finally {
+    input.dispose();
+  }
+}
+
+async function hashInput(input, { onProgress, secondsPerHash }) {
+  let format;
+  let track;
+  try {
+    format = await input.getFormat();
+    track = (await input.getVideoTracks())[0];
+  } catch (error) {
+    throw new VideoError("unreadable", `not a video this page can read: ${error && error.message}`);
+  }
+  if (!track) throw new VideoError("unreadable", "the file has no video track");
+  const config = await track.getDecoderConfig();
+  if (!config) throw new VideoError("codec", `the codec ${await track.getCodec()} has no WebCodecs decoder`);
+  const support = await VideoDecoder.isConfigSupported(config).catch(() => ({ supported: false }));
+  if (!support.supported) throw new VideoError("codec", `this browser cannot decode ${config.codec}`);
+  const width = track.codedWidth;
+  const height = track.codedHeight;
+  if (Math.min(width, height) < MIN_DIMENSION) throw new VideoError("unreadable", `frames of ${width}x${height} are too small`);
+  if (width * height > MAX_FRAME_PIXELS) throw new VideoError("toolarge", `frames of ${width}x${height} are too large`);
+
+  // Pass 1: every packet's presentation time and duration (the sample table
+  // for MP4; block headers for WebM), to number frames and find the rate.
+  const sink = new EncodedPacketSink(track);
+  const times = [];
+  const durations = [];
+  for await (const packet of sink.packets(undefined, undefined, { metadataOnly: true })) {
+    times.push(packet.timestamp);
+    durations.push(packet.duration);
+  }
+  if (!times.length) throw new VideoError("unreadable", "the video track has no frames");
+  const seconds = Math.max(...durations.map((d, i) => times[i] + d)) - Math.min(...times);
+  if (seconds > MAX_SECONDS) throw new VideoError("toolarge", `the video lasts ${(seconds / 3600).toFixed(2)} hours`);
+  const matroska = format === MATROSKA || format === WEBM;
+  const fps = averageRate({ matroska, timescale: track.timeResolution, durations });
+  const frameMod = Math.max(1, Math.floor(secondsPerHash * fps));
+  const ranks = ranksOf(times);
+  const total = times.length;
+
+  const h264 = config.codec.startsWith("avc1") || config.codec.startsWith("avc3");
+  const lengthSize = h264 ? h264LengthSize(config.description) : 0;
+  const plan = new PacketPlan(frameMod, { skipping: h264 });
+
+  const frames = [];
+  const bars = new Letterbox();
+  let failure = null;
+  let chain = Promise.resolve();
+  let buffer = null;
+  const take = async (frame) => {
+    try {
+      const rank = frame.timestamp;
+      if (failure) return;
+      if (frames.length >= MAX_FRAMES) throw new VideoError("toolarge", `over ${MAX_FRAMES} sampled frames`);
+      const rect = frame.visibleRect;
+      const size = rect.width * rect.height * 4;
+      if (!buffer || buffer.length !== size) buffer = new Uint8ClampedArray(size);
+      await frame.copyTo(buffer, { format: "RGBA", colorSpace: "srgb" });
+      frame.close();
+      const hashed = frameHash(buffer, rect.width, rect.height);
+      if (hashed) frames.push({ index: rank, ...hashed });
+      bars.add(rank, buffer, rect.width, rect.height);
+      onProgress(Math.min(rank / total, 1));
+    } catch (error) {
+      failure = failure || error;
+    } finally {
+      frame.close();
+    }
+  };
+  const decoder = new VideoDecoder({
+    output: (frame) => {
+      // Frames not sampled go back to the decoder at once.
+      if (frame.timestamp % frameMod !== 0 || failure) frame.close();
+      else chain = chain.then(() => take(frame));
+    },
+    error: (error) => {
+      failure = failure || new VideoError("unreadable", `the video cannot be decoded: ${error.message}`);
+    },
+  });
+  decoder.configure(config);
+  const send = async (chunks) => {
+    for (const { packet, rank } of chunks) {
+      if (failure) return;
+      // The timestamp carries the frame's number through the decoder.
+      decoder.decode(new EncodedVideoChunk({ type: packet.type, timestamp: rank, data: packet.data }));
+      while (decoder.decodeQueueSize > QUEUE && !failure) {
+        await new Promise((resolve) => decoder.addEventListener("dequeue", resolve, { once: true }));
+      }
+    }
+  };
+
+  let number = 0;
+  for await (const packet of sink.packets()) {
+    const rank = ranks[number++];
+    if (rank === undefined) break; // more packets than the first pass saw
+    const unit = h264 ? h264Unit(packet.data, lengthSize) : { idr: packet.type === "key", disposable: false };
+    await send(plan.push({ rank, idr: unit.idr, reference: !unit.disposable, item: { packet, rank } }));
+    if (failure) break;
+  }
+  if (!failure) {
+    await send(plan.finish());
+    await decoder.flush().catch((error) => {
+      failure = failure || new VideoError("unreadable", `the video cannot be decoded: ${error.message}`);
+    });
+  }
+  await chain;
+  if (decoder.state !== "closed") decoder.close();
+  if (failure) throw failure instanceof VideoError ? failure : new VideoError("unreadable", String(failure.message || failure));
+  if (!frames.length) throw new VideoError("unreadable", "no frame of the video could be hashed (blank throughout)");
+  onProgress(1);
+  const { box, frames: cropped } = bars.result();
+  return { fps, frames, cropped, box };
+}
