@@ -62,8 +62,8 @@ def test_spanish_phone_flow(
     page.fill("#status-pin", pin)
     page.click("#status-form button[type=submit]")
     page.wait_for_selector("#status-result:not([hidden])")
-    rows = page.locator("#status-rows tr").count()
-    assert rows == 3
+    cards = page.locator("#status-items .card").count()
+    assert cards == 3
     page.click("#status-withdraw")
     page.click("#confirm-yes")
     wait_for(page, "() => document.getElementById('status-withdraw').hidden")
@@ -114,12 +114,13 @@ def test_add_more_files_to_a_case(page_factory, media: dict[str, Path]) -> None:
     page.fill("#status-pin", page.text_content("#case-pin") or "")
     page.click("#status-form button[type=submit]")
     page.wait_for_selector("#status-result:not([hidden])")
-    assert page.locator("#status-rows tr").count() == 1
+    assert page.locator("#status-items .card").count() == 1
     page.click("#status-add")
     assert page.is_visible("#step-files")
     page.set_input_files("#file-input", [str(media["png"]), str(media["video"])])
     wait_until_hashed(page, 2)
     page.click("#submit")
-    wait_for(page, "() => document.querySelectorAll('#status-rows tr').length === 3")
-    kinds = page.locator("#status-rows tr td:first-child").all_text_contents()
-    assert kinds.count(message(page, "kind.video")) == 1
+    wait_for(page, "() => document.querySelectorAll('#status-items .card').length == 3")
+    titles = page.locator("#status-items .card h3").all_text_contents()
+    video = message(page, "status.item.video").replace("{number}", "1")
+    assert titles.count(video) == 1, titles

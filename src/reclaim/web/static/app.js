@@ -1,14 +1,13 @@
 // The reclaim page: choose files, hash them on this device, send only hashes.
 // Every request goes to this site's own API (same origin, no cookies, no
 // referrer); file bytes, names, sizes and dimensions never leave the page.
-const messages = JSON.parse(document.getElementById("messages").textContent);
+import { plural, t } from "./messages.js";
+import { fileSummary, showPreview, previewBox } from "./files.js";
+import { forgetAllLabels } from "./labels.js";
+import { renderCase } from "./status.js";
+
 const MIN_QUALITY = 50;
 const PER_REQUEST = 500;
-
-function t(key, values = {}) {
-  const text = messages[key] ?? key;
-  return text.replace(/\{([a-z_]+)\}/g, (whole, name) => (name in values ? String(values[name]) : whole));
-}
 
 const $ = (id) => document.getElementById(id);
 const state = {
@@ -21,6 +20,7 @@ const state = {
 // ---- leaving quickly ------------------------------------------------------
 
 function leave() {
+  forgetAllLabels();
   document.body.replaceChildren();
   document.title = "";
   window.location.replace(document.body.dataset.leaveUrl || "https://www.wikipedia.org/");
@@ -81,7 +81,7 @@ worker.onmessage = (event) => {
   }
   if (event.data.type === "result") {
     entry.hashes = event.data.hashes;
-    if (event.data.preview) entry.thumb.src = URL.createObjectURL(event.data.preview);
+    if (event.data.preview) showPreview(entry.thumb, event.data.preview);
     if (event.data.kind === "image" && event.data.quality < MIN_QUALITY) {
       finish(entry, "bad", t("files.quality_low"));
       entry.hashes = [];
@@ -90,6 +90,8 @@ worker.onmessage = (event) => {
     }
   } else {
     const reasons = {
+      empty: t("files.empty"),
+      damaged: t("files.damaged"),
       heic: t("files.heic_failed"),
       unsupported: t("files.unsupported"),
       unfit: t("files.quality_low"),
@@ -115,8 +117,7 @@ function finish(entry, status, text) {
 }
 
 function updateCount() {
-  const ready = state.files.filter((f) => f.status === "ready" && f.include).length;
-  $("file-count").textContent = state.files.length ? t("files.count", { count: ready }) : t("files.none");
+  $("file-count").textContent = fileSummary(state.files);
 }
 
 function addFiles(list) {
@@ -131,16 +132,7 @@ function addFiles(list) {
     };
     const item = document.createElement("li");
     const isVideo = file.type.startsWith("video/");
-    const thumb = document.createElement(isVideo ? "video" : "img");
-    thumb.className = "thumb";
-    if (isVideo) {
-      thumb.muted = true;
-      thumb.preload = "metadata";
-      thumb.setAttribute("aria-label", t("files.preview", { name: file.name }));
-    } else {
-      thumb.alt = t("files.preview", { name: file.name });
-    }
-    thumb.src = URL.createObjectURL(file);
+    const thumb = previewBox(file, isVideo);
     const row = document.createElement("div");
     row.className = "row";
     const checkbox = document.createElement("input");
@@ -337,7 +329,7 @@ $("submit").addEventListener("click", async () => {
       for (const id of steps) $(id).hidden = true;
       $("status-case").focus();
     } else {
-      done(number, pin, groups.flat().length);
+      done(number, pin, groups.length);
     }
     state.files = [];
     $("file-list").replaceChildren();
@@ -353,8 +345,8 @@ $("submit").addEventListener("click", async () => {
 
 function done(number, pin, count) {
   $("case-number").textContent = number;
-  $("case-pin").textContent = pin;
-  $("done-count").textContent = t("done.count", { count });
+  showCode($("case-pin"), pin);
+  $("done-count").textContent = plural("done.sent", count);
   const receipt = [
     t("receipt.title"),
     "",
@@ -370,6 +362,18 @@ function done(number, pin, count) {
   link.href = URL.createObjectURL(new Blob([receipt], { type: "text/plain;charset=utf-8" }));
   $("status-number").value = number;
   show("step-done");
+}
+
+// A code in its groups ("7K2M-..."), each kept whole: a narrow screen may
+// break the line only after a group's hyphen, never inside a group.
+function showCode(output, code) {
+  output.replaceChildren(
+    ...code.split(/(?<=-)/).map((group) => {
+      const span = document.createElement("span");
+      span.textContent = group;
+      return span;
+    }),
+  );
 }
 
 for (const button of document.querySelectorAll("[data-copy]")) {
@@ -400,35 +404,7 @@ let current = null;
 async function showStatus(number, pin) {
   const view = (await api(`/api/v1/cases/${encodeURIComponent(number)}/status`, { pin })).case;
   current = { number: view.number, pin };
-  renderCase(view);
-}
-
-function renderCase(view) {
-  $("status-case").textContent = `${t("status.case", { number: view.number })} · ${t(`status.${view.status}`)}`;
-  const rows = $("status-rows");
-  rows.replaceChildren();
-  const shared = $("status-shared");
-  shared.replaceChildren();
-  // One row per picture or video, whichever of its hashes a platform matched.
-  for (const item of view.items) {
-    const row = document.createElement("tr");
-    const kind = item.kinds.includes("pdq") ? t("kind.image") : t("kind.video");
-    for (const value of [kind, t(`status.${item.status}`), item.platforms_matched, item.platforms_reviewed, item.platforms_removed]) {
-      const cell = document.createElement("td");
-      cell.textContent = String(value);
-      row.append(cell);
-    }
-    rows.append(row);
-    for (const outcome of item.shared) {
-      const li = document.createElement("li");
-      li.textContent = t("status.shared", { platform: outcome.platform, outcome: t(`status.outcome.${outcome.outcome}`) });
-      shared.append(li);
-    }
-  }
-  const open = view.status === "active";
-  $("status-add").hidden = !open;
-  $("status-withdraw").hidden = !open;
-  $("status-result").hidden = false;
+  await renderCase(view);
 }
 
 $("status-form").addEventListener("submit", async (event) => {
@@ -481,7 +457,7 @@ $("confirm-yes").addEventListener("click", async () => {
       if (failure.status !== 409 || !failure.retried) throw failure;
       view = (await api(`${path}/status`, { pin: current.pin })).case;
     }
-    renderCase(view);
+    await renderCase(view);
     announce(t("status.withdrawn_done"));
     $("status-case").focus();
   } catch (failure) {

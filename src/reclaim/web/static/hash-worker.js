@@ -14,6 +14,7 @@ const HEIF_BRANDS = ["heic", "heix", "hevc", "hevx", "heim", "heis", "mif1", "ms
 self.onmessage = async (event) => {
   const { id, file } = event.data;
   try {
+    if (file.size === 0) throw Object.assign(new Error("the file is empty"), { code: "empty" });
     const kind = await kindOf(file);
     if (kind === "video") {
       const md5 = await md5Of(file, (percent) => post(id, { type: "progress", percent }));
@@ -80,8 +81,10 @@ async function decodeImage(file) {
       colorSpaceConversion: "none",
     });
   } catch (error) {
+    // A photo format the browser decodes that still fails is damaged or cut
+    // short (an interrupted download or copy); anything else is unsupported.
     const failure = new Error("not a readable image");
-    failure.code = "unreadable";
+    failure.code = (await isDecodableImage(file)) ? "damaged" : "unreadable";
     throw failure;
   }
   const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
@@ -89,6 +92,20 @@ async function decodeImage(file) {
   context.drawImage(bitmap, 0, 0);
   bitmap.close();
   return context.getImageData(0, 0, canvas.width, canvas.height);
+}
+
+// The signatures of formats Chromium decodes: JPEG, PNG, GIF, WebP, BMP, AVIF.
+async function isDecodableImage(file) {
+  const head = new Uint8Array(await file.slice(0, 16).arrayBuffer());
+  const text = (from, to) => String.fromCharCode(...head.slice(from, to));
+  return (
+    (head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff) ||
+    text(1, 4) === "PNG" ||
+    text(0, 4) === "GIF8" ||
+    (text(0, 4) === "RIFF" && text(8, 12) === "WEBP") ||
+    text(0, 2) === "BM" ||
+    (text(4, 8) === "ftyp" && ["avif", "avis"].includes(text(8, 12)))
+  );
 }
 
 let heifModule = null;
