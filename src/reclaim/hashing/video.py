@@ -28,17 +28,25 @@ from fractions import Fraction
 from typing import TYPE_CHECKING
 
 import av
-import numpy as np
+from av.video.reformatter import VideoReformatter
 
-from reclaim.hashing.borders import Box, find_borders
+from reclaim.hashing.borders import Box
 from reclaim.hashing.digest import file_md5
 from reclaim.hashing.errors import (
     ImageShapeError,
     MediaTooLargeError,
     UnreadableMediaError,
 )
-from reclaim.hashing.pdq import MIN_DIMENSION, features_of_grid, luma_grid
-from reclaim.hashing.types import Md5Hash, PdqHash
+from reclaim.hashing.letterbox import Letterbox, hash_frame
+from reclaim.hashing.pdq import MIN_DIMENSION
+from reclaim.hashing.types import Md5Hash
+from reclaim.hashing.video_groups import (
+    GroupPlan,
+    GroupsUnsuitable,
+    Limits,
+    hash_groups,
+    rgb_pixels,
+)
 from reclaim.hashing.video_packets import NalSyntax, Sampler
 from reclaim.hashing.vpdq_format import MAX_VPDQ_FRAMES, VpdqFrame, VpdqHash
 
@@ -90,93 +98,21 @@ def _rate(stream: av.video.stream.VideoStream) -> float:
     return 30.0
 
 
-def _hash_frame(pixels: np.ndarray) -> PdqHash | None:
-    try:
-        return features_of_grid(luma_grid(pixels)).hash()
-    except Exception:  # noqa: BLE001 - a flat frame (fade to black) has no hash
+def default_threads() -> int:
+    """The cores this process may run on (all of the device's by default)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def _progress(
+    on_progress: Callable[[float], None] | None, total: float
+) -> Callable[[int], None] | None:
+    """Progress by frame number, as the share of the frames the header says."""
+    if on_progress is None or total <= 0:
         return None
-
-
-class _Letterbox:
-    """Decides the bars from the first sampled frames, then crops the rest.
-
-    Bars must be the same in every sampled frame that shows any picture; a
-    frame with picture where the bars were (a fade, a title) counts against
-    them, and more than 10% such frames drops the cropped hashes.
-    """
-
-    DECIDE_AFTER = 3
-
-    def __init__(self) -> None:
-        self.box: Box | None = None
-        self.decided = False
-        self.pending: list[tuple[int, float, np.ndarray]] = []
-        self.boxes: list[Box] = []
-        self.frames: list[VpdqFrame] = []
-        self.disagree = 0
-        self.seen = 0
-
-    def add(self, index: int, timestamp: float, pixels: np.ndarray) -> None:
-        found = find_borders(pixels)
-        height, width = pixels.shape[:2]
-        full = Box(0, height, 0, width)
-        if found is None and _is_flat(pixels):
-            return  # a blank frame says nothing about bars
-        self.seen += 1
-        box = found or full
-        if not self.decided:
-            self.boxes.append(box)
-            self.pending.append((index, timestamp, pixels))
-            if len(self.boxes) >= self.DECIDE_AFTER:
-                self._decide(full)
-            return
-        if self.box is None:
-            return
-        if not _inside(self.box, box):
-            self.disagree += 1
-        self._hash(index, timestamp, pixels)
-
-    def _decide(self, full: Box) -> None:
-        self.decided = True
-        union = Box(
-            min(b.top for b in self.boxes),
-            max(b.bottom for b in self.boxes),
-            min(b.left for b in self.boxes),
-            max(b.right for b in self.boxes),
-        )
-        self.box = None if union == full else union
-        if self.box is not None:
-            for index, timestamp, pixels in self.pending:
-                self._hash(index, timestamp, pixels)
-        self.pending.clear()
-
-    def _hash(self, index: int, timestamp: float, pixels: np.ndarray) -> None:
-        assert self.box is not None
-        pdq = _hash_frame(self.box.crop(pixels))
-        if pdq is not None:
-            self.frames.append(VpdqFrame(index, timestamp, pdq))
-
-    def result(self) -> tuple[Box | None, tuple[VpdqFrame, ...]]:
-        if not self.decided and self.boxes:
-            height, width = self.pending[0][2].shape[:2]
-            self._decide(Box(0, height, 0, width))
-        if self.box is None or self.disagree > 0.1 * max(self.seen, 1):
-            return None, ()
-        return self.box, tuple(self.frames)
-
-
-def _inside(bars: Box, frame: Box) -> bool:
-    """Whether a frame's own borders are at least the video's bars."""
-    return (
-        frame.top >= bars.top
-        and frame.bottom <= bars.bottom
-        and frame.left >= bars.left
-        and frame.right <= bars.right
-    )
-
-
-def _is_flat(pixels: np.ndarray) -> bool:
-    return int(pixels.max()) - int(pixels.min()) <= 24
+    report = on_progress
+    return lambda index: report(min(index / total, 1.0))
 
 
 def _reason(error: BaseException) -> str:
@@ -348,6 +284,7 @@ def video_hash(
     max_seconds: float | None = None,
     frame_budget: int | None = None,
     sample_frames: int = 600,
+    threads: int | None = None,
 ) -> VideoHash:
     """MD5 and vPDQ frame hashes of a video file.
 
@@ -361,6 +298,11 @@ def video_hash(
     `frame_budget` (None: no budget) and `sample_frames` bound the decoding
     work (see the module docstring); `max_seconds` (default
     `MAX_DURATION_SECONDS`) refuses longer videos.
+
+    `threads` (default: every core this process may use) is how many cores
+    decode. With two or more, an H.264/H.265 video with several keyframes
+    has its groups of pictures decoded side by side (`video_groups.py`); the
+    frames and hashes are the same as with `threads=1`.
     """
     name = os.fspath(path)
     try:
@@ -372,30 +314,42 @@ def video_hash(
         raise ValueError("seconds_per_hash must be zero (every frame) or positive")
     if frame_budget is not None and (frame_budget < 1 or sample_frames < 1):
         raise ValueError("frame_budget and sample_frames must be positive")
+    if threads is None:
+        threads = default_threads()
+    if threads < 1:
+        raise ValueError(f"threads={threads}: expected 1 or more cores to decode on")
     if md5 is None:
         md5 = file_md5(name)
     deadline = time.monotonic() + time_limit
     skip = threaded = True
+    parallel = threads > 1
     longest = MAX_DURATION_SECONDS if max_seconds is None else max_seconds
     budget = _Budget(longest, frame_budget, sample_frames)
     while True:
-        fps, frames, bars, sampler = _hash_frames(
-            name,
-            seconds_per_hash=seconds_per_hash,
-            skip=skip,
-            threaded=threaded,
-            deadline=deadline,
-            time_limit=time_limit,
-            letterbox=letterbox,
-            on_progress=on_progress,
-            budget=budget,
-        )
+        try:
+            fps, frames, bars, sampler = _hash_frames(
+                name,
+                seconds_per_hash=seconds_per_hash,
+                skip=skip,
+                threaded=threaded,
+                threads=threads,
+                parallel=parallel,
+                deadline=deadline,
+                time_limit=time_limit,
+                letterbox=letterbox,
+                on_progress=on_progress,
+                budget=budget,
+            )
+        except GroupsUnsuitable:
+            parallel = False  # decode it again in one decoder
+            continue
         if threaded and sampler.damaged:
             # Frame threads drop the frames queued behind a decoding error:
             # decode a damaged file again on one thread, losing only the bad.
             threaded = False
         elif not sampler.consistent():
             skip = False  # a skipped frame was one to sample: decode everything
+            parallel = False
         else:
             break
     if not frames:
@@ -415,11 +369,16 @@ class _Budget:
     samples: int
     sampled: bool = False
 
+    @property
+    def limit(self) -> int:
+        """The highest frame number allowed (a quarter over the budget)."""
+        return 0 if self.frames is None else self.frames + self.frames // 4
+
     def over(self, index: int, estimate: float) -> None:
         """Refuse a video that turns out longer than its header said."""
         if self.sampled or self.frames is None:
             return
-        if index <= self.frames + self.frames // 4:
+        if index <= self.limit:
             return
         said = f"its header says about {estimate:.0f}" if estimate else "no length"
         raise MediaTooLargeError(
@@ -439,7 +398,9 @@ def _hash_frames(
     letterbox: bool,
     on_progress: Callable[[float], None] | None,
     budget: _Budget,
-) -> tuple[float, list[VpdqFrame], _Letterbox, Sampler[_Packet]]:
+    threads: int,
+    parallel: bool,
+) -> tuple[float, list[VpdqFrame], Letterbox, Sampler[_Packet]]:
     try:
         container = av.open(name, metadata_errors="ignore")
     except (av.error.FFmpegError, UnicodeDecodeError, OSError) as error:
@@ -448,7 +409,7 @@ def _hash_frames(
             "short or not a video at all"
         ) from None
     frames: list[VpdqFrame] = []
-    bars = _Letterbox()
+    bars = Letterbox()
     with container:
         if not container.streams.video:
             kinds = ", ".join(sorted({s.type for s in container.streams})) or "nothing"
@@ -462,8 +423,32 @@ def _hash_frames(
         sampler = _sampler(stream, frame_mod, skip=skip)
         total = (container.duration or 0) / 1_000_000 * fps
         budget.sampled = budget.frames is not None and total > budget.frames
+        plan = None
+        if parallel and threaded and not budget.sampled:
+            plan = GroupPlan.choose(stream, threads=threads)
+        if plan is not None:
+            limits = Limits(
+                deadline,
+                time_limit,
+                lambda index: budget.over(index, total),
+                None if budget.frames is None else budget.limit + frame_mod,
+                _progress(on_progress, total),
+            )
+            shown = bars if letterbox else None
+            frames = hash_groups(
+                container,
+                stream,
+                sampler,
+                plan=plan,
+                fps=fps,
+                bars=shown,
+                limits=limits,
+            )
+            return fps, frames, bars, sampler
         # Keyframes one by one: frame threads would only add latency.
         stream.thread_type = "AUTO" if threaded and not budget.sampled else "NONE"
+        if threaded and not budget.sampled:
+            stream.codec_context.thread_count = threads
         chosen = (
             _keyframes(
                 container,
@@ -479,6 +464,7 @@ def _hash_frames(
             )
         )
         decoded = False
+        reformatter = VideoReformatter()
         try:
             for index, frame in chosen:
                 decoded = True
@@ -488,8 +474,8 @@ def _hash_frames(
                         f"over {MAX_VPDQ_FRAMES} sampled frames: hash fewer frames "
                         "per second"
                     )
-                pixels = frame.to_ndarray(format="rgb24")
-                pdq = _hash_frame(pixels)
+                pixels = rgb_pixels(frame, reformatter)
+                pdq = hash_frame(pixels)
                 if pdq is not None:
                     frames.append(VpdqFrame(index, index / fps, pdq))
                 if letterbox:
