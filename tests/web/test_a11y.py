@@ -32,6 +32,8 @@ def test_every_state_has_no_axe_violations(page_factory, media, locale: str) -> 
     page.click("#status-form button[type=submit]")
     page.wait_for_selector("#status-result:not([hidden])")
     states["status"] = axe_violations(page)
+    page.check("#labels-on")
+    states["status with labels"] = axe_violations(page)
     page.click("#status-withdraw")
     states["confirm dialog"] = axe_violations(page)
     assert {k: v for k, v in states.items() if v} == {}

@@ -88,3 +88,42 @@ def test_headers_forbid_third_parties(page_factory, app_url: str) -> None:  # ty
     assert page.context.cookies() == []
     html = response.text
     assert "http://" not in html.replace(app_url, "") and "https://" not in html
+
+
+def test_labels_stay_on_the_device(page_factory, media: dict[str, Path]) -> None:  # type: ignore[no-untyped-def]
+    """Labels a person types are never sent, and Leave quickly erases them."""
+    label = "Sommer-Zeltplatz-7Q"
+    page = page_factory(width=360, height=780)
+    sent: list[str] = []
+    page.on(
+        "request",
+        lambda r: sent.append(r.url + (r.post_data_buffer or b"").decode("latin-1")),
+    )
+    page.goto("/")
+    choose_program_and_files(page, [media["jpeg"]])
+    wait_until_hashed(page, 1)
+    page.click("#submit")
+    page.wait_for_selector("#step-done:not([hidden])")
+    page.fill("#status-pin", page.text_content("#case-pin") or "")
+    page.click("#status-form button[type=submit]")
+    page.wait_for_selector("#status-result:not([hidden])")
+    page.check("#labels-on")
+    page.fill("#label-0", label)
+    # Everything else a person does next: add a file, look again, withdraw.
+    page.click("#status-add")
+    page.set_input_files("#file-input", [str(media["png"])])
+    wait_until_hashed(page, 1)
+    page.click("#submit")
+    page.wait_for_selector("#label-1")
+    assert page.input_value("#label-0") == label
+    page.click("#status-form button[type=submit]")
+    page.click("#status-withdraw")
+    page.click("#confirm-yes")
+    page.wait_for_selector("#status-withdraw", state="hidden")
+    assert len(sent) > 3
+    assert all(label not in request for request in sent)
+    assert page.evaluate("Object.values(localStorage).join()").count(label) == 1
+    page.click("#leave")
+    page.wait_for_url("about:blank")
+    page.goto("/")
+    assert page.evaluate("localStorage.length") == 0
