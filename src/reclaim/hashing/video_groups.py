@@ -464,11 +464,9 @@ def _collect(
         sampled = future.result()
     except av.error.FFmpegError as error:
         raise GroupsUnsuitable("a packet could not be decoded") from error
-    except MemoryError:
-        raise MediaTooLargeError(
-            "decoding ran out of memory with several groups of pictures at once: "
-            "hash the video with threads=1"
-        ) from None
+    except MemoryError as error:
+        # Several decoders at once need more memory than one: try with one.
+        raise GroupsUnsuitable("out of memory with groups side by side") from error
     for frame in sampled:
         if len(frames) >= MAX_VPDQ_FRAMES:
             raise MediaTooLargeError(
