@@ -70,6 +70,7 @@ def create_app(settings: Settings, registry: Registry | None = None) -> FastAPI:
     )
     apidocs.install(app)
     app.state.settings = settings
+    web_routes.check(settings)  # a bad help-line file stops startup here
     app.state.registry = service
     app.state.limiter = make_limiter(settings, service.secret())
     app.state.list_index = ListIndex(service)

@@ -1,6 +1,9 @@
 // The reclaim page: choose files, hash them on this device, send only hashes.
 // Every request goes to this site's own API (same origin, no cookies, no
 // referrer); file bytes, names, sizes and dimensions never leave the page.
+import { checkCaseNumber } from "./casenumber.js";
+import { errorMessage } from "./errors.js";
+import { setUpHelpLines } from "./help.js";
 import { plural, t } from "./messages.js";
 import { fileSummary, showPreview, previewBox } from "./files.js";
 import { forgetAllLabels } from "./labels.js";
@@ -85,6 +88,9 @@ worker.onmessage = (event) => {
     if (event.data.kind === "image" && event.data.quality < MIN_QUALITY) {
       finish(entry, "bad", t("files.quality_low"));
       entry.hashes = [];
+    } else if (event.data.partial) {
+      // A video this browser could not decode: its MD5 alone, said plainly.
+      finish(entry, "ready", t("files.video_exact_only"));
     } else {
       finish(entry, "ready", t("files.ready"));
     }
@@ -243,7 +249,10 @@ async function api(path, body, headers = {}) {
     }
     const payload = await response.json().catch(() => ({}));
     if (!response.ok) {
+      // The server's `error` is English for operators; the page shows its own
+      // translation of the stable `code` (errors.js).
       const error = new Error(payload.error || t("error.generic"));
+      error.code = payload.code;
       error.status = response.status;
       error.retryAfter = Number(response.headers.get("Retry-After") || 0);
       // An earlier try got no answer: it may have done what was asked.
@@ -335,7 +344,7 @@ $("submit").addEventListener("click", async () => {
     $("file-list").replaceChildren();
     updateCount();
   } catch (failure) {
-    error.textContent = failure.offline ? failure.message : t("submit.error", { reason: failure.message });
+    error.textContent = failure.offline ? failure.message : t("submit.error", { reason: errorMessage(failure, t) });
     error.hidden = false;
     error.focus?.();
   } finally {
@@ -411,25 +420,32 @@ $("status-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const error = $("status-error");
   error.hidden = true;
-  const number = $("status-number").value.trim();
-  const pin = $("status-pin").value.trim();
-  if (!number || !pin) {
-    error.textContent = t("status.not_found");
+  const numberField = $("status-number");
+  const pinField = $("status-pin");
+  numberField.removeAttribute("aria-invalid");
+  pinField.removeAttribute("aria-invalid");
+  const pin = pinField.value.trim();
+  // The case number's check symbol catches a typo here, before any request;
+  // a wrong PIN and an unknown case stay one answer (the server's).
+  const checked = checkCaseNumber(numberField.value);
+  const local = !checked.ok
+    ? { field: numberField, key: `status.number_${checked.reason}` }
+    : !pin
+      ? { field: pinField, key: "status.pin_empty" }
+      : null;
+  if (local) {
+    error.textContent = t(local.key);
     error.hidden = false;
+    local.field.setAttribute("aria-invalid", "true");
+    local.field.focus();
     return;
   }
   try {
-    await showStatus(number, pin);
+    await showStatus(checked.number, pin);
     $("status-case").focus();
   } catch (failure) {
     $("status-result").hidden = true;
-    if (failure.status === 429) {
-      error.textContent = t("status.limited", { minutes: Math.max(1, Math.ceil((failure.retryAfter || 60) / 60)) });
-    } else if (failure.status === 404) {
-      error.textContent = t("status.not_found");
-    } else {
-      error.textContent = failure.message;
-    }
+    error.textContent = errorMessage(failure, t);
     error.hidden = false;
   }
 });
@@ -461,7 +477,9 @@ $("confirm-yes").addEventListener("click", async () => {
     announce(t("status.withdrawn_done"));
     $("status-case").focus();
   } catch (failure) {
-    $("status-error").textContent = failure.message;
+    $("status-error").textContent = errorMessage(failure, t);
     $("status-error").hidden = false;
   }
 });
+
+setUpHelpLines();
