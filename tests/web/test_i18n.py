@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from reclaim.web.i18n import LANGUAGES, negotiate, placeholders
+from reclaim.web.reviews import fingerprint, load, main, mark_reviewed, report
 from reclaim.web.routes import render
 
 LOCALES = Path(__file__).resolve().parents[2] / "src" / "reclaim" / "web" / "locales"
@@ -88,3 +89,51 @@ def test_page_renders_in_every_language(language) -> None:  # type: ignore[no-un
 )
 def test_negotiation(header: str | None, requested: str | None, expected: str) -> None:
     assert negotiate(header, requested).code == expected
+
+
+def test_report_lists_unreviewed_keys_per_language(tmp_path: Path) -> None:
+    reviews = tmp_path / "reviews.json"
+    before = {entry.language: entry for entry in report(path=reviews)}
+    assert set(before) == {lang.code for lang in LANGUAGES} - {"en"}
+    assert all(set(e.keys) == set(ENGLISH) for e in before.values())
+    mark_reviewed("uk", ["intro.heading", "brand"], path=reviews)
+    (after,) = report(["uk"], path=reviews)
+    assert set(after.keys) == set(ENGLISH) - {"intro.heading", "brand"}
+    assert after.total == len(ENGLISH)
+
+
+def test_a_review_goes_stale_when_the_english_text_changes(tmp_path: Path) -> None:
+    reviews = tmp_path / "reviews.json"
+    reviews.write_text(
+        json.dumps(
+            {
+                "es": {
+                    "brand": fingerprint(ENGLISH["brand"]),
+                    "intro.heading": fingerprint("an older English text"),
+                }
+            }
+        )
+    )
+    (entry,) = report(["es"], path=reviews)
+    assert "brand" not in entry.keys and "intro.heading" in entry.keys
+
+
+def test_report_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reviews = str(tmp_path / "reviews.json")
+    assert main(["reviewed", "ZH-hans", "brand", "--file", reviews]) == 0
+    assert main(["report", "zh-Hans", "uk", "--keys", "--file", reviews]) == 0
+    out = capsys.readouterr().out
+    total = len(ENGLISH)
+    assert f"zh-Hans: {total - 1} of {total} unreviewed" in out
+    assert f"uk: {total} of {total} unreviewed" in out
+    assert "  intro.heading" in out
+    assert main(["report", "xx"]) == 2
+    assert "'xx' is not a page language" in capsys.readouterr().err
+
+
+def test_the_package_review_file_is_valid() -> None:
+    data = load()
+    assert all(lang in {x.code for x in LANGUAGES} for lang in data)
+    assert all(key in ENGLISH for keys in data.values() for key in keys)

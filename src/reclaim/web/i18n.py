@@ -139,3 +139,9 @@ PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 def placeholders(text: str) -> list[str]:
     """The `{names}` in a message, in order."""
     return PLACEHOLDER.findall(text)
+
+
+if __name__ == "__main__":  # python -m reclaim.web.i18n report
+    from reclaim.web.reviews import main
+
+    raise SystemExit(main())

@@ -1,13 +1,13 @@
 // Web Worker that turns a chosen file into hashes, off the page's main thread.
 // Images: decoded upright (EXIF orientation applied, as the Python side does)
 // and hashed with our PDQ. HEIC/HEIF, which Chromium cannot decode, goes
-// through libheif (WebAssembly, served from this site). Videos: MD5, streamed
-// in chunks so a 2 GB file never needs 2 GB of memory. Nothing leaves the
-// device from here: this worker makes no network requests.
+// through libheif (WebAssembly, served from this site). Videos: MD5 and vPDQ
+// (video-job.js: demuxed by Mediabunny, decoded by WebCodecs, sampled as the
+// Python side samples). Nothing leaves the device from here: this worker
+// makes no network requests.
 import { submissionHashes } from "./expansion.js";
-import { createMD5 } from "./vendor/hash-wasm.mjs";
+import { videoHashes } from "./video-job.js";
 
-const CHUNK = 8 * 1024 * 1024;
 const PREVIEW = 160;
 const HEIF_BRANDS = ["heic", "heix", "hevc", "hevx", "heim", "heis", "mif1", "msf1", "avci"];
 
@@ -17,8 +17,10 @@ self.onmessage = async (event) => {
     if (file.size === 0) throw Object.assign(new Error("the file is empty"), { code: "empty" });
     const kind = await kindOf(file);
     if (kind === "video") {
-      const md5 = await md5Of(file, (percent) => post(id, { type: "progress", percent }));
-      post(id, { type: "result", kind, hashes: [{ type: "md5", value: md5 }] });
+      // MD5, and vPDQ where this browser can decode the video (video-job.js);
+      // `partial` names why a video got an MD5 only.
+      const { hashes, partial } = await videoHashes(file, (percent) => post(id, { type: "progress", percent }));
+      post(id, { type: "result", kind, hashes, partial });
     } else if (kind === "image" || kind === "heif") {
       const pixels = kind === "heif" ? await decodeHeif(file) : await decodeImage(file);
       let hashed;
@@ -145,20 +147,4 @@ async function previewOf(pixels) {
   );
   small.getContext("2d").drawImage(full, 0, 0, small.width, small.height);
   return small.convertToBlob({ type: "image/jpeg", quality: 0.7 });
-}
-
-async function md5Of(file, progress) {
-  const md5 = await createMD5();
-  md5.init();
-  let last = -1;
-  for (let offset = 0; offset < file.size; offset += CHUNK) {
-    const chunk = new Uint8Array(await file.slice(offset, offset + CHUNK).arrayBuffer());
-    md5.update(chunk);
-    const percent = Math.floor(((offset + chunk.length) / file.size) * 100);
-    if (percent !== last) {
-      progress(percent);
-      last = percent;
-    }
-  }
-  return md5.digest("hex");
 }
