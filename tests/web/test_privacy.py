@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from reclaim.hashing.expansion import SUBMISSION_VIEWS
+from reclaim.hashing.vpdq_format import VpdqHash
 from tests.web.test_app_flow import choose_program_and_files, wait_until_hashed
 
 
@@ -38,6 +39,9 @@ def test_only_hashes_leave_the_page(
     names = [f.name for f in files] + [f.stem for f in files]
     posts = [r for r in requests if r["method"] != "GET"]
     assert len(posts) == 2  # create the case, read its status
+    # The video went as its MD5 and its vPDQ (made in this browser).
+    sent = json.loads(bytes(posts[0]["body"]))["hashes"]  # type: ignore[arg-type]
+    assert {"md5", "vpdq"} <= {item["type"] for item in sent}
     for request in requests:
         url = urlparse(str(request["url"]))
         assert url.scheme in {"http", "blob", "data"}, request["url"]
@@ -50,8 +54,10 @@ def test_only_hashes_leave_the_page(
         payload = json.loads(body)
         hashes = payload.get("hashes", [])
         # Each picture is sent as its hash and its views' hashes: at most 115
-        # bytes of JSON each, and nothing else.
-        assert len(body) < 200 + 115 * len(hashes), f"a {len(body)}-byte body"
+        # bytes of JSON each; a video's vPDQ as its frames, and nothing else.
+        frames = [item["value"] for item in hashes if item.get("type") == "vpdq"]
+        room = 200 + 115 * len(hashes) + sum(len(value) for value in frames)
+        assert len(body) < room, f"a {len(body)}-byte body"
         for content in contents:
             for start in range(0, len(content) - 64, max(1, len(content) // 50)):
                 assert content[start : start + 64] not in body
@@ -60,9 +66,12 @@ def test_only_hashes_leave_the_page(
         assert set(payload) <= {"program", "hashes", "pin"}
         for item in hashes:
             assert set(item) <= {"type", "value", "quality", "item"}
-            assert item["type"] in {"pdq", "md5"}
-            assert len(item["value"]) in {32, 64}
-            assert int(item["value"], 16) >= 0  # hex, nothing else
+            assert item["type"] in {"pdq", "md5", "vpdq"}
+            if item["type"] == "vpdq":
+                _only_frames(item["value"])
+            else:
+                assert len(item["value"]) in {32, 64}
+                assert int(item["value"], 16) >= 0  # hex, nothing else
             assert isinstance(item.get("item", 0), int)
         # One item per file, never more hashes than a picture and its views.
         per_item = Counter(item.get("item") for item in hashes)
@@ -74,6 +83,17 @@ def test_only_hashes_leave_the_page(
     assert all(
         "/static/" in str(r["url"]) or urlparse(str(r["url"])).path == "/" for r in gets
     )
+
+
+def _only_frames(value: str) -> None:
+    """A vPDQ value holds frames (number, quality, PDQ hash, time) and nothing
+    else: it is the compact form, and packing its frames gives it back."""
+    assert value.startswith("vpdq1:")
+    parsed = VpdqHash.parse(value)
+    assert parsed.to_compact() == value
+    # The test clip: 20 frames at 10 a second, one hashed a second.
+    assert [f.frame_number for f in parsed.frames] == [0, 10]
+    assert all(0 <= f.quality <= 100 for f in parsed.frames)
 
 
 def test_headers_forbid_third_parties(page_factory, app_url: str) -> None:  # type: ignore[no-untyped-def]

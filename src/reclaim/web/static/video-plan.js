@@ -60,31 +60,97 @@ const INT_MAX = 2147483647;
 /**
  * The frame rate FFmpeg reports as the stream's average rate, which Python's
  * video_hash uses: for MP4/MOV, frames x timescale / total duration (the
- * sample table's); for Matroska/WebM, 1e9 / the track's default duration in
- * ns (when every frame lasts the same), else frames / duration.
+ * sample table's); for Matroska/WebM, 1e9 / the video track's DefaultDuration
+ * in ns. Without one (rare: FFmpeg then estimates from the first frames),
+ * frames / duration.
  */
-export function averageRate({ matroska, timescale, durations }) {
+export function averageRate({ matroska, timescale, durations, defaultDurationNs = null }) {
   const count = durations.length;
   if (!count) return 30;
+  const usable = ([num, den]) => (num > 0 && den > 0 && num / den < 1000 ? num / den : null);
+  let rate = null;
   if (!matroska) {
     let ticks = 0;
     for (const seconds of durations) ticks += Math.round(seconds * timescale);
-    if (ticks > 0) {
-      const [num, den] = reduceRational(count * timescale, ticks, INT_MAX);
-      const rate = num / den;
-      if (rate > 0 && rate < 1000) return rate;
-    }
-  } else {
-    const first = Math.round(durations[0] * 1e9);
-    if (first > 0 && durations.every((d) => Math.abs(Math.round(d * 1e9) - first) <= 1)) {
-      const [num, den] = reduceRational(1e9, first, 30000);
-      const rate = num / den;
-      if (rate > 0 && rate < 1000) return rate;
+    if (ticks > 0) rate = usable(reduceRational(count * timescale, ticks, INT_MAX));
+  } else if (defaultDurationNs) {
+    rate = usable(reduceRational(1e9, defaultDurationNs, 30000));
+  }
+  if (rate === null) {
+    const total = durations.reduce((a, b) => a + b, 0);
+    rate = total > 0 ? usable([count, total]) : null;
+  }
+  return rate ?? 30;
+}
+
+// Matroska (EBML) element IDs on the way to a video track's DefaultDuration.
+const SEGMENT = 0x18538067;
+const TRACKS = 0x1654ae6b;
+const TRACK_ENTRY = 0xae;
+const TRACK_TYPE = 0x83;
+const DEFAULT_DURATION = 0x23e383;
+const CLUSTER = 0x1f43b675;
+
+/** An EBML number (ID with its marker bits kept, or size without) at `at`. */
+function ebmlNumber(bytes, at, keepMarker) {
+  const first = bytes[at];
+  if (first === undefined || first === 0) return null;
+  let length = 1;
+  while (!(first & (0x80 >> (length - 1)))) length++;
+  if (at + length > bytes.length) return null;
+  let value = keepMarker ? first : first & (0xff >> length);
+  let unknown = value === (0xff >> length);
+  for (let k = 1; k < length; k++) {
+    value = value * 256 + bytes[at + k];
+    if (bytes[at + k] !== 0xff) unknown = false;
+  }
+  return { value: !keepMarker && unknown ? Infinity : value, length };
+}
+
+function* ebmlChildren(bytes, start, end) {
+  let at = start;
+  while (at < end) {
+    const id = ebmlNumber(bytes, at, true);
+    if (!id) return;
+    const size = ebmlNumber(bytes, at + id.length, false);
+    if (!size) return;
+    const body = at + id.length + size.length;
+    yield { id: id.value, body, end: Math.min(end, body + size.value) };
+    if (size.value === Infinity) return;
+    at = body + size.value;
+  }
+}
+
+function unsigned(bytes, start, end) {
+  let value = 0;
+  for (let at = start; at < end; at++) value = value * 256 + bytes[at];
+  return value;
+}
+
+/**
+ * The first video track's DefaultDuration (ns) from the start of a Matroska
+ * or WebM file (its Tracks come before the first Cluster), or null.
+ */
+export function matroskaDefaultDuration(bytes) {
+  for (const top of ebmlChildren(bytes, 0, bytes.length)) {
+    if (top.id !== SEGMENT) continue;
+    for (const part of ebmlChildren(bytes, top.body, top.end)) {
+      if (part.id === CLUSTER) return null;
+      if (part.id !== TRACKS) continue;
+      for (const entry of ebmlChildren(bytes, part.body, part.end)) {
+        if (entry.id !== TRACK_ENTRY) continue;
+        let type = null;
+        let duration = null;
+        for (const field of ebmlChildren(bytes, entry.body, entry.end)) {
+          if (field.id === TRACK_TYPE) type = unsigned(bytes, field.body, field.end);
+          if (field.id === DEFAULT_DURATION) duration = unsigned(bytes, field.body, field.end);
+        }
+        if (type === 1) return duration || null;
+      }
+      return null;
     }
   }
-  const total = durations.reduce((a, b) => a + b, 0);
-  const rate = total > 0 ? count / total : 30;
-  return rate > 0 && rate < 1000 ? rate : 30;
+  return null;
 }
 
 /** Frame numbers (presentation ranks) of packets given in decode order. */

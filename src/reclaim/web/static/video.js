@@ -9,7 +9,14 @@
 // inside them is hashed too (`video-bars.js`). Nothing leaves the device.
 import { ALL_FORMATS, BlobSource, EncodedPacketSink, Input, MATROSKA, WEBM } from "./vendor/mediabunny.mjs";
 import { Letterbox, frameHash } from "./video-bars.js";
-import { averageRate, h264LengthSize, h264Unit, PacketPlan, ranksOf } from "./video-plan.js";
+import {
+  averageRate,
+  h264LengthSize,
+  h264Unit,
+  matroskaDefaultDuration,
+  PacketPlan,
+  ranksOf,
+} from "./video-plan.js";
 
 /** Longest video hashed (as Python: 10 hours). */
 export const MAX_SECONDS = 10 * 3600;
@@ -21,6 +28,8 @@ export const MAX_FRAMES = 36_000;
 const MIN_DIMENSION = 5;
 /** Chunks queued in the decoder at most (keeps memory flat). */
 const QUEUE = 24;
+/** Bytes read from a Matroska file's start to find its track headers. */
+const HEAD_BYTES = 1 << 20;
 
 /** An error the page can name: `code` is one of the reasons in `REASONS`. */
 export class VideoError extends Error {
@@ -44,7 +53,7 @@ export async function videoHash(file, { onProgress = () => {}, secondsPerHash = 
   }
   const input = new Input({ source: new BlobSource(file), formats: ALL_FORMATS });
   try {
-    return await hashInput(input, { onProgress, secondsPerHash });
+    return await hashInput(file, input, { onProgress, secondsPerHash });
   } catch (error) {
     if (error instanceof VideoError) throw error;
     throw new VideoError("unreadable", String((error && error.message) || error));
@@ -53,7 +62,11 @@ export async function videoHash(file, { onProgress = () => {}, secondsPerHash = 
   }
 }
 
-async function hashInput(input, { onProgress, secondsPerHash }) {
+async function headDefaultDuration(file) {
+  return matroskaDefaultDuration(new Uint8Array(await file.slice(0, HEAD_BYTES).arrayBuffer()));
+}
+
+async function hashInput(file, input, { onProgress, secondsPerHash }) {
   let format;
   let track;
   try {
@@ -85,7 +98,8 @@ async function hashInput(input, { onProgress, secondsPerHash }) {
   const seconds = Math.max(...durations.map((d, i) => times[i] + d)) - Math.min(...times);
   if (seconds > MAX_SECONDS) throw new VideoError("toolarge", `the video lasts ${(seconds / 3600).toFixed(2)} hours`);
   const matroska = format === MATROSKA || format === WEBM;
-  const fps = averageRate({ matroska, timescale: track.timeResolution, durations });
+  const defaultDurationNs = matroska ? await headDefaultDuration(file) : null;
+  const fps = averageRate({ matroska, timescale: track.timeResolution, durations, defaultDurationNs });
   const frameMod = Math.max(1, Math.floor(secondsPerHash * fps));
   const ranks = ranksOf(times);
   const total = times.length;

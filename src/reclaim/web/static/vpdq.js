@@ -8,19 +8,19 @@
 const PREFIX = "vpdq1:";
 
 /**
- * A timestamp in whole milliseconds, rounded as Python formats "%.3f": to the
- * nearest, and a tie (exactly representable) to the even neighbour. JavaScript's
- * toFixed would take the larger one on a tie.
+ * A timestamp in whole milliseconds, rounded as Python formats "%.3f": the
+ * exact binary value to the nearest, a tie to the even neighbour. toFixed
+ * rounds the exact value too, but takes the larger on a tie; a double sits
+ * exactly halfway between two milliseconds only when it is an odd number of
+ * sixteenths (k/2000 with k odd is a binary fraction only if 125 divides k).
  */
 export function millisOf(seconds) {
-  const scaled = seconds * 1000;
-  const floor = Math.floor(scaled);
-  const twice = seconds * 2000;
-  // A tie: seconds * 2000 is an odd whole number, exactly.
-  if (Number.isInteger(twice) && twice % 2 === 1 && twice / 2000 === seconds) {
+  const sixteenths = seconds * 16; // exact: a power of two
+  if (Number.isInteger(sixteenths) && sixteenths % 2 === 1) {
+    const floor = Math.floor(seconds * 1000); // n * 62.5, exact
     return floor % 2 === 0 ? floor : floor + 1;
   }
-  return Number((seconds).toFixed(3).replace(".", ""));
+  return Math.round(Number(seconds.toFixed(3)) * 1000);
 }
 
 /** Meta's text format: "frame,quality,hex,seconds" lines, newline-terminated. */
