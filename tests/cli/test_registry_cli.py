@@ -35,6 +35,28 @@ def run(*args: str, input: str | None = None) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+def test_platforms_are_named_on_the_page_only_with_consent(
+    env: dict[str, str],
+) -> None:
+    assert run("db", "upgrade")[0] == 0
+    code, out, _ = run("platforms", "add", "quiet", "--programs", "adult")
+    assert code == 0 and "listed on the person's page" not in out
+    code, out, _ = run("platforms", "add", "loud", "--named")
+    assert code == 0 and "listed on the person's page as: loud" in out
+    code, out, _ = run("platforms", "add", "pv", "--public-name", "Photo Vault")
+    assert code == 0 and "as: Photo Vault" in out
+    code, out, _ = run("platforms", "name", "quiet", "--public-name", "Quiet App")
+    assert code == 0 and "as: Quiet App" in out
+    code, out, _ = run("platforms", "unname", "loud")
+    assert code == 0 and "no longer listed" in out
+    out = run("platforms", "list")[1]
+    assert "Photo Vault" in out and "Quiet App" in out and "(not named)" in out
+    code, _, err = run("platforms", "name", "nobody")
+    assert code == 2 and "no platform is named" in err
+    code, _, err = run("platforms", "name", "quiet", "--public-name", "bad\x07")
+    assert code == 2 and "is not a public name" in err
+
+
 def test_operator_commands(env: dict[str, str]) -> None:
     code, out, _ = run("db", "upgrade")
     assert code == 0 and f"revision {schema.head_revision()}" in out
