@@ -189,6 +189,8 @@ def test_the_plan_fits_cores_keyframes_and_memory() -> None:
             self.is_keyframe = key
 
     class Codec:
+        name, extradata = "h264", None
+
         def __init__(self, width: int, height: int) -> None:
             self.width, self.height = width, height
 
@@ -206,6 +208,8 @@ def test_the_plan_fits_cores_keyframes_and_memory() -> None:
     assert plan(1, 16) is None  # one group: one decoder with its own threads
     assert plan(0, 16) is None  # no index
     assert plan(60, 16, (7680, 4320)) is None  # 8K: one decoder's memory only
+    Codec.name = "vp9"
+    assert plan(12, 2) is None  # no IDR pictures to split at
 
 
 def _fails_on_call(

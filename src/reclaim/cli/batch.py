@@ -69,9 +69,13 @@ def is_video(path: Path) -> bool:
 
 
 def hash_video(
-    path: Path, *, on_progress: Callable[[float], None] | None = None
+    path: Path,
+    *,
+    on_progress: Callable[[float], None] | None = None,
+    threads: int | None = None,
 ) -> FileHashes:
-    """Digests and vPDQ of one video; a bad file's reason goes into `error`."""
+    """Digests and vPDQ of one video on `threads` cores (None: all of them);
+    a bad file's reason goes into `error`."""
     name = str(path)
     try:
         if path.stat().st_size == 0:
@@ -85,7 +89,9 @@ def hash_video(
         return FileHashes(
             name,
             digests,
-            video=video_hash(name, on_progress=on_progress, md5=digests.md5),
+            video=video_hash(
+                name, on_progress=on_progress, md5=digests.md5, threads=threads
+            ),
         )
     except MediaError as error:
         return FileHashes(name, digests, error=str(error))
@@ -105,9 +111,9 @@ def _report(share: float) -> None:
         _progress_queue.put(share)
 
 
-def _video_job(path: str) -> FileHashes:
+def _video_job(path: str, threads: int) -> FileHashes:
     """What a video worker runs: hash one video, sending progress home."""
-    return hash_video(Path(path), on_progress=_report)
+    return hash_video(Path(path), on_progress=_report, threads=threads)
 
 
 def progress_bars(console: Console) -> Progress:
@@ -157,11 +163,14 @@ def hash_videos(
     *,
     progress: Progress,
     on_result: Callable[[FileHashes], None],
+    threads: int,
 ) -> None:
     """Hash videos one by one in a worker process, with a progress bar each.
 
     The worker keeps a decoder crash from taking the command down; its
-    progress comes back through a queue.
+    progress comes back through a queue. Each video is decoded on `threads`
+    cores (its groups of pictures side by side), after the images are done,
+    so the two never compete for cores.
     """
     if not videos:
         return
@@ -171,7 +180,7 @@ def hash_videos(
     try:
         for number, path in enumerate(videos, start=1):
             task = progress.add_task(f"video {number}/{len(videos)}", total=1.0)
-            future = pool.submit(_video_job, str(path))
+            future = pool.submit(_video_job, str(path), threads)
 
             def show(share: float, task: TaskID = task) -> None:
                 progress.update(task, completed=share)
@@ -233,7 +242,7 @@ def hash_files(
     )
     _hash_images(files, job, workers=workers, on_result=on_result)
     if progress is not None:
-        hash_videos(videos, progress=progress, on_result=on_result)
+        hash_videos(videos, progress=progress, on_result=on_result, threads=workers)
 
 
 def _hash_images(

@@ -76,10 +76,13 @@ class GroupPlan:
 
         The container's index (MP4, MKV) says how many keyframes there are
         without reading the file; without one, or with fewer than two
-        keyframes, groups would not run side by side.
+        keyframes, groups would not run side by side. Only H.264 and H.265
+        are split (their IDR pictures are known to start afresh).
         """
-        keyframes = sum(1 for entry in stream.index_entries if entry.is_keyframe)
         codec = stream.codec_context
+        if NalSyntax.for_codec(codec.name, codec.extradata) is None:
+            return None  # only H.264 and H.265 say where a group starts
+        keyframes = sum(1 for entry in stream.index_entries if entry.is_keyframe)
         pixels = max(codec.width * codec.height, 1)
         affordable = DECODER_MEMORY // (pixels * 3 // 2 * _FRAMES_PER_DECODER)
         workers = min(threads, keyframes, max(affordable, 1))
