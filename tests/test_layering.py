@@ -31,6 +31,10 @@ FORBIDDEN = {
     # Swagger UI for both services' /docs: below both, so it knows neither.
     "apidocs": {"registry", "api", "matcher", "cli", "web", "interop", "index"},
 }
+
+#: The one registry client, used by the CLI and the matcher: the base install.
+CLIENT_ALLOWED = {"httpx", "reclaim"}
+CLIENT_ALLOWED_RECLAIM = ("reclaim.errors",)
 #: Packages with a test of their own below, or free to import anything.
 OWN_RULES = {"hashing", "index", "interop", "cli"}
 
@@ -105,6 +109,7 @@ def test_the_matcher_imports_only_hashing_and_the_root() -> None:
         "reclaim.memory",
         "reclaim.strict",
         "reclaim.apidocs",
+        "reclaim.client",
         "reclaim.index",
         "reclaim.matcher",
     )
@@ -139,3 +144,14 @@ def test_interop_imports_only_pytx_and_the_base_install() -> None:
             )
             if top == "reclaim" and not name.startswith("reclaim.interop"):
                 assert name.startswith(allowed_reclaim), f"{path.name}: {name}"
+
+
+def test_the_registry_client_needs_only_the_base_install() -> None:
+    # The CLI and the matcher share it; it knows neither, nor the server.
+    for name in _imports(SRC / "client.py"):
+        top = name.split(".")[0]
+        if top in sys.stdlib_module_names or top == "__future__":
+            continue
+        assert top in CLIENT_ALLOWED, f"client.py imports {name}"
+        if top == "reclaim":
+            assert name.startswith(CLIENT_ALLOWED_RECLAIM), f"client.py: {name}"

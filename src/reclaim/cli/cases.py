@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,9 +13,9 @@ from rich.panel import Panel
 from rich.table import Table
 
 from reclaim.cli.batch import find_files, hash_with_progress
-from reclaim.cli.client import PersonClient
-from reclaim.cli.context import err, fail, out, settings, user_errors
+from reclaim.cli.context import UpstreamError, err, fail, out, settings, user_errors
 from reclaim.cli.exits import ExitCode
+from reclaim.client import RegistryClient, RegistryUnavailable
 from reclaim.hashing.files import FileHashes
 
 RegistryOption = Annotated[
@@ -35,8 +37,19 @@ CHUNK = 500
 REQUEST_BYTES = 1_800_000
 
 
-def _client(registry: str | None) -> PersonClient:
-    return PersonClient(registry or settings().registry_url)
+@contextmanager
+def _client(registry: str | None) -> Iterator[RegistryClient]:
+    """The registry, closed after use; no answer is an upstream error (exit 3)."""
+    url = registry or settings().registry_url
+    try:
+        with RegistryClient(url) as client:
+            yield client
+    except RegistryUnavailable as error:
+        what = "cannot reach the registry" if error.status is None else "the registry"
+        raise UpstreamError(
+            f"{what} at {url}: {error}; check --registry / RECLAIM_REGISTRY_URL "
+            "and your connection, then run the same command again"
+        ) from None
 
 
 def _pin(pin: str | None) -> str:
@@ -121,13 +134,10 @@ def submit(
     if not groups:
         fail("nothing to submit: no file gave a usable hash", ExitCode.USER_ERROR)
     requests = _requests(groups)
-    client = _client(registry)
-    try:
+    with _client(registry) as client:
         created = client.create_case(program, requests[0])
         for more in requests[1:]:
             client.add(created["case_number"], created["pin"], more)
-    finally:
-        client.close()
     items = [item for request in requests for item in request]
     out.print(
         Panel.fit(
@@ -165,11 +175,9 @@ def status(
     registry: RegistryOption = None,
 ) -> None:
     """Show a case: each hash's status and what platforms did."""
-    client = _client(registry)
-    try:
-        view = client.status(case, _pin(pin))
-    finally:
-        client.close()
+    secret = _pin(pin)
+    with _client(registry) as client:
+        view = client.status(case, secret)
     _show(view)
 
 
@@ -187,11 +195,8 @@ def withdraw(
     ):
         err.print("nothing withdrawn")
         raise typer.Exit(ExitCode.OK)
-    client = _client(registry)
-    try:
+    with _client(registry) as client:
         view = client.withdraw(case, secret)
-    finally:
-        client.close()
     _show(view)
 
 

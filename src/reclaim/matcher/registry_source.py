@@ -2,37 +2,45 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import httpx
 
+from reclaim.client import (
+    RegistryClient,
+    RegistryError,
+    RegistryRefusal,
+    RegistryUnavailable,
+)
 from reclaim.hashing import SignalType
 from reclaim.index import ListRecord
 from reclaim.matcher.config import SourceConfig
-from reclaim.matcher.errors import SourceUnavailable
+from reclaim.matcher.errors import SourceError, SourceUnavailable
 from reclaim.matcher.records import Outcome, Page
-from reclaim.matcher.source import check, unreachable
+from reclaim.matcher.source import failed
 
 logger = logging.getLogger(__name__)
 
-PREFIX = "/api/v1/platform"
 KINDS = {kind.value: kind for kind in SignalType}
 
 
 class RegistrySource:
-    """`GET snapshot`, `GET changes?cursor=` and `POST feedback` of a registry."""
+    """`GET snapshot`, `GET changes?cursor=` and `POST feedback` of a registry,
+    through the one registry client (`reclaim.client`)."""
 
     def __init__(
         self, config: SourceConfig, *, transport: httpx.BaseTransport | None = None
     ) -> None:
         self.config = config
-        self.http = httpx.Client(
-            base_url=config.url,
+        # One try a request: the sync loop retries on its own schedule and
+        # keeps the last good list meanwhile.
+        self.client = RegistryClient(
+            config.url,
+            api_key=config.api_key,
             timeout=config.timeout_seconds,
-            headers={"Authorization": f"Bearer {config.api_key}"},
+            attempts=1,
             transport=transport,
         )
 
@@ -41,47 +49,34 @@ class RegistrySource:
         """'reclaim' and the registry's address."""
         return f"reclaim registry at {self.config.url}"
 
-    def _params(self) -> list[tuple[str, str | int | float | bool | None]]:
-        return [("program", p) for p in self.config.programs]
-
     def pages(self, cursor: str | None) -> Iterator[Page]:
         """The snapshot when there is no cursor yet, else the changes after it."""
         if cursor is None:
-            yield from self._snapshot()
+            yield from _as_source_errors(self._snapshot(), "the snapshot")
         else:
-            yield from self._changes(int(cursor))
+            yield from _as_source_errors(self._changes(int(cursor)), "the change feed")
 
     def _snapshot(self) -> Iterator[Page]:
-        what = "the snapshot"
         size = self.config.page_size
+        batch: list[ListRecord] = []
+        seen = 0
         try:
-            with self.http.stream(
-                "GET", f"{PREFIX}/snapshot", params=self._params()
-            ) as response:
-                check(response, what)
-                batch: list[ListRecord] = []
-                seen = 0
-                for line in response.iter_lines():
-                    if not line:
-                        continue
-                    item = json.loads(line)
-                    if item.get("end"):
-                        if int(item["count"]) != seen:
-                            raise SourceUnavailable(
-                                f"the snapshot held {seen} records but promised "
-                                f"{item['count']}: it was cut; retrying"
-                            )
-                        yield Page(batch, str(int(item["cursor"])), True, True)
-                        return
-                    seen += 1
-                    record = _record(item, self.config.name)
-                    if record is not None:
-                        batch.append(record)
-                    if len(batch) >= size:
-                        yield Page(batch, None, True, False)
-                        batch = []
-        except httpx.HTTPError as error:
-            raise unreachable(error, what) from None
+            for item in self.client.snapshot(self.config.programs):
+                if item.get("end"):
+                    if int(item["count"]) != seen:
+                        raise SourceUnavailable(
+                            f"the snapshot held {seen} records but promised "
+                            f"{item['count']}: it was cut; retrying"
+                        )
+                    yield Page(batch, str(int(item["cursor"])), True, True)
+                    return
+                seen += 1
+                record = _record(item, self.config.name)
+                if record is not None:
+                    batch.append(record)
+                if len(batch) >= size:
+                    yield Page(batch, None, True, False)
+                    batch = []
         except (ValueError, KeyError, TypeError):
             raise SourceUnavailable(
                 "the snapshot had a line that is not a record: the stream was "
@@ -92,18 +87,11 @@ class RegistrySource:
         )
 
     def _changes(self, cursor: int) -> Iterator[Page]:
-        what = "the change feed"
         while True:
-            params: list[tuple[str, str | int | float | bool | None]] = [
-                *self._params(),
-                ("cursor", cursor),
-                ("limit", self.config.page_size),
-            ]
+            body = self.client.changes(
+                self.config.programs, cursor=cursor, limit=self.config.page_size
+            )
             try:
-                response = check(
-                    self.http.get(f"{PREFIX}/changes", params=params), what
-                )
-                body = response.json()
                 name = self.config.name
                 records = [
                     r
@@ -112,8 +100,6 @@ class RegistrySource:
                 ]
                 cursor = int(body["cursor"])
                 more = bool(body["has_more"])
-            except httpx.HTTPError as error:
-                raise unreachable(error, what) from None
             except (ValueError, KeyError, TypeError):
                 raise SourceUnavailable(
                     "the change feed answered with something that is not a page "
@@ -130,15 +116,31 @@ class RegistrySource:
             for o in outcomes
         ]
         try:
-            check(
-                self.http.post(f"{PREFIX}/feedback", json={"items": items}), "feedback"
-            )
-        except httpx.HTTPError as error:
-            raise unreachable(error, "feedback") from None
+            self.client.feedback(items)
+        except RegistryError as error:
+            raise _source_error(error, "feedback") from None
 
     def close(self) -> None:
         """Close the HTTP connections."""
-        self.http.close()
+        self.client.close()
+
+
+def _as_source_errors(pages: Iterator[Page], what: str) -> Iterator[Page]:
+    """`pages`, with the client's errors as the matcher's SourceErrors."""
+    try:
+        yield from pages
+    except RegistryError as error:
+        raise _source_error(error, what) from None
+
+
+def _source_error(error: RegistryError, what: str) -> SourceError:
+    if isinstance(error, RegistryRefusal):
+        return failed(error.status, error.reason, what)
+    if isinstance(error, RegistryUnavailable) and error.status is not None:
+        return failed(error.status, "", what)
+    return SourceUnavailable(
+        f"{error}: the matcher keeps its last good list and retries"
+    )
 
 
 def _record(item: dict[str, Any], source: str) -> ListRecord | None:

@@ -14,7 +14,7 @@ from typing import Protocol
 import httpx
 
 from reclaim.matcher.config import SourceConfig
-from reclaim.matcher.errors import SourceRejected, SourceUnavailable
+from reclaim.matcher.errors import SourceError, SourceRejected, SourceUnavailable
 from reclaim.matcher.records import Outcome, Page
 
 
@@ -56,23 +56,28 @@ def open_source(
 
 def check(response: httpx.Response, what: str) -> httpx.Response:
     """Turn an HTTP failure into the matching SourceError."""
-    status = response.status_code
-    if status < 400:
+    if response.status_code < 400:
         return response
+    raise failed(response.status_code, _reason(response), what)
+
+
+def failed(status: int, reason: str, what: str) -> SourceError:
+    """The SourceError for an HTTP error `status` answered to `what`."""
     if status in (401, 403):
-        raise SourceRejected(
+        return SourceRejected(
             f"the source refused the API key for {what} (HTTP {status}): it may "
             "have been revoked or rotated; put a valid key in the config's "
             "[source] section"
         )
     if status == 429 or status >= 500:
-        raise SourceUnavailable(
+        return SourceUnavailable(
             f"the source answered {what} with HTTP {status}: it is overloaded or "
             "down; the matcher keeps its last good list and retries"
         )
-    raise SourceRejected(
-        f"the source refused {what} (HTTP {status}): {_reason(response)}; check "
-        "the config's [source] url and programs"
+    return SourceRejected(
+        f"the source refused {what} (HTTP {status}): "
+        f"{reason or 'no error message'}; check the config's [source] url and "
+        "programs"
     )
 
 
@@ -91,4 +96,4 @@ def _reason(response: httpx.Response) -> str:
         return "no JSON error message"
     if isinstance(body, dict) and isinstance(body.get("error"), str):
         return str(body["error"])[:200]
-    return "no error message"
+    return ""
