@@ -71,6 +71,7 @@ bench: setup
 	$(BIN)/python bench/pdq_speed.py
 	$(BIN)/python bench/video_speed.py
 	$(BIN)/python bench/web_pdq.py
+	$(BIN)/python bench/web_video.py
 	$(BIN)/python bench/registry_load.py
 	$(BIN)/python bench/durability.py
 	$(BIN)/python bench/pdq_conformance.py
