@@ -247,6 +247,17 @@ def rgb_pixels(frame: av.VideoFrame, reformatter: VideoReformatter) -> np.ndarra
     return rgb.to_ndarray()
 
 
+_local = threading.local()
+
+
+def _reformatter() -> VideoReformatter:
+    """This thread's reformatter: its swscale context lasts across groups."""
+    reformatter: VideoReformatter | None = getattr(_local, "reformatter", None)
+    if reformatter is None:
+        reformatter = _local.reformatter = VideoReformatter()
+    return reformatter
+
+
 def _decode_group(group: _Group, shared: _Shared) -> list[_Sampled]:
     """Decode one group; convert and hash its sampled frames."""
     try:
@@ -264,7 +275,7 @@ def _decode(group: _Group, shared: _Shared) -> list[_Sampled]:
         codec.thread_count = shared.decoder_threads
     else:
         codec.thread_type = "NONE"
-    reformatter = VideoReformatter()
+    reformatter = _reformatter()
     skipped: list[int] = []
     numbered: list[tuple[int, int]] = []  # (frame number, pts) of each output
     sampled: list[_Sampled] = []
