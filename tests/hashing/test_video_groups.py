@@ -256,3 +256,38 @@ def _shorter_header(path: Path) -> Path:
     liar = path.with_name("liar.mp4")
     liar.write_bytes(bytes(data))
     return liar
+
+
+def test_bars_fed_out_of_order_decide_as_in_order(
+    photos: dict[str, np.ndarray],
+) -> None:
+    from reclaim.hashing.letterbox import Letterbox
+
+    def framed(name: str, shift: int) -> np.ndarray:
+        picture = np.zeros((240, 320, 3), np.uint8)
+        picture[30:210] = np.roll(photos[name][:180, :320], shift, axis=1)
+        return picture
+
+    # Groups 0 and 1: two sampled frames each; group 1 is hashed first.
+    frames = [
+        (i, float(i), framed(("coffee", "chelsea")[i // 2], 9 * i)) for i in range(4)
+    ]
+    in_order = Letterbox()
+    for frame in frames:
+        in_order.add(*frame)
+    stop = threading.Event()
+    bars = Letterbox()
+    ordered = video_groups.OrderedBars(bars, stop=stop, hold=1)
+    ordered.add(1, *frames[2])  # held: group 0 is not in yet
+    assert not bars.decided and bars.seen == 0
+    waiting = threading.Thread(target=ordered.add, args=(1, *frames[3]))
+    waiting.start()  # past the hold: waits for group 0
+    waiting.join(0.2)
+    assert waiting.is_alive()
+    ordered.add(0, *frames[0])
+    ordered.add(0, *frames[1])
+    ordered.finished(0)  # group 1 is now the lowest: its frames go in
+    waiting.join(5)
+    assert not waiting.is_alive()
+    ordered.finished(1)
+    assert bars.result() == in_order.result() and bars.result()[0] is not None
