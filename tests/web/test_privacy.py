@@ -106,8 +106,33 @@ def test_headers_forbid_third_parties(page_factory, app_url: str) -> None:  # ty
     page = page_factory()
     page.goto("/")
     assert page.context.cookies() == []
-    html = response.text
-    assert "http://" not in html.replace(app_url, "") and "https://" not in html
+    # Nothing is loaded from another site; the only outside addresses are
+    # links the person may choose to follow (help lines, the operator's
+    # privacy notice), opened without a referrer.
+    outside = _outside_addresses(response.text.replace(app_url, ""))
+    assert outside, "the help lines link to their organisations"
+    assert {tag for tag, _, _ in outside} == {"a"}, outside
+    assert all("noreferrer" in rel for _, _, rel in outside)
+
+
+def _outside_addresses(html: str) -> list[tuple[str, str, str]]:
+    """(tag, address, rel) of every attribute that names another site."""
+    from html.parser import HTMLParser
+
+    found: list[tuple[str, str, str]] = []
+
+    class Finder(HTMLParser):
+        def handle_starttag(
+            self, tag: str, attrs: list[tuple[str, str | None]]
+        ) -> None:
+            values = dict(attrs)
+            for name in ("src", "href", "action", "srcset", "data", "poster"):
+                value = values.get(name) or ""
+                if value.startswith(("http://", "https://", "//")):
+                    found.append((tag, value, values.get("rel") or ""))
+
+    Finder().feed(html)
+    return found
 
 
 def test_labels_stay_on_the_device(page_factory, media: dict[str, Path]) -> None:  # type: ignore[no-untyped-def]
