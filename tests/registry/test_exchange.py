@@ -7,6 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
+from reclaim.api.stopncii_wire import STATUS_NAMES
 from reclaim.registry.exchange import ExchangeRecord, merged_status
 from reclaim.registry.platforms import PlatformIdentity
 from reclaim.registry.service import Registry
@@ -64,7 +65,7 @@ def test_every_combination_of_key_programs(registry: Registry, page_size: int) -
         records = fetch_all(registry, platform, page_size=page_size)
         served = [r.value for r in records]
         assert len(served) == len(set(served)), f"{programs}: a hash served twice"
-        by_value = {r.value: r.status_name for r in records}
+        by_value = {r.value: STATUS_NAMES[r.status] for r in records}
         for value, layout in zip(values, layouts, strict=True):
             assert by_value.get(value) == expected(layout, programs), (programs, layout)
 
@@ -76,13 +77,13 @@ def test_a_withdrawal_in_one_program_keeps_the_hash_active(registry: Registry) -
     minor = registry.create_case("minor", item)
     both = registry.authenticate(registry.add_platform("both", PROGRAMS)[1])
     first = fetch_all(registry, both, page_size=10)
-    assert [(r.value, r.status_name) for r in first] == [(value, "Active")]
+    assert [(r.value, STATUS_NAMES[r.status]) for r in first] == [(value, "Active")]
     registry.withdraw_case(minor.number, minor.pin)
     later = fetch_all(registry, both, page_size=10, start=first[-1].last_modified)
-    assert [(r.value, r.status_name) for r in later] == [(value, "Active")]
+    assert [(r.value, STATUS_NAMES[r.status]) for r in later] == [(value, "Active")]
     registry.withdraw_case(adult.number, adult.pin)
     last = fetch_all(registry, both, page_size=10, start=later[-1].last_modified)
-    assert [(r.value, r.status_name) for r in last] == [(value, "Withdrawn")]
+    assert [(r.value, STATUS_NAMES[r.status]) for r in last] == [(value, "Withdrawn")]
 
 
 def test_feedback_on_either_program_is_served_once(registry: Registry) -> None:
@@ -99,7 +100,7 @@ def test_feedback_on_either_program_is_served_once(registry: Registry) -> None:
             registry.add_platform("-".join(programs), programs)[1]
         )
         (record,) = fetch_all(registry, reader, page_size=10)
-        assert record.feedbacks == (("Blocked", (), "reviewer"),)
+        assert record.feedbacks == (("blocked", (), "reviewer"),)
 
 
 def test_merged_status() -> None:
@@ -131,7 +132,7 @@ def test_feedback_moves_its_record_forward_in_both_feeds(registry: Registry) -> 
     registry.give_feedback(reviewer, [verdict])
     fresh = fetch_all(registry, reader, page_size=10, start=checkpoint)
     assert [(r.value, r.feedbacks) for r in fresh if r.value == first] == [
-        (first, (("Blocked", (), "reviewer"),))
+        (first, (("blocked", (), "reviewer"),))
     ]
     moved = registry.changes(reader, cursor=cursor, limit=100)
     assert [e.value for e in moved.entries] == [first]

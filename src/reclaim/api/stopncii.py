@@ -24,6 +24,13 @@ from reclaim.api.schemas import (
     ExchangeRecordBatch,
     error_responses,
 )
+from reclaim.api.stopncii_wire import (
+    FEEDBACK_NAMES,
+    SIGNAL_NAMES,
+    STATUS_NAMES,
+    feedback_items,
+    submitted_records,
+)
 from reclaim.registry.errors import AuthenticationError
 from reclaim.registry.exchange import ExchangePage
 from reclaim.registry.platforms import PlatformIdentity
@@ -88,12 +95,18 @@ def render_page(page: ExchangePage) -> bytes:
     """
     dumps = json.dumps
     parts = []
-    for last_modified, signal, value, status, feedbacks in page.records:
+    for last_modified, kind, value, state, feedbacks in page.records:
+        signal = SIGNAL_NAMES[kind]
+        status = STATUS_NAMES.get(state, "Unknown")
         quoted = f'"{value}"' if value.isalnum() else dumps(value)
         opinions = (
             dumps(
                 [
-                    {"feedbackValue": v, "tags": list(tags), "source": source}
+                    {
+                        "feedbackValue": FEEDBACK_NAMES[v],
+                        "tags": list(tags),
+                        "source": source,
+                    }
                     for v, tags, source in feedbacks
                 ]
             )
@@ -120,10 +133,10 @@ def render_page(page: ExchangePage) -> bytes:
 async def submit_feedback(
     request: Request, platform: ExchangePlatform, payload: ExchangeFeedbackBatch
 ) -> dict[str, Any]:
-    entries = [entry.model_dump() for entry in payload.hashFeedbacks]
+    items = feedback_items(payload.hashFeedbacks)
     service = registry_of(request)
     applied, unknown = await run_in_threadpool(
-        service.exchange_feedback, platform, entries
+        service.exchange_feedback, platform, items
     )
     return {"count": applied, "unknownHashIndexes": unknown}
 
@@ -132,7 +145,9 @@ async def submit_feedback(
 async def submit_hashes(
     request: Request, platform: ExchangePlatform, payload: ExchangeRecordBatch
 ) -> dict[str, Any]:
-    records = [record.model_dump() for record in payload.hashRecords]
     service = registry_of(request)
-    count = await run_in_threadpool(service.exchange_submit, platform, records)
+    hashes, notes = submitted_records(
+        payload.hashRecords, limit=service.request_limit()
+    )
+    count = await run_in_threadpool(service.exchange_submit, platform, hashes, notes)
     return {"count": count}

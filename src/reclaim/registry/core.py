@@ -83,7 +83,8 @@ class RegistryCore:
                 )
         raise AssertionError("unreachable")
 
-    def _per_request_limit(self) -> int:
+    def request_limit(self) -> int:
+        """The most hashes one request may carry (and a case can hold)."""
         return min(
             self.settings.max_hashes_per_request, self.settings.max_hashes_per_case
         )

@@ -34,41 +34,24 @@ from reclaim.hashing.types import Md5Hash, PdqHash, SignalType
 from reclaim.registry.cases import CaseStatus
 from reclaim.registry.errors import InvalidRequestError
 from reclaim.registry.feed import utcnow
-from reclaim.registry.feedback import FeedbackItem, FeedbackValue
 from reclaim.registry.hashlist import HashStatus, attach, case_hash_count
 from reclaim.registry.identifiers import new_case_number
 from reclaim.registry.models import Case, CaseHash, Feedback, HashRecord, Platform
 from reclaim.registry.platforms import PlatformIdentity
 from reclaim.registry.submissions import SubmittedHash
 
-#: Our hash types and StopNCII's names for them. vPDQ has no StopNCII type.
-SIGNAL_NAMES = {SignalType.PDQ.value: "ImagePDQ", SignalType.MD5.value: "VideoMD5"}
-SIGNAL_TYPES = {name: kind for kind, name in SIGNAL_NAMES.items()}
-
-STATUS_NAMES = {"active": "Active", "withdrawn": "Withdrawn", "removed": "Deleted"}
-
-FEEDBACK_NAMES = {
-    FeedbackValue.MATCH_FOUND.value: "PendingReview",
-    FeedbackValue.PENDING_REVIEW.value: "PendingReview",
-    FeedbackValue.BLOCKED.value: "Blocked",
-    FeedbackValue.NOT_BLOCKED.value: "NotBlocked",
-}
-#: StopNCII feedback values that carry an outcome; the rest only tag a hash.
-FEEDBACK_VALUES = {
-    "PendingReview": FeedbackValue.PENDING_REVIEW,
-    "Blocked": FeedbackValue.BLOCKED,
-    "NotBlocked": FeedbackValue.NOT_BLOCKED,
-}
-TAG_ONLY = {"None", "Unknown", "QualityUnknown", "Withdrawn", "Deleted"}
+#: The hash types the exchange carries (StopNCII has no vPDQ).
+EXCHANGE_TYPES = (SignalType.PDQ.value, SignalType.MD5.value)
 
 
 class ExchangeRecord(NamedTuple):
-    """One record in StopNCII's shape (a named tuple: pages hold 10,000)."""
+    """One record of a StopNCII page, in the registry's terms (the API names
+    them StopNCII's way; a named tuple: pages hold 10,000)."""
 
     last_modified: int
-    signal_name: str
+    signal_type: str
     value: str
-    status_name: str
+    status: str
     feedbacks: tuple[tuple[str, tuple[str, ...], str], ...]  # (value, tags, source)
 
 
@@ -149,7 +132,7 @@ def fetch(
         .where(
             HashRecord.change >= first,
             HashRecord.program.in_(programs),
-            HashRecord.signal_type.in_(tuple(SIGNAL_NAMES)),
+            HashRecord.signal_type.in_(EXCHANGE_TYPES),
         )
         .order_by(HashRecord.change)
         .limit(page_size + 1)
@@ -171,13 +154,12 @@ def fetch(
             statuses[key] = merged_status(status for _, status, _ in got)
             latest[key] = max(change for _, _, change in got)
         opinions.update(_opinions_on_records(connection, owners))
-    signal_names = SIGNAL_NAMES
     records = [
         ExchangeRecord(
             int(seconds),
-            signal_names[kind],
+            kind,
             value,
-            STATUS_NAMES.get(statuses[kind, digest], "Unknown"),
+            statuses[kind, digest],
             tuple(opinions.get((kind, digest), ())),
         )
         for _, kind, value, _, change, seconds, digest, _ in rows
@@ -246,7 +228,7 @@ def _records_of(
             HashRecord.status,
             HashRecord.change,
         ).where(
-            HashRecord.signal_type.in_(tuple(SIGNAL_NAMES)),
+            HashRecord.signal_type.in_(EXCHANGE_TYPES),
             HashRecord.digest.in_(digests[start : start + CHUNK]),
             HashRecord.program.in_(programs),
         )
@@ -306,7 +288,7 @@ def _collect(
     opinions: dict[tuple[str, str], list[Opinion]] = defaultdict(list)
     for kind, digest, value, tag_text, source in rows:
         tags = tuple(t for t in tag_text.split(",") if t)
-        opinion = (FEEDBACK_NAMES[value], tags, source)
+        opinion = (value, tags, source)
         if opinion not in opinions[kind, digest]:
             opinions[kind, digest].append(opinion)
     return opinions
@@ -319,46 +301,15 @@ def _epoch_seconds(column: Any, dialect: str) -> Any:
     return cast(func.floor(extract("epoch", column)), BigInteger)
 
 
-def signal_type_of(name: object) -> str:
-    """Our type for a StopNCII signal name; the pytx client's `str(enum)` too."""
-    text = str(name)
-    text = text.rsplit(".", 1)[-1]  # "StopNCIISignalType.ImagePDQ" -> "ImagePDQ"
-    if text not in SIGNAL_TYPES:
-        raise InvalidHashError(
-            f"{str(name)[:40]!r} is not a supported signalType: expected ImagePDQ "
-            "or VideoMD5"
-        )
-    return SIGNAL_TYPES[text]
-
-
 def submitted(signal_type: str, value: object) -> SubmittedHash:
-    """A platform-submitted hash (no quality is sent), validated."""
+    """A platform-submitted hash (no quality is sent), validated: `signal_type`
+    is one of `EXCHANGE_TYPES`."""
     if signal_type == SignalType.PDQ:
         parsed = PdqHash.parse(value)  # type: ignore[arg-type]
         if not 96 <= parsed.value.bit_count() <= 128:
             raise InvalidHashError("a degenerate PDQ hash (flat image) is refused")
         return SubmittedHash(SignalType.PDQ, parsed.hex, None)
     return SubmittedHash(SignalType.MD5, Md5Hash.parse(value).hex, None)  # type: ignore[arg-type]
-
-
-def guess_type(value: object) -> str:
-    """StopNCII feedback names a hash by value only: PDQ is 64 hex, MD5 32."""
-    text = str(value).strip()
-    return SignalType.PDQ.value if len(text) == 64 else SignalType.MD5.value
-
-
-def feedback_item(value: object, feedback: object, tags: object) -> FeedbackItem:
-    """One StopNCII feedback entry as ours."""
-    kind = guess_type(value)
-    digest = submitted(kind, value).digest
-    name = str(feedback)
-    if name not in FEEDBACK_VALUES and name not in TAG_ONLY:
-        raise InvalidHashError(
-            f"{name[:30]!r} is not a feedbackValue: expected Blocked, NotBlocked, "
-            "PendingReview, None, QualityUnknown"
-        )
-    clean_tags = tuple(str(t)[:100] for t in tags) if isinstance(tags, list) else ()
-    return FeedbackItem(kind, digest, FEEDBACK_VALUES.get(name), tags=clean_tags)
 
 
 def platform_case(session: Session, platform: PlatformIdentity) -> Case:

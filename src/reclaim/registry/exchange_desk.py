@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from reclaim.hashing.errors import InvalidHashError
 from reclaim.registry import (
     audit,
     exchange,
@@ -17,10 +16,10 @@ from reclaim.registry import (
     platforms,
 )
 from reclaim.registry.core import MAX_PAGE
-from reclaim.registry.errors import InvalidRequestError
 from reclaim.registry.feed import publish, utcnow
 from reclaim.registry.platform_desk import PlatformDesk
 from reclaim.registry.platforms import PlatformIdentity, PlatformInfo
+from reclaim.registry.submissions import SubmittedHash
 
 logger = logging.getLogger(__name__)
 
@@ -50,59 +49,21 @@ class ExchangeDesk(PlatformDesk):
         return page
 
     def exchange_feedback(
-        self, platform: PlatformIdentity, entries: Sequence[Mapping[str, object]]
+        self, platform: PlatformIdentity, items: Sequence[feedback.FeedbackItem]
     ) -> tuple[int, list[int]]:
-        """StopNCII SubmitFeedback: returns (applied, indexes of unknown hashes)."""
-        items, problems = [], []
-        for index, entry in enumerate(entries):
-            try:
-                items.append(
-                    exchange.feedback_item(
-                        entry.get("hashValue"),
-                        entry.get("feedbackValue"),
-                        entry.get("tags"),
-                    )
-                )
-            except InvalidHashError as error:
-                problems.append(f"hashFeedbacks[{index}]: {error}")
-        if problems:
-            raise InvalidRequestError(
-                f"{len(problems)} feedback entries were refused; none was stored",
-                problems,
-            )
+        """StopNCII SubmitFeedback (parsed by the API): returns (applied,
+        indexes of unknown hashes)."""
         return self._store_feedback(platform, items, api="stopncii")
 
     def exchange_submit(
-        self, platform: PlatformIdentity, records: Sequence[Mapping[str, object]]
+        self,
+        platform: PlatformIdentity,
+        hashes: Sequence[SubmittedHash],
+        notes: Sequence[feedback.FeedbackItem] = (),
     ) -> int:
-        """StopNCII SubmitHashes: a platform adds hashes it found itself."""
-        exchange.check_request_size(len(records), limit=self._per_request_limit())
-        hashes, notes, problems = [], [], []
-        for index, record in enumerate(records):
-            try:
-                kind = exchange.signal_type_of(record.get("signalType"))
-                one = exchange.submitted(kind, record.get("hashValue"))
-                hashes.append(one)
-                opinions = record.get("CSPFeedbacks") or []
-                if not isinstance(opinions, list):
-                    raise InvalidHashError("'CSPFeedbacks' must be a list of objects")
-                for opinion in opinions:
-                    if isinstance(opinion, Mapping):
-                        notes.append(
-                            exchange.feedback_item(
-                                one.value,
-                                opinion.get("feedbackValue"),
-                                opinion.get("tags"),
-                            )
-                        )
-            except InvalidHashError as error:
-                problems.append(f"hashRecords[{index}]: {error}")
-        if problems or not hashes:
-            raise InvalidRequestError(
-                f"{len(problems)} of {len(records)} records were refused; "
-                "none was stored",
-                problems or ["hashRecords: expected at least one record"],
-            )
+        """StopNCII SubmitHashes: a platform adds hashes it found itself, with
+        its own opinions on them (`notes`)."""
+        exchange.check_request_size(len(hashes), limit=self.request_limit())
 
         def work(session: Session) -> int:
             changed = exchange.submit(

@@ -40,7 +40,7 @@ class PersonDesk(RegistryCore):
         is refused.
         """
         chosen = parse_program(program)
-        hashes = parse_hashes(items, limit=self._per_request_limit())
+        hashes = parse_hashes(items, limit=self.request_limit())
         new = self._creator.create(chosen, hashes, idempotency_key)
         if not new.replayed:
             logger.info("case %s created with %d hashes", new.number, len(hashes))
@@ -55,7 +55,7 @@ class PersonDesk(RegistryCore):
         self, number: str, pin: str, items: Sequence[object]
     ) -> cases.CaseView:
         """Add hashes to an active case."""
-        hashes = parse_hashes(items, limit=self._per_request_limit())
+        hashes = parse_hashes(items, limit=self.request_limit())
 
         def work(session: Session) -> cases.CaseView:
             case = cases.open_case(session, number, pin, lock=True)
