@@ -291,3 +291,43 @@ def write_video(
         for packet in stream.encode():
             container.mux(packet)
     return path
+
+
+# ---- a headless browser, one per test session (web and API-docs tests) ----
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+AXE = (
+    Path(__file__).resolve().parents[1]
+    / "web"
+    / "node_modules"
+    / "axe-core"
+    / "axe.min.js"
+)
+
+
+def _require(path: str | Path, what: str) -> None:
+    if not Path(path).exists():
+        reason = f"{what} is missing at {path}: run `make test` (it installs it)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    _require(CHROMIUM, "Debian's Chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield launched
+        launched.close()

@@ -106,6 +106,7 @@ def test_the_matcher_imports_only_hashing_and_the_root() -> None:
         "reclaim.errors",
         "reclaim.config",
         "reclaim.body_limit",
+        "reclaim.headers",
         "reclaim.memory",
         "reclaim.strict",
         "reclaim.apidocs",

@@ -18,8 +18,7 @@ from reclaim.matcher.config import MatcherConfig
 from reclaim.matcher.service import MatcherService
 from reclaim.registry import schema
 from reclaim.registry.service import Registry
-from tests.conftest import live_server
-from tests.web.conftest import _require, browser  # noqa: F401 (a fixture)
+from tests.conftest import _require, live_server
 
 
 @pytest.fixture(params=["registry", "matcher"])
@@ -78,7 +77,7 @@ def test_docs_load_only_files_of_their_own_origin(served: str) -> None:
         assert missing.json()["ok"] is False
 
 
-def test_swagger_ui_renders_under_the_csp(served: str, browser) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_swagger_ui_renders_under_the_csp(served: str, browser) -> None:  # type: ignore[no-untyped-def]
     for name, path in ASSETS.items():
         _require(path, f"Swagger UI's {name} (the web build vendors it)")
     context = browser.new_context()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,44 +14,14 @@ from reclaim.api.app import create_app
 from reclaim.config import Settings
 from reclaim.registry import schema
 from reclaim.registry.service import Registry
-from tests.conftest import live_server, write_video
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-AXE = (
-    Path(__file__).resolve().parents[2]
-    / "web"
-    / "node_modules"
-    / "axe-core"
-    / "axe.min.js"
+from tests.conftest import (  # noqa: F401 (shared with the web tests)
+    ARGS,
+    AXE,
+    CHROMIUM,
+    _require,
+    live_server,
+    write_video,
 )
-
-
-def _require(path: str | Path, what: str) -> None:
-    if not Path(path).exists():
-        reason = f"{what} is missing at {path}: run `make test` (it installs it)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    _require(CHROMIUM, "Debian's Chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
