@@ -156,3 +156,13 @@ def test_a_server_error_is_shown_translated_not_in_english(
         uk["error.generic"],
     ]
     assert not any("English" in text for text in shown)
+
+
+def test_a_closed_case_says_start_a_new_case_and_not_try_again() -> None:
+    english = json.loads((LOCALES / "en.json").read_text(encoding="utf-8"))
+    shown = english["submit.error"].replace("{reason}", english["error.case_closed"])
+    assert "start a new case" in shown and "try again" not in shown.lower()
+    for path in LOCALES.glob("*.json"):
+        catalog = json.loads(path.read_text(encoding="utf-8"))
+        # The reason is the whole advice: nothing after it adds "try again".
+        assert catalog["submit.error"].rstrip().endswith("{reason}"), path.name
