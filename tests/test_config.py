@@ -38,6 +38,8 @@ def test_values_are_parsed() -> None:
     [
         ("RECLAIM_PORT", "-1"),
         ("RECLAIM_CASE_RATE", "5/fortnight"),
+        ("RECLAIM_PRIVACY_NOTICE_URL", "//elsewhere.example/privacy"),
+        ("RECLAIM_PRIVACY_NOTICE_URL", "http://example.org/privacy"),
         ("RECLAIM_TRUSTED_PROXIES", "10.0.0.0/33"),
     ],
 )

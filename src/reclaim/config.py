@@ -87,7 +87,8 @@ def _notice_url(text: str) -> str | None:
     """'' -> None; an https:// URL or a path on this site ('/privacy')."""
     if not text:
         return None
-    if not (text.startswith("https://") or text.startswith("/")) or " " in text:
+    local = text.startswith("/") and not text.startswith("//")
+    if not (text.startswith("https://") or local) or " " in text:
         raise ValueError(
             "expected an https:// URL or a path on this site such as /privacy"
         )
