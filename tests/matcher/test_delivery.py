@@ -8,8 +8,10 @@ from collections.abc import Callable
 import httpx
 import numpy as np
 
+from reclaim.client import RegistryClient
 from reclaim.hashing import PdqHash
 from reclaim.matcher.config import MatcherConfig
+from reclaim.matcher.registry_source import RegistrySource
 from reclaim.matcher.service import MatcherService, Query
 from reclaim.matcher.webhook import sign, verify
 from reclaim.registry.service import Registry
@@ -101,7 +103,11 @@ def test_feedback_waits_out_a_registry_outage(
     assert service.outbox.pending()["feedback"] == 2
     assert "refused the API key" in (service.last_feedback.error or "")
     assert "refused" in service.status()["outbox"]["last_feedback_error"]
-    service.source.http.headers["Authorization"] = f"Bearer {key}"  # type: ignore[attr-defined]
+    # The operator puts the new key in (here: the source's client, replaced).
+    source = service.source
+    assert isinstance(source, RegistrySource)
+    source.client.close()
+    source.client = RegistryClient(source.config.url, api_key=key, attempts=1)
     service.outbox.retry_now()
     started = time.perf_counter()
     service.deliver()
