@@ -7,7 +7,9 @@ every second) and times in headless Debian Chromium, each in a dedicated
 module Worker as the page's hashing worker runs it, median of REPEATS runs:
 
 * `videoHash`: the page's vPDQ (Mediabunny demux, WebCodecs decode of the
-  packets sampling needs, RGBA copy of each sampled frame, pdq.js, bars);
+  packets sampling needs, RGBA copy of each sampled frame, bars, pdq.js on
+  helper workers: pdq-pool.js);
+* the same with PDQ on the worker's own thread (no helper workers);
 * the floor: WebCodecs decoding every packet and dropping the frames (no
   copy, no hashing), as fast as this Chromium's decoder goes;
 * two `videoHash` runs side by side in two workers: if the pair takes about
@@ -91,9 +93,11 @@ self.onmessage = async ({ data: { mode, url } }) => {
       const frames = await decodeAll(blob);
       self.postMessage({ ms: performance.now() - start, frames });
     } else {
-      const result = await videoHash(blob);
+      const helpers = mode === "hash" ? undefined : 0;
+      const result = await videoHash(blob, { helpers });
       const ms = performance.now() - start;
-      self.postMessage({ ms, text: vpdqText(result.frames, result.fps) });
+      const text = vpdqText(result.frames, result.fps);
+      self.postMessage({ ms, text, timings: result.timings });
     }
   } catch (error) {
     self.postMessage({ error: String(error && error.message) });
@@ -179,11 +183,14 @@ def main() -> int:
         for (label, _), key in zip(KEYFRAMES.items(), videos, strict=True):
             url = f"/__video/{key}"
             hashed = [_run(page, url, "hash") for _ in range(REPEATS)]
+            alone = [_run(page, url, "hash-alone") for _ in range(REPEATS)]
             floor = [_run(page, url, "decode") for _ in range(REPEATS)]
             pair = _run(page, url, "hash", count=2)
             hash_s = statistics.median(r["results"][0]["ms"] for r in hashed) / 1000  # type: ignore[index]
+            alone_s = statistics.median(r["results"][0]["ms"] for r in alone) / 1000  # type: ignore[index]
             floor_s = statistics.median(r["results"][0]["ms"] for r in floor) / 1000  # type: ignore[index]
             pair_s = float(pair["wall"]) / 1000  # type: ignore[arg-type]
+            timings = hashed[-1]["results"][0]["timings"]  # type: ignore[index]
             started = time.monotonic()
             python = video_hash(videos[key])
             python_s = time.monotonic() - started
@@ -199,9 +206,14 @@ def main() -> int:
                 f"\n{label}:\n"
                 f"  videoHash in a worker   {hash_s:6.2f} s  "
                 f"{SECONDS / hash_s:6.1f}x real time  (goal {GOAL:.0f}x)\n"
+                f"  without PDQ helpers     {alone_s:6.2f} s  "
+                f"{SECONDS / alone_s:6.1f}x real time\n"
                 f"  floor (decode all)      {floor_s:6.2f} s  "
                 f"{SECONDS / floor_s:6.1f}x real time  "
-                f"(videoHash at {floor_s / hash_s:.0%} of it)\n"
+                f"(videoHash, skipping, at {floor_s / hash_s:.0%} of its speed)\n"
+                f"  on its thread: RGBA copies {timings['copy'] / 1000:.2f} s, bars "
+                f"{timings['bars'] / 1000:.2f} s (PDQ on helper workers); "
+                f"{timings['decoded']} frames decoded\n"
                 f"  two workers side by side {pair_s:5.2f} s for both  "
                 f"({pair_s / hash_s:.2f}x one: "
                 f"{'cores were idle' if pair_s < 1.6 * hash_s else 'no idle cores'})\n"

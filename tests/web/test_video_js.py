@@ -334,3 +334,31 @@ def test_undecodable_video_sends_md5_only(
     page.wait_for_selector("#step-done:not([hidden])")
     hashes = json.loads(posted[0])["hashes"]
     assert [item["type"] for item in hashes] == ["md5"]
+
+
+def test_pdq_pool_equals_this_thread(hasher: Hasher) -> None:
+    """Frames hashed on helper workers equal those hashed on the video's own
+    thread (the fallback where helpers cannot run), in the order given."""
+    got = hasher.page.evaluate(  # type: ignore[attr-defined]
+        """async () => {
+            const {PdqPool} = await import("/pdq-pool.js");
+            const frames = Array.from({length: 6}, (_, k) => {
+                const pixels = new Uint8ClampedArray(96 * 80 * 4);
+                for (let i = 0; i < pixels.length; i++) pixels[i] = (i * (k + 3)) % 251;
+                return pixels;
+            });
+            const run = async (size) => {
+                const pool = new PdqPool(size);
+                const helpers = pool.workers.length;
+                const hashes = await Promise.all(
+                    frames.map((f) => pool.hash(f.slice(), 96, 80)));
+                pool.close();
+                return {helpers, hashes};
+            };
+            return [await run(2), await run(0)];
+        }"""
+    )
+    helpers, here = got
+    assert helpers["helpers"] == 2 and here["helpers"] == 0
+    assert helpers["hashes"] == here["hashes"]
+    assert len({h["hex"] for h in here["hashes"]}) == 6

@@ -131,7 +131,10 @@ const inside = (bars, frame) =>
  * were counts against them; over 10% such frames drops the cropped hashes.
  */
 export class Letterbox {
-  constructor() {
+  /** `hasher(pixels, width, height)` gives {hex, quality} or null, or a promise of it. */
+  constructor(hasher = frameHash) {
+    this.hasher = hasher;
+    this.jobs = [];
     this.box = null;
     this.decided = false;
     this.pending = [];
@@ -176,12 +179,18 @@ export class Letterbox {
 
   hash(index, data, width) {
     const box = this.box;
-    const hashed = frameHash(cropRGBA(data, width, box), box.right - box.left, box.bottom - box.top);
-    if (hashed) this.frames.push({ index, ...hashed });
+    const job = this.hasher(cropRGBA(data, width, box), box.right - box.left, box.bottom - box.top);
+    this.jobs.push(
+      Promise.resolve(job).then((hashed) => {
+        if (hashed) this.frames.push({ index, ...hashed });
+      }),
+    );
   }
 
   /** {box, frames}: the bars and the frames inside them, or {box: null, frames: []}. */
-  result() {
+  async result() {
+    await Promise.all(this.jobs);
+    this.frames.sort((a, b) => a.index - b.index);
     if (!this.decided && this.boxes.length) {
       const first = this.pending[0];
       this.decide({ top: 0, bottom: first.height, left: 0, right: first.width });

@@ -8,7 +8,8 @@
 // its RGB pixels. If the sampled frames show the same solid bars, the picture
 // inside them is hashed too (`video-bars.js`). Nothing leaves the device.
 import { ALL_FORMATS, BlobSource, EncodedPacketSink, Input, MATROSKA, WEBM } from "./vendor/mediabunny.mjs";
-import { Letterbox, frameHash } from "./video-bars.js";
+import { PdqPool } from "./pdq-pool.js";
+import { Letterbox } from "./video-bars.js";
 import {
   averageRate,
   h264LengthSize,
@@ -44,16 +45,18 @@ export const REASONS = Object.freeze(["nodecoder", "codec", "unreadable", "toola
 
 /**
  * The vPDQ frames of `file` (a File or Blob).
- * Returns {fps, frames: [{index, hex, quality}], cropped: [...], box}.
- * `onProgress(share)` gets 0..1. Throws VideoError.
+ * Returns {fps, frames: [{index, hex, quality}], cropped: [...], box, timings}
+ * (timings: ms spent copying and hashing sampled frames, frames decoded).
+ * `onProgress(share)` gets 0..1; `helpers` is how many PDQ helper workers
+ * (default: pdq-pool.js's poolSize(); 0 hashes on this thread). Throws VideoError.
  */
-export async function videoHash(file, { onProgress = () => {}, secondsPerHash = 1 } = {}) {
+export async function videoHash(file, { onProgress = () => {}, secondsPerHash = 1, helpers } = {}) {
   if (typeof VideoDecoder === "undefined") {
     throw new VideoError("nodecoder", "this browser has no WebCodecs VideoDecoder");
   }
   const input = new Input({ source: new BlobSource(file), formats: ALL_FORMATS });
   try {
-    return await hashInput(file, input, { onProgress, secondsPerHash });
+    return await hashInput(file, input, { onProgress, secondsPerHash, helpers });
   } catch (error) {
     if (error instanceof VideoError) throw error;
     throw new VideoError("unreadable", String((error && error.message) || error));
@@ -66,7 +69,23 @@ async function headDefaultDuration(file) {
   return matroskaDefaultDuration(new Uint8Array(await file.slice(0, HEAD_BYTES).arrayBuffer()));
 }
 
-async function hashInput(file, input, { onProgress, secondsPerHash }) {
+async function hashInput(file, input, options) {
+  // Sampled frames are hashed on helper workers (pdq-pool.js) while this
+  // thread keeps the decoder fed. If a helper fails, hash again on this
+  // thread alone: slower, the same hashes.
+  for (const size of [options.helpers, 0]) {
+    const pool = new PdqPool(size);
+    try {
+      return await hashTrack(file, input, pool, options);
+    } catch (error) {
+      if (!pool.failure || size === 0) throw error;
+    } finally {
+      pool.close();
+    }
+  }
+}
+
+async function hashTrack(file, input, pool, { onProgress, secondsPerHash }) {
   let format;
   let track;
   try {
@@ -109,23 +128,36 @@ async function hashInput(file, input, { onProgress, secondsPerHash }) {
   const plan = new PacketPlan(frameMod, { skipping: h264 });
 
   const frames = [];
-  const bars = new Letterbox();
+  // At most `ahead` sampled frames wait for the helper workers.
+  const ahead = 2 * Math.max(1, pool.workers.length);
+  const jobs = [];
+  const bars = new Letterbox((pixels, width, height) => pool.hash(pixels, width, height));
+  // Where this thread's time goes (ms): RGBA copies, bars; frames decoded.
+  const timings = { copy: 0, bars: 0, decoded: 0 };
   let failure = null;
   let chain = Promise.resolve();
-  let buffer = null;
   const take = async (frame) => {
     try {
       const rank = frame.timestamp;
       if (failure) return;
-      if (frames.length >= MAX_FRAMES) throw new VideoError("toolarge", `over ${MAX_FRAMES} sampled frames`);
+      if (jobs.length >= MAX_FRAMES) throw new VideoError("toolarge", `over ${MAX_FRAMES} sampled frames`);
       const rect = frame.visibleRect;
-      const size = rect.width * rect.height * 4;
-      if (!buffer || buffer.length !== size) buffer = new Uint8ClampedArray(size);
-      await frame.copyTo(buffer, { format: "RGBA", colorSpace: "srgb" });
+      const pixels = new Uint8ClampedArray(rect.width * rect.height * 4);
+      const copying = performance.now();
+      await frame.copyTo(pixels, { format: "RGBA", colorSpace: "srgb" });
       frame.close();
-      const hashed = frameHash(buffer, rect.width, rect.height);
-      if (hashed) frames.push({ index: rank, ...hashed });
-      bars.add(rank, buffer, rect.width, rect.height);
+      const barring = performance.now();
+      // The bars first: they keep copies of what they need, then the pixels
+      // go to a helper worker.
+      bars.add(rank, pixels, rect.width, rect.height);
+      jobs.push(
+        pool.hash(pixels, rect.width, rect.height).then((hashed) => {
+          if (hashed) frames.push({ index: rank, ...hashed });
+        }),
+      );
+      timings.copy += barring - copying;
+      timings.bars += performance.now() - barring;
+      await pool.room(ahead);
       onProgress(Math.min(rank / total, 1));
     } catch (error) {
       failure = failure || error;
@@ -136,6 +168,7 @@ async function hashInput(file, input, { onProgress, secondsPerHash }) {
   const decoder = new VideoDecoder({
     output: (frame) => {
       // Frames not sampled go back to the decoder at once.
+      timings.decoded += 1;
       if (frame.timestamp % frameMod !== 0 || failure) frame.close();
       else chain = chain.then(() => take(frame));
     },
@@ -156,24 +189,30 @@ async function hashInput(file, input, { onProgress, secondsPerHash }) {
   };
 
   let number = 0;
-  for await (const packet of sink.packets()) {
-    const rank = ranks[number++];
-    if (rank === undefined) break; // more packets than the first pass saw
-    const unit = h264 ? h264Unit(packet.data, lengthSize) : { idr: packet.type === "key", disposable: false };
-    await send(plan.push({ rank, idr: unit.idr, reference: !unit.disposable, item: { packet, rank } }));
-    if (failure) break;
+  try {
+    for await (const packet of sink.packets()) {
+      const rank = ranks[number++];
+      if (rank === undefined) break; // more packets than the first pass saw
+      const unit = h264 ? h264Unit(packet.data, lengthSize) : { idr: packet.type === "key", disposable: false };
+      await send(plan.push({ rank, idr: unit.idr, reference: !unit.disposable, item: { packet, rank } }));
+      if (failure) break;
+    }
+    if (!failure) {
+      await send(plan.finish());
+      await decoder.flush().catch((error) => {
+        failure = failure || new VideoError("unreadable", `the video cannot be decoded: ${error.message}`);
+      });
+    }
+    await chain;
+  } finally {
+    if (decoder.state !== "closed") decoder.close();
   }
-  if (!failure) {
-    await send(plan.finish());
-    await decoder.flush().catch((error) => {
-      failure = failure || new VideoError("unreadable", `the video cannot be decoded: ${error.message}`);
-    });
-  }
-  await chain;
-  if (decoder.state !== "closed") decoder.close();
+  await Promise.all(jobs);
+  const { box, frames: cropped } = await bars.result();
+  if (pool.failure) throw pool.failure;
   if (failure) throw failure instanceof VideoError ? failure : new VideoError("unreadable", String(failure.message || failure));
   if (!frames.length) throw new VideoError("unreadable", "no frame of the video could be hashed (blank throughout)");
+  frames.sort((a, b) => a.index - b.index);
   onProgress(1);
-  const { box, frames: cropped } = bars.result();
-  return { fps, frames, cropped, box };
+  return { fps, frames, cropped, box, timings };
 }
