@@ -231,6 +231,7 @@ def transcode(
     return target
 
 
+@pytest.mark.conformance
 def test_conformance_videos_match_python(hasher: Hasher, tmp_path: Path) -> None:
     folder = require_shared("vpdq", "tmk", "sample-videos")
     videos = sorted(folder.glob("*.mp4"))
