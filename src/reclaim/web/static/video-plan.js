@@ -69,11 +69,11 @@ export function averageRate({ matroska, timescale, durations, defaultDurationNs 
   if (!count) return 30;
   const usable = ([num, den]) => (num > 0 && den > 0 && num / den < 1000 ? num / den : null);
   let rate = null;
-  if (!matroska) {
+  if (!matroska && Number.isInteger(timescale) && timescale > 0) {
     let ticks = 0;
     for (const seconds of durations) ticks += Math.round(seconds * timescale);
     if (ticks > 0) rate = usable(reduceRational(count * timescale, ticks, INT_MAX));
-  } else if (defaultDurationNs) {
+  } else if (matroska && Number.isInteger(defaultDurationNs) && defaultDurationNs > 0) {
     rate = usable(reduceRational(1e9, defaultDurationNs, 30000));
   }
   if (rate === null) {

@@ -114,7 +114,14 @@ async function hashTrack(file, input, pool, { onProgress, secondsPerHash }) {
     durations.push(packet.duration);
   }
   if (!times.length) throw new VideoError("unreadable", "the video track has no frames");
-  const seconds = Math.max(...durations.map((d, i) => times[i] + d)) - Math.min(...times);
+  // A loop, not Math.max(...): a long video has more packets than a call takes arguments.
+  let first = Infinity;
+  let end = -Infinity;
+  for (let k = 0; k < times.length; k++) {
+    first = Math.min(first, times[k]);
+    end = Math.max(end, times[k] + durations[k]);
+  }
+  const seconds = end - first;
   if (seconds > MAX_SECONDS) throw new VideoError("toolarge", `the video lasts ${(seconds / 3600).toFixed(2)} hours`);
   const matroska = format === MATROSKA || format === WEBM;
   const defaultDurationNs = matroska ? await headDefaultDuration(file) : null;
