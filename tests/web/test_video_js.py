@@ -248,7 +248,9 @@ def test_conformance_videos_match_python(hasher: Hasher, tmp_path: Path) -> None
     assert within / frames >= 0.95
 
 
-def _clip(path: Path, *, codec: str, rate: Fraction, seconds: float) -> Path:
+def _clip(
+    path: Path, *, codec: str, rate: Fraction, seconds: float, keyint: int = 0
+) -> Path:
     """A panning photo with letterbox bars, at an odd frame rate."""
     import av
     import skimage.data
@@ -263,6 +265,8 @@ def _clip(path: Path, *, codec: str, rate: Fraction, seconds: float) -> Path:
             # Fixed quality, not realtime (which varies with the machine's speed).
             stream.options = {"deadline": "good", "cpu-used": "5", "crf": "12"}
             stream.bit_rate = 8_000_000
+        if keyint:
+            stream.options = {"x264-params": f"keyint={keyint}:min-keyint={keyint}"}
         for index in range(int(seconds * rate)):
             picture[52:308, 100:540] = backdrop
             left = 100 + (index * 3) % 184
@@ -363,3 +367,29 @@ def test_pdq_pool_equals_this_thread(hasher: Hasher) -> None:
     assert helpers["helpers"] == 2 and here["helpers"] == 0
     assert helpers["hashes"] == here["hashes"]
     assert len({h["hex"] for h in here["hashes"]}) == 6
+
+
+def test_damaged_video_keeps_its_good_frames(hasher: Hasher, tmp_path: Path) -> None:
+    """A packet the decoder refuses (its NAL length runs past its end): the
+    decoder starts again at the next key frame, and every frame kept is a
+    true frame of the video, as Python passes over bad packets."""
+    import av
+
+    if not hasher.supports()["avc1.4d401f"]:
+        pytest.skip("this Chromium has no H.264 decoder")
+    whole = _clip(
+        tmp_path / "whole.mp4", codec="libx264", rate=Fraction(30), seconds=8, keyint=30
+    )
+    with av.open(str(whole)) as container:
+        positions = [p.pos for p in container.demux(video=0) if p.size]
+    data = bytearray(whole.read_bytes())
+    at = positions[len(positions) // 2]
+    data[at : at + 4] = b"\xff\xff\xff\xff"
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(bytes(data))
+    browser = hasher.hash(damaged)
+    assert "error" not in browser, browser.get("error")
+    kept = VpdqHash.parse(str(browser["text"]))
+    original = video_hash(whole)
+    assert len(original.frames) // 2 < len(kept.frames) < len(original.frames)
+    assert video_match(kept, original.vpdq).query_match_percent == 100.0

@@ -29,6 +29,8 @@ export const MAX_FRAMES = 36_000;
 const MIN_DIMENSION = 5;
 /** Chunks queued in the decoder at most (keeps memory flat). */
 const QUEUE = 24;
+/** Decoding gives up after this many packets the decoder refuses (as Python). */
+const MAX_BAD_PACKETS = 100;
 /** Bytes read from a Matroska file's start to find its track headers. */
 const HEAD_BYTES = 1 << 20;
 
@@ -172,24 +174,56 @@ async function hashTrack(file, input, pool, { onProgress, secondsPerHash }) {
       frame.close();
     }
   };
-  const decoder = new VideoDecoder({
-    output: (frame) => {
-      // Frames not sampled go back to the decoder at once.
-      timings.decoded += 1;
-      if (frame.timestamp % frameMod !== 0 || failure) frame.close();
-      else chain = chain.then(() => take(frame));
-    },
-    error: (error) => {
-      failure = failure || new VideoError("unreadable", `the video cannot be decoded: ${error.message}`);
-    },
-  });
-  decoder.configure(config);
-  const send = async (chunks) => {
-    for (const { packet, rank } of chunks) {
+  // A packet the decoder refuses closes it (WebCodecs), with the packets
+  // still in it. Start a new decoder, send those again from the first key
+  // frame after the oldest (the refused packet is among them), losing the
+  // frames in between, as Python passes over bad packets; after
+  // MAX_BAD_PACKETS refusals, give up.
+  let bad = 0;
+  let broken = false;
+  let waitForKey = false;
+  const inflight = []; // sent to this decoder, not yet out of it, in decode order
+  const makeDecoder = () => {
+    const made = new VideoDecoder({
+      output: (frame) => {
+        timings.decoded += 1;
+        const at = inflight.findIndex((item) => item.rank === frame.timestamp);
+        if (at >= 0) inflight.splice(at, 1);
+        // Frames not sampled go back to the decoder at once.
+        if (frame.timestamp % frameMod !== 0 || failure) frame.close();
+        else chain = chain.then(() => take(frame));
+      },
+      error: (error) => {
+        broken = true;
+        bad += 1;
+        if (bad > MAX_BAD_PACKETS) {
+          failure = failure || new VideoError("unreadable", `the video cannot be decoded: ${error.message}`);
+        }
+      },
+    });
+    made.configure(config);
+    return made;
+  };
+  let decoder = makeDecoder();
+  const restart = async () => {
+    broken = false;
+    const lost = inflight.splice(0);
+    if (decoder.state !== "closed") decoder.close();
+    decoder = makeDecoder();
+    waitForKey = true;
+    await send(lost.slice(1));
+  };
+  const send = async (items) => {
+    for (const item of items) {
       if (failure) return;
+      if (broken || decoder.state === "closed") await restart();
+      if (waitForKey && !item.key) continue;
+      waitForKey = false;
+      inflight.push(item);
       // The timestamp carries the frame's number through the decoder.
-      decoder.decode(new EncodedVideoChunk({ type: packet.type, timestamp: rank, data: packet.data }));
-      while (decoder.decodeQueueSize > QUEUE && !failure) {
+      const type = item.key ? "key" : "delta";
+      decoder.decode(new EncodedVideoChunk({ type, timestamp: item.rank, data: item.packet.data }));
+      while (decoder.decodeQueueSize > QUEUE && decoder.state === "configured" && !failure) {
         await new Promise((resolve) => decoder.addEventListener("dequeue", resolve, { once: true }));
       }
     }
@@ -201,14 +235,16 @@ async function hashTrack(file, input, pool, { onProgress, secondsPerHash }) {
       const rank = ranks[number++];
       if (rank === undefined) break; // more packets than the first pass saw
       const unit = h264 ? h264Unit(packet.data, lengthSize) : { idr: packet.type === "key", disposable: false };
-      await send(plan.push({ rank, idr: unit.idr, reference: !unit.disposable, item: { packet, rank } }));
+      const key = h264 ? unit.idr : packet.type === "key";
+      const item = { packet, rank, key };
+      await send(plan.push({ rank, idr: unit.idr, reference: !unit.disposable, item }));
       if (failure) break;
     }
-    if (!failure) {
-      await send(plan.finish());
-      await decoder.flush().catch((error) => {
-        failure = failure || new VideoError("unreadable", `the video cannot be decoded: ${error.message}`);
-      });
+    if (!failure) await send(plan.finish());
+    while (!failure) {
+      if (decoder.state === "configured") await decoder.flush().catch(() => {});
+      if (!(broken || (decoder.state === "closed" && inflight.length))) break;
+      await restart(); // refused near the end: send what is left again
     }
     await chain;
   } finally {
