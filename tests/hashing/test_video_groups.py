@@ -291,3 +291,35 @@ def test_bars_fed_out_of_order_decide_as_in_order(
     assert not waiting.is_alive()
     ordered.finished(1)
     assert bars.result() == in_order.result() and bars.result()[0] is not None
+
+
+def test_hevc_groups_in_parallel_equal_the_oracle(
+    tmp_path: Path, photos: dict[str, np.ndarray], parallel_runs: list[str]
+) -> None:
+    import av
+
+    vpdq = vpdq_oracle()
+    if "libx265" not in av.codecs_available:
+        pytest.skip("this PyAV build has no libx265 encoder to make an HEVC clip")
+    path = tmp_path / "groups-hevc.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx265", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        stream.options = {
+            "preset": "fast",
+            "x265-params": "log-level=error:keyint=12:min-keyint=12:open-gop=0",
+        }
+        for index in range(60):
+            shot = photos[("coffee", "chelsea", "astronaut")[index // 20]]
+            picture = np.ascontiguousarray(np.roll(shot[:240, :320], index * 3, axis=1))
+            for packet in stream.encode(av.VideoFrame.from_ndarray(picture, "rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    together = video_hash(path, seconds_per_hash=0.5, threads=3)
+    assert parallel_runs == ["parallel"]
+    _same(video_hash(path, seconds_per_hash=0.5, threads=1), together)
+    theirs = vpdq.computeHash(str(path), seconds_per_hash=0.5)
+    assert [(f.frame_number, f.pdq.hex, f.quality) for f in together.frames] == [
+        (f.frame_number, f.hex, f.quality) for f in theirs
+    ]
