@@ -4,7 +4,8 @@ An H.264 or H.265 stream starts afresh at each IDR picture: no picture after
 it refers to one before it, and every picture before it is shown first. The
 packets from one IDR picture to the next (a group) therefore decode on their
 own, in a decoder of their own, and give the same frames in the same order as
-one decoder fed everything. This thread reads the packets and runs the
+one decoder fed everything (groups under `_TASK_PACKETS` packets go to the
+same decoder as the next). This thread reads the packets and runs the
 `Sampler` (which leaves out what need not be decoded); each group goes to a
 worker thread, which decodes it, converts the sampled frames to RGB and
 hashes them (FFmpeg and most of numpy's work run without the GIL). Results
@@ -51,6 +52,10 @@ _FRAMES_PER_DECODER = 18
 
 #: Frames of later groups held back (pixels) while the bars are undecided.
 _BARS_HOLD = 6
+
+#: Packets a worker's task holds at least: short groups (all-intra video)
+#: go to one decoder together, as the thread handoff costs more than them.
+_TASK_PACKETS = 24
 
 #: Packet chunks queued for a group's worker before the reader waits.
 _QUEUED_CHUNKS = 4
@@ -413,7 +418,7 @@ def hash_groups(
         try:
             current: _Group | None = None
             for starts, chunk in reader.chunks():
-                if current is None or starts:
+                if current is None or (starts and current.total >= _TASK_PACKETS):
                     if current is not None:
                         current.put(None, stop)
                     while len(window) >= 2 * plan.workers:
