@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import pytest
@@ -331,3 +331,21 @@ def browser() -> Iterator[object]:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield launched
         launched.close()
+
+
+T_co = TypeVar("T_co")
+
+
+def run_async(work: Callable[[], Awaitable[T_co]]) -> T_co:
+    """Run a coroutine function to its end on a thread of its own.
+
+    Not on this one: a test session's browser (Playwright's sync API) keeps
+    an event loop on the main thread, and `asyncio.run`/`anyio.run` refuse to
+    start beside it.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    import anyio
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(anyio.run, work).result()

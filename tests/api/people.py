@@ -7,7 +7,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import anyio
 import httpx
 import numpy as np
 from fastapi import FastAPI
@@ -15,7 +14,7 @@ from fastapi import FastAPI
 from reclaim.api.app import create_app
 from reclaim.config import Settings
 from reclaim.registry.service import Registry
-from tests.conftest import generous_settings, migrated_registry, random_pdq
+from tests.conftest import generous_settings, migrated_registry, random_pdq, run_async
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 #: Nothing listens there: a Redis that is down.
@@ -47,7 +46,7 @@ def send(
         ) as client:
             return await client.request(method, url, **kwargs)
 
-    return anyio.run(go)
+    return run_async(go)
 
 
 def open_case(app: FastAPI, *, address: str = "198.51.100.7") -> tuple[str, str]:

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import anyio
 import httpx
 import numpy as np
 import pytest
@@ -41,7 +40,7 @@ from reclaim.api.app import create_app
 from reclaim.config import Settings
 from reclaim.registry import db, schema
 from reclaim.registry.service import Registry
-from tests.conftest import postgres_database, random_pdq
+from tests.conftest import postgres_database, random_pdq, run_async
 
 #: Hypothesis budget per operation and test: enough to reach every handler
 #: with valid and invalid input, small enough for the file to take seconds.
@@ -200,7 +199,7 @@ def _send(app: FastAPI, method: str, url: str, **kwargs: Any) -> httpx.Response:
         ) as client:
             return await client.request(method, url, **kwargs)
 
-    return anyio.run(send)
+    return run_async(send)
 
 
 def test_openapi_lists_every_operation(fuzzed: Fuzzed) -> None:

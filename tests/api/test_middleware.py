@@ -3,7 +3,6 @@ trusted reverse proxy reports them (a real uvicorn server on 127.0.0.1)."""
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -14,7 +13,12 @@ import pytest
 
 from reclaim.api.app import create_app
 from reclaim.config import Settings
-from tests.conftest import generous_settings, live_server, migrated_registry
+from tests.conftest import (
+    generous_settings,
+    live_server,
+    migrated_registry,
+    run_async,
+)
 
 LOCAL = (ipaddress.ip_network("127.0.0.1/32"),)
 YEAR = "max-age=31536000"
@@ -90,5 +94,5 @@ def test_tls_at_the_asgi_server_gets_hsts(tmp_path: Path) -> None:
 
     with migrated_registry(settings) as registry:
         app = create_app(settings, registry)
-        assert asyncio.run(ask(app, "https")) == YEAR
-        assert asyncio.run(ask(app, "http")) is None
+        assert run_async(lambda: ask(app, "https")) == YEAR
+        assert run_async(lambda: ask(app, "http")) is None

@@ -34,6 +34,7 @@ from tests.conftest import (
     generous_settings,
     migrated_registry,
     random_pdq,
+    run_async,
 )
 
 DEPLOY = Path(__file__).resolve().parents[2] / "docs" / "deploy.md"
@@ -45,7 +46,6 @@ RNG = np.random.default_rng(909)
 
 def ask(app: FastAPI, method: str, url: str, **kwargs: Any) -> httpx.Response:
     """One request to the app in process."""
-    import anyio
 
     async def go() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
@@ -54,7 +54,7 @@ def ask(app: FastAPI, method: str, url: str, **kwargs: Any) -> httpx.Response:
         ) as client:
             return await client.request(method, url, **kwargs)
 
-    return anyio.run(go)
+    return run_async(go)
 
 
 def open_case(app: FastAPI, hashes: int = 2) -> tuple[str, str]:

@@ -96,6 +96,9 @@ def _video(data: bytes, limits: DecodeConfig, md5: Md5Hash) -> VideoHash:
                 max_seconds=limits.video_max_seconds,
                 frame_budget=limits.video_max_frames,
                 sample_frames=limits.video_sample_frames,
+                # One thread an upload: the decode pool runs uploads side by
+                # side, and a worker's CPU limit is then one upload's.
+                threads=1,
             )
         except UnreadableMediaError as error:
             raise UnreadableMediaError(
