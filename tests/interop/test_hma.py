@@ -95,7 +95,8 @@ def test_hashes_match_until_the_person_withdraws(
 
     astronaut = pictures["astronaut"]
     hma.wait_for(lambda: hma.raw_lookup("pdq", astronaut), bool)
-    assert hma.raw_lookup("video_md5", md5_of("astronaut video"))
+    # Each signal type's index reloads on its own: wait for MD5's too.
+    hma.wait_for(lambda: hma.raw_lookup("video_md5", md5_of("astronaut video")), bool)
     # HMA downloads the picture and hashes it with pytx's PDQ: it matches the
     # hash reclaim made from the same picture.
     found = hma.lookup_url(f"{pictures['media']}/astronaut.png")
