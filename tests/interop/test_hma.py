@@ -108,7 +108,9 @@ def test_hashes_match_until_the_person_withdraws(
 
     hma.wait_for(lambda: hma.raw_lookup("pdq", astronaut), lambda found: not found)
     assert hma.lookup_url(f"{pictures['media']}/astronaut.png")["pdq"] == {}
-    assert hma.raw_lookup("video_md5", md5_of("astronaut video")) == []
+    hma.wait_for(
+        lambda: hma.raw_lookup("video_md5", md5_of("astronaut video")), lambda m: not m
+    )
     assert list(hma.lookup_url(f"{pictures['media']}/coffee.png")["pdq"]) == ["RECLAIM"]
     assert hma.bank_signals("RECLAIM") == {
         ("pdq", stays.hashes[0]),
