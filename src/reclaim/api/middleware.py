@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from starlette.types import ASGIApp, Scope
 
 from reclaim import headers
-from reclaim.api.addresses import parse_address
+from reclaim.api.addresses import from_trusted_proxy
 
 logger = logging.getLogger("reclaim.api.requests")
 
@@ -67,8 +67,7 @@ def _https(
     if scope.get("scheme") == "https":
         return True
     client = scope.get("client")
-    peer = parse_address(client[0]) if client else None
-    if peer is None or not any(peer in net for net in proxies):
+    if not from_trusted_proxy(client[0] if client else None, proxies):
         return False
     # The nearest trusted proxy's value: the last one of the last header.
     protos = [v for k, v in scope.get("headers", []) if k == b"x-forwarded-proto"]
