@@ -199,14 +199,14 @@ def main() -> int:
         bootstrap = time.perf_counter() - started
         bootstrap_cpu = time.process_time() - cpu
         assert status.healthy, status.message
-        assert len(service.catalog) == args.list, len(service.catalog)
+        assert len(service.matchable) == args.list, len(service.matchable)
         service.close()
 
         started, cpu = time.perf_counter(), time.process_time()
         service = MatcherService(config)
         restart = time.perf_counter() - started
         restart_cpu = time.process_time() - cpu
-        assert len(service.catalog) == args.list
+        assert len(service.matchable) == args.list
 
         server, matcher_url = serve_in_thread(create_app(service, background=True))
         rng = np.random.default_rng(99)

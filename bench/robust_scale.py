@@ -23,7 +23,7 @@ query within the derived radius, or (near misses) just outside both radii.
 Timing is CPU time (`time.process_time`) of this process, pinned to one core
 with one BLAS/OpenMP thread, through `PdqIndex.query` grouped by radius
 exactly as `reclaim.index.matching.match_pdq` does. `match_pdq` itself needs a
-`Catalog`, which keeps a record per listed hash and would not fit 45M hashes
+`MatchableList`, which keeps a record per listed hash and would not fit 45M hashes
 here, so its per-radius grouping is reproduced on a bare `PdqIndex`; the
 matcher's position -> picture map is a uint32 per position, counted in the
 index bytes. Recall is checked on a sample of uploads against a brute-force
@@ -491,7 +491,7 @@ def main() -> int:
     say(f"data made in {time.perf_counter() - start:.0f}s wall")
 
     gc.collect()
-    # Planned for the derived radius, as the matcher's catalog is.
+    # Planned for the derived radius, as the matcher's matchable list is.
     index, build_s = timed(lambda: PdqIndex.build(codes, radius=design.rule.derived))
     index_bytes = index.nbytes + owners.nbytes
     say(

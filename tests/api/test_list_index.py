@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from reclaim.api.list_index import _records
-from reclaim.index import Catalog
+from reclaim.index import MatchableList
 from reclaim.registry.hashlist import ListEntry
 
 NOW = datetime(2026, 12, 5, tzinfo=UTC)
@@ -24,8 +24,8 @@ def test_a_record_withdrawn_on_a_later_page_of_one_refresh_is_gone() -> None:
     )
     assert [r.value for r in listed] == [y]
     assert [r.value for r in gone] == [x]
-    catalog = Catalog.empty().with_changes(listed=listed, gone=gone)
-    assert len(catalog.pdq) == 1
+    matchable = MatchableList.empty().with_changes(listed=listed, gone=gone)
+    assert len(matchable.pdq) == 1
     # And the other way round: withdrawn first, listed again later.
     listed, gone = _records([entry(x, "withdrawn", 1), entry(x, "active", 4)])
     assert [r.value for r in listed] == [x] and gone == []

@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 from reclaim.hashing import MATCH_DISTANCE, MIN_QUALITY, PdqHash, SignalType
 from reclaim.index import (
     RULE,
-    Catalog,
     IndexArgumentError,
     ListRecord,
+    MatchableList,
     MatchRule,
     match_pdq,
     robust_match,
@@ -97,14 +97,14 @@ def test_the_index_path_equals_the_rule_for_every_listed_item(
         # The list does not carry qualities or places: it relies on the gate
         # having been applied when the hashes were made.
         rule = MatchRule(distance=rule.distance, derived_distance=rule.derived_distance)
-    catalog = Catalog.build(
+    matchable = MatchableList.build(
         ListRecord(SignalType.PDQ, h.hex, f"picture-{n}", quality=h.quality)
         for n, picture in enumerate(pictures)
         for h in picture
     )
     upload = data.draw(st.lists(near(base, quality=ANY_QUALITY), max_size=14))
     best: dict[str, int] = {}
-    for match in match_pdq(catalog, [upload], rule=rule):
+    for match in match_pdq(matchable, [upload], rule=rule):
         assert match.query == 0
         best[match.program] = min(match.distance, best.get(match.program, BITS))
     for n, picture in enumerate(pictures):

@@ -176,10 +176,10 @@ def test_an_interrupted_sync_leaves_the_store_consistent(
     # One page of 5 committed with its cursor; nothing half-applied.
     assert service.store.count() == 15
     assert service.store.state().cursor != before
-    assert len(service.catalog) == 15
+    assert len(service.matchable) == 15
     service.store.apply = real  # type: ignore[method-assign]
     assert service.sync_once().result == "ok"
-    assert service.store.count() == 30 and len(service.catalog) == 30
+    assert service.store.count() == 30 and len(service.matchable) == 30
     for value in values:
         assert matched(service, value) == [value]
 

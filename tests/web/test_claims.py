@@ -26,7 +26,7 @@ CLAIMS = ROOT / "docs" / "claims.md"
 ENGLISH = json.loads((LOCALES / "en.json").read_text(encoding="utf-8"))
 RNG = np.random.default_rng(15)
 
-#: Catalog keys whose text promises something about the service.
+#: MatchableList keys whose text promises something about the service.
 CLAIM_KEYS = [
     "intro.lead",
     "intro.what.1",
@@ -61,9 +61,9 @@ CLAIM_KEYS = [
 
 def test_the_overclaims_are_gone() -> None:
     for language in LANGUAGES:
-        catalog = json.loads((LOCALES / f"{language.code}.json").read_text("utf-8"))
+        matchable = json.loads((LOCALES / f"{language.code}.json").read_text("utf-8"))
         assert not {"support.ncmec", "support.stopncii", "support.ccri"} & set(
-            catalog
+            matchable
         ), language.code
     text = " ".join(ENGLISH.values()).lower()
     assert "nobody can turn it back" not in text

@@ -7,7 +7,7 @@ feed, so a withdrawal stops matching as soon as it is committed.
 
 Each refresh reads the feed from the last cursor and swaps in a new immutable
 `_State` in one assignment; a query uses whichever state it read, whole, and
-never waits for a refresh (the `reclaim.index.Catalog` contract, which the
+never waits for a refresh (the `reclaim.index.MatchableList` contract, which the
 matcher relies on too).
 """
 
@@ -25,7 +25,14 @@ from reclaim.hashing import (
     PdqHash,
     SignalType,
 )
-from reclaim.index import Catalog, ListRecord, Match, MatchRule, match_md5, match_pdq
+from reclaim.index import (
+    ListRecord,
+    Match,
+    MatchableList,
+    MatchRule,
+    match_md5,
+    match_pdq,
+)
 from reclaim.registry.errors import InvalidRequestError
 from reclaim.registry.hashlist import HashStatus, ListEntry
 from reclaim.registry.service import Registry
@@ -41,13 +48,13 @@ class _State:
     """The matchable list as of one feed cursor (never changed once built)."""
 
     cursor: int
-    catalog: Catalog
+    matchable: MatchableList
 
 
 class ListIndex:
     """Exact PDQ (by the match rule) and MD5 lookups over the active list.
 
-    The list is a `reclaim.index.Catalog`, matched by `reclaim.index.match_pdq`
+    The list is a `reclaim.index.MatchableList`, matched by `reclaim.index.match_pdq`
     and `match_md5`: the matcher's own code, so the two match alike.
     """
 
@@ -69,12 +76,12 @@ class ListIndex:
                 if not page.has_more:
                     break
             if state is None or changed:
-                catalog = state.catalog if state else Catalog.empty()
+                matchable = state.matchable if state else MatchableList.empty()
                 listed, gone = _records(changed)
-                catalog = catalog.with_changes(listed=listed, gone=gone)
+                matchable = matchable.with_changes(listed=listed, gone=gone)
                 if state is None:
-                    logger.info("match index built: %d PDQ hashes", len(catalog.pdq))
-                state = _State(cursor, catalog)
+                    logger.info("match index built: %d PDQ hashes", len(matchable.pdq))
+                state = _State(cursor, matchable)
             self._state = state
             return state
 
@@ -91,17 +98,17 @@ class ListIndex:
         query of its own); MD5 queries match exactly. Only hashes listed in
         `programs` are returned.
         """
-        catalog = self.refresh().catalog
+        matchable = self.refresh().matchable
         allowed = set(programs)
         results: list[list[Match]] = [[] for _ in queries]
         pdq_at = [i for i, (kind, _) in enumerate(queries) if kind == SignalType.PDQ]
         groups = [[PdqHash.parse(queries[i][1])] for i in pdq_at]
-        for m in match_pdq(catalog, groups, rule=MatchRule(distance=radius)):
+        for m in match_pdq(matchable, groups, rule=MatchRule(distance=radius)):
             if m.program in allowed:
                 results[pdq_at[m.query]].append(m)
         md5_at = [i for i, (kind, _) in enumerate(queries) if kind == SignalType.MD5]
         digests = [Md5Hash.parse(queries[i][1]) for i in md5_at]
-        for m in sorted(match_md5(catalog, digests), key=lambda m: m.program):
+        for m in sorted(match_md5(matchable, digests), key=lambda m: m.program):
             if m.program in allowed:
                 results[md5_at[m.query]].append(m)
         return results
@@ -116,7 +123,7 @@ def _records(
     The feed is compacted, but a refresh reads several pages, and a record
     that changes while it reads (a withdrawal, new feedback) shows up once
     on an early page and again on a later one: the later state wins, never
-    both (`Catalog.with_changes` would apply the removal before the listing).
+    both (`MatchableList.with_changes` would apply the removal before the listing).
     """
     newest: dict[tuple[str, str, str], ListEntry] = {}
     for e in entries:

@@ -79,7 +79,7 @@ def serve(
     app = create_app(service, background=True)
     bind, number = host or settings.host, port or settings.port
     err.print(
-        f"reclaim matcher on http://{bind}:{number} ({len(service.catalog)} hashes "
+        f"reclaim matcher on http://{bind}:{number} ({len(service.matchable)} hashes "
         f"loaded in {service.load_seconds:.2f} s)",
         highlight=False,
     )

@@ -9,15 +9,15 @@ only numpy, the standard library, `reclaim.hashing` and `reclaim.errors`
 
 from __future__ import annotations
 
-from reclaim.index.catalog import Catalog
 from reclaim.index.errors import IndexArgumentError
 from reclaim.index.index import MAX_RADIUS, Matches, PdqIndex
+from reclaim.index.matchable import MatchableList
 from reclaim.index.matching import Match, match_md5, match_pdq, match_vpdq
 from reclaim.index.records import DEFAULT_SOURCE, ListRecord
 from reclaim.index.rule import RULE, MatchRule, robust_match
 
 __all__ = [
-    "Catalog",
+    "MatchableList",
     "DEFAULT_SOURCE",
     "IndexArgumentError",
     "ListRecord",

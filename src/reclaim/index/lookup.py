@@ -1,11 +1,11 @@
-"""Exact look-up of listed PDQ hashes by value, for the catalog's updates.
+"""Exact look-up of listed PDQ hashes by value, for the matchable list's updates.
 
 Finding a record to remove (or telling whether an added one is listed
 already) needs an exact look-up by hash, and a list runs to millions, so
 this keeps 16 bytes a hash: the first 8 bytes of each code, sorted, with
 their positions, plus a small dict of recent additions that is merged in
 now and then. A hit is only a candidate; the caller compares the whole code.
-Writer-owned: readers of the catalog never touch it.
+Writer-owned: readers of the matchable list never touch it.
 """
 
 from __future__ import annotations

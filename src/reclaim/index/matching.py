@@ -1,4 +1,4 @@
-"""Matching queries against a catalog: PDQ by the match rule, MD5 exactly, vPDQ.
+"""Matching queries against a matchable list: PDQ by the match rule, MD5 exactly, vPDQ.
 
 `Match` is what every matching path returns: the matcher's, and the
 registry's own index (`reclaim.api.list_index`). PDQ queries come in groups:
@@ -25,8 +25,8 @@ from reclaim.hashing import (
     VpdqHash,
     video_match,
 )
-from reclaim.index.catalog import Catalog, Video
 from reclaim.index.index import Matches
+from reclaim.index.matchable import MatchableList, Video
 from reclaim.index.records import DEFAULT_SOURCE
 from reclaim.index.rule import RULE, MatchRule
 
@@ -55,7 +55,7 @@ class Match:
 
 
 def match_pdq(
-    catalog: Catalog,
+    matchable: MatchableList,
     groups: Sequence[Sequence[PdqHash]],
     *,
     rule: MatchRule = RULE,
@@ -74,14 +74,14 @@ def match_pdq(
         for group in groups
     ]
     flat = [(rule.radius(n), h) for group in taken for n, h in group]
-    if not flat or not len(catalog.pdq):
+    if not flat or not len(matchable.pdq):
         return []
     # Each query at its own radius: the cost of a search falls steeply with
     # it, so the many derived hashes must not pay for the widest one.
     by_place: dict[int, Matches] = {}
     for radius in sorted({r for r, _ in flat}):
         at_radius = [n for n, (r, _) in enumerate(flat) if r == radius]
-        found_here = catalog.pdq.query([flat[n][1] for n in at_radius], radius=radius)
+        found_here = matchable.pdq.query([flat[n][1] for n in at_radius], radius=radius)
         by_place.update(zip(at_radius, found_here, strict=True))
     results = [by_place[n] for n in range(len(flat))]
     found: list[Match] = []
@@ -101,7 +101,7 @@ def match_pdq(
                     best[position] = (distance, variant)
         size = len(groups[number])
         for position, (distance, variant) in sorted(best.items(), key=lambda i: i[1]):
-            record = catalog.pdq_record(position)
+            record = matchable.pdq_record(position)
             name = _label(labels, number, variant, size)
             found.append(
                 Match(
@@ -117,7 +117,7 @@ def match_pdq(
     return found
 
 
-def match_md5(catalog: Catalog, digests: Sequence[Md5Hash]) -> list[Match]:
+def match_md5(matchable: MatchableList, digests: Sequence[Md5Hash]) -> list[Match]:
     """Listed MD5 hashes equal to the query digests."""
     return [
         Match(
@@ -129,12 +129,12 @@ def match_md5(catalog: Catalog, digests: Sequence[Md5Hash]) -> list[Match]:
             source=record.source,
         )
         for number, digest in enumerate(digests)
-        for record in catalog.md5.get(digest.hex, ())
+        for record in matchable.md5.get(digest.hex, ())
     ]
 
 
 def match_vpdq(
-    catalog: Catalog,
+    matchable: MatchableList,
     videos: Sequence[VpdqHash | VideoHash],
     *,
     radius: int,
@@ -142,7 +142,7 @@ def match_vpdq(
 ) -> list[Match]:
     """Listed videos that each query video matches by the vPDQ rule."""
     found: list[Match] = []
-    if not catalog.live_videos:
+    if not matchable.live_videos:
         return found
     for number, video in enumerate(videos):
         frames = list(video.frames)
@@ -154,11 +154,11 @@ def match_vpdq(
         # For each listed video hit: the best distance of each query frame.
         best: dict[int, dict[int, int]] = defaultdict(dict)
         candidates: dict[int, Video] = {}
-        for frame, matches in enumerate(catalog.frames.query(usable, radius=radius)):
+        for frame, matches in enumerate(matchable.frames.query(usable, radius=radius)):
             for position, distance in zip(
                 matches.positions.tolist(), matches.distances.tolist(), strict=True
             ):
-                owner = catalog.frame_video(position)
+                owner = matchable.frame_video(position)
                 candidates[id(owner)] = owner
                 per_frame = best[id(owner)]
                 if distance < per_frame.get(frame, radius + 1):

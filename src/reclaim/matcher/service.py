@@ -1,6 +1,6 @@
-"""`MatcherService`: the store, the catalog, sync, review and delivery, wired.
+"""`MatcherService`: the store, the matchable list, sync, review and delivery, wired.
 
-The service owns one current `Catalog` in an attribute. Queries read it once
+The service owns one current `MatchableList` in an attribute. Queries read it once
 and use that version throughout; a sync thread builds the next version and
 swaps it in with one assignment, so queries never wait. Background threads
 (started by `start`) poll the sources, one thread each so a slow or failing
@@ -23,9 +23,9 @@ import httpx
 
 from reclaim.hashing import Md5Hash, PdqHash, SignalType, VideoHash, VpdqHash
 from reclaim.index import (
-    Catalog,
     ListRecord,
     Match,
+    MatchableList,
     MatchRule,
     match_md5,
     match_pdq,
@@ -82,10 +82,10 @@ class Query:
 
 @dataclass(frozen=True, slots=True)
 class _View:
-    """The catalog and each source's sync status and stored state, as of the
+    """The matchable list and each source's sync status and stored state, as of the
     latest sync attempt (what /status and readiness read)."""
 
-    catalog: Catalog
+    matchable: MatchableList
     statuses: dict[str, SyncStatus]
     states: dict[str, SyncState]
 
@@ -144,7 +144,7 @@ class MatcherService:
             config.webhook, self.outbox, transport=webhook_transport
         )
         self.metrics = Metrics()
-        self._catalog_lock = threading.Lock()
+        self._matchable_lock = threading.Lock()
         self._sync_locks = {name: threading.Lock() for name in names}
         self._stop = threading.Event()
         self._wake_delivery = threading.Event()
@@ -152,7 +152,7 @@ class MatcherService:
         self.last_feedback = Flushed(0, 0)
         self.last_webhook = Flushed(0, 0)
         started = time.perf_counter()
-        self.catalog = Catalog.build(
+        self.matchable = MatchableList.build(
             listed_records(self.engine, names), radius=self.rule.derived
         )
         self.load_seconds = time.perf_counter() - started
@@ -171,7 +171,7 @@ class MatcherService:
         self._observe()
         logger.info(
             "loaded %d listed records from the local store in %.2f s",
-            len(self.catalog),
+            len(self.matchable),
             self.load_seconds,
         )
 
@@ -195,26 +195,26 @@ class MatcherService:
     # ---- the list ---------------------------------------------------------
 
     def _applied(self, applied: Applied) -> None:
-        with self._catalog_lock:
-            self.catalog = self.catalog.with_changes(
+        with self._matchable_lock:
+            self.matchable = self.matchable.with_changes(
                 listed=applied.listed, gone=applied.gone
             )
 
     def _replace(self, name: str, records: Sequence[ListRecord]) -> None:
         """A source's snapshot is in: it replaces that source's records."""
-        with self._catalog_lock:
+        with self._matchable_lock:
             if len(self.sources) == 1:
-                self.catalog = Catalog.build(records, radius=self.rule.derived)
+                self.matchable = MatchableList.build(records, radius=self.rule.derived)
             else:
                 # The other sources' records come from the store, where this
                 # snapshot is committed too.
-                self.catalog = Catalog.build(
+                self.matchable = MatchableList.build(
                     listed_records(self.engine, self.sources), radius=self.rule.derived
                 )
 
     def _reload(self) -> None:
-        with self._catalog_lock:
-            self.catalog = Catalog.build(
+        with self._matchable_lock:
+            self.matchable = MatchableList.build(
                 listed_records(self.engine, self.sources), radius=self.rule.derived
             )
 
@@ -234,7 +234,7 @@ class MatcherService:
             try:
                 syncer.attempt()
             finally:
-                # A failed catalog update may leave shared tables half-written:
+                # A failed update may leave shared tables half-written:
                 # rebuild from the store, which holds only committed pages.
                 if syncer.status.result == "error":
                     self._reload()
@@ -245,11 +245,11 @@ class MatcherService:
         return syncer.status
 
     def _view(self) -> _View:
-        """The catalog with each source's sync status and stored state, read
-        together under the catalog lock, so /status and readiness agree."""
-        with self._catalog_lock:
+        """The matchable with each source's sync status and stored state, read
+        together under the matchable list lock, so /status and readiness agree."""
+        with self._matchable_lock:
             return _View(
-                self.catalog,
+                self.matchable,
                 {name: syncer.status for name, syncer in self.syncers.items()},
                 {name: store.state() for name, store in self.stores.items()},
             )
@@ -285,10 +285,10 @@ class MatcherService:
             )
 
     def _observe(self) -> None:
-        catalog = self.catalog
-        for kind, count in catalog.counts().items():
+        matchable = self.matchable
+        for kind, count in matchable.counts().items():
             self.metrics.list_size.labels(kind).set(count)
-        listed = catalog.counts_by_source()
+        listed = matchable.counts_by_source()
         for name, syncer in self.syncers.items():
             for kind, count in listed.get(name, _NONE).items():
                 self.metrics.source_list_size.labels(name, kind).set(count)
@@ -305,19 +305,19 @@ class MatcherService:
 
     def find(self, queries: Sequence[Query]) -> list[list[Match]]:
         """The matches of each query, without queueing them."""
-        catalog = self.catalog  # one version for the whole request
+        matchable = self.matchable  # one version for the whole request
         found: list[list[Match]] = [[] for _ in queries]
         pdq = [(n, q.pdq) for n, q in enumerate(queries) if q.pdq]
         labels = [queries[n].labels for n, _ in pdq]
         groups = [group for _, group in pdq]
-        for match in match_pdq(catalog, groups, rule=self.rule, labels=labels):
+        for match in match_pdq(matchable, groups, rule=self.rule, labels=labels):
             found[pdq[match.query][0]].append(match)
         md5 = [(n, q.md5) for n, q in enumerate(queries) if q.md5 is not None]
-        for match in match_md5(catalog, [digest for _, digest in md5]):
+        for match in match_md5(matchable, [digest for _, digest in md5]):
             found[md5[match.query][0]].append(match)
         videos = [(n, q.video) for n, q in enumerate(queries) if q.video is not None]
         for match in match_vpdq(
-            catalog,
+            matchable,
             [video for _, video in videos],
             radius=self.config.radius,
             threshold=self.config.vpdq_threshold,
@@ -398,8 +398,8 @@ class MatcherService:
         `sources` has every source's, by name. `ok` is whether all are healthy.
         """
         view = self._published
-        catalog = view.catalog
-        listed = catalog.counts_by_source()
+        matchable = view.matchable
+        listed = matchable.counts_by_source()
         sources = {
             name: {
                 "kind": config.kind,
@@ -414,8 +414,8 @@ class MatcherService:
             "ready": not self.not_ready(),
             "source": self.source.name,
             "list": {
-                "size": len(catalog),
-                "by_type": catalog.counts(),
+                "size": len(matchable),
+                "by_type": matchable.counts(),
                 "loaded_in_seconds": round(self.load_seconds, 3),
             },
             "sync": self._sync_status(self.config.source.name, view),

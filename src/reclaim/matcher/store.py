@@ -165,7 +165,7 @@ def forget_sources(engine: Engine, names: Iterable[str]) -> None:
 
 
 def listed_records(engine: Engine, names: Iterable[str]) -> Iterator[ListRecord]:
-    """Every listed record of these sources (for building the catalog)."""
+    """Every listed record of these sources (for building the matchable list)."""
     for name in names:
         yield from ListStore(engine, name=name, prepared=True).records()
 

@@ -2,7 +2,7 @@
 
 `Syncer.run_once` brings one source's part of the local store up to date
 with that source and tells the caller what changed after each committed page,
-so the in-memory catalog follows page by page. Failures never touch the store
+so the in-memory matchable follows page by page. Failures never touch the store
 beyond the last committed page; `SyncStatus` records them and the backoff to
 use. A matcher with several sources has one `Syncer` each: each keeps its
 own cursor, status and backoff, so one failing source stops no other.
@@ -54,7 +54,7 @@ class SyncReport:
 
 
 class Syncer:
-    """Applies the source's pages to the store, then to the catalog."""
+    """Applies the source's pages to the store, then to the matchable."""
 
     def __init__(
         self,
@@ -101,7 +101,7 @@ class Syncer:
                 if generation is None:
                     generation = self.store.begin_snapshot()
                 self.store.stage(page.records, generation=generation)
-                # Kept to build the new catalog without reading them back.
+                # Kept to build the new matchable list without reading them back.
                 snapshot_records.extend(
                     r if r.source == name else replace(r, source=name)
                     for r in page.records

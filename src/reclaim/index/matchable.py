@@ -1,13 +1,13 @@
 """The in-memory, matchable copy of the list: PDQ index, MD5 set, vPDQ frames.
 
-A `Catalog` is immutable to its readers. `with_changes` returns a new one
+A `MatchableList` is immutable to its readers. `with_changes` returns a new one
 that shares what did not change; the service swaps it in with one
 assignment, so queries never wait for an update and never see half of one.
 
 PDQ records are kept compact, since lists run to millions: per index
 position, the 32 hash bytes and a label number (program and source), in
 append-only arrays
-shared by every version (a position is never reused, so an older catalog
+shared by every version (a position is never reused, so an older version
 still reads its own positions). Records are found for removal through a
 compact prefix look-up (`lookup.py`), not a per-record map.
 """
@@ -48,7 +48,7 @@ class Video:
 
 @dataclass(slots=True)
 class _Shared:
-    """Append-only tables shared by every version of a catalog (writer-owned)."""
+    """Append-only tables shared by every version of a matchable list (writer-owned)."""
 
     pdq_codes: bytearray = field(default_factory=bytearray)  # 32 bytes a position
     pdq_label: array[int] = field(default_factory=lambda: array("H"))
@@ -70,7 +70,7 @@ class _Shared:
         return number
 
 
-class Catalog:
+class MatchableList:
     """One consistent version of the matchable list."""
 
     __slots__ = (
@@ -102,8 +102,8 @@ class Catalog:
         self._by_source = by_source or {}
 
     @classmethod
-    def empty(cls, *, radius: int = MATCH_DISTANCE) -> Catalog:
-        """A catalog with nothing listed; its PDQ index is planned for
+    def empty(cls, *, radius: int = MATCH_DISTANCE) -> MatchableList:
+        """A matchable list with nothing listed; its PDQ index is planned for
         searches at `radius` (the match rule's `derived` radius)."""
         return cls(
             _Shared(), PdqIndex.build([], radius=radius), {}, PdqIndex.build([]), 0
@@ -112,8 +112,8 @@ class Catalog:
     @classmethod
     def build(
         cls, records: Iterable[ListRecord], *, radius: int = MATCH_DISTANCE
-    ) -> Catalog:
-        """A catalog of these (active) records (see `empty` for `radius`)."""
+    ) -> MatchableList:
+        """A matchable list of these (active) records (see `empty` for `radius`)."""
         return cls.empty(radius=radius).with_changes(listed=records, gone=())
 
     def __len__(self) -> int:
@@ -172,8 +172,8 @@ class Catalog:
 
     def with_changes(
         self, *, listed: Iterable[ListRecord], gone: Iterable[ListRecord]
-    ) -> Catalog:
-        """A new catalog with records added and removed; this one is unchanged."""
+    ) -> MatchableList:
+        """A new matchable list with records added and removed; self is unchanged."""
         shared = self._shared
         add_frames: list[str] = []
         remove_frames: list[int] = []
@@ -285,7 +285,7 @@ class Catalog:
             by_source = dict(by_source)
             for label, change in delta.items():
                 by_source[label] = by_source.get(label, 0) + change
-        return Catalog(shared, pdq, md5, frames, videos, skipped, by_source)
+        return MatchableList(shared, pdq, md5, frames, videos, skipped, by_source)
 
 
 def _parsed(records: list[ListRecord]) -> tuple[Codes, list[ListRecord]]:

@@ -1,4 +1,4 @@
-"""The catalog: the matchable list, its updates, versions and record look-up."""
+"""The matchable list: its updates, versions and record look-up."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reclaim.hashing import Md5Hash, PdqHash, SignalType, VpdqFrame, VpdqHash
-from reclaim.index import Catalog, ListRecord, MatchRule, match_md5, match_pdq
+from reclaim.index import ListRecord, MatchableList, MatchRule, match_md5, match_pdq
 from tests.conftest import random_pdq
 
 
@@ -34,21 +34,21 @@ def test_catalog_updates_equal_a_fresh_build(data: st.DataObject) -> None:
     pool = [pdq(v, p) for v in base for p in ("adult", "minor")] + [
         ListRecord(SignalType.MD5, f"{n:032x}", "adult") for n in range(4)
     ]
-    catalog = Catalog.empty()
+    matchable = MatchableList.empty()
     listed: dict[tuple[str, str, str], ListRecord] = {}
     for _ in range(data.draw(st.integers(1, 5))):
         adds = data.draw(st.lists(st.sampled_from(pool), max_size=8))
         removes = data.draw(st.lists(st.sampled_from(pool), max_size=8))
-        catalog = catalog.with_changes(listed=adds, gone=removes)
+        matchable = matchable.with_changes(listed=adds, gone=removes)
         for record in removes:
             listed.pop(record.key, None)
         # Within one change set, removals apply first.
         for record in adds:
             listed[record.key] = record
-    fresh = Catalog.build(listed.values())
-    assert catalog.counts() == fresh.counts()
+    fresh = MatchableList.build(listed.values())
+    assert matchable.counts() == fresh.counts()
     for query in base[:4]:
-        for built in (catalog, fresh):
+        for built in (matchable, fresh):
             found = match_pdq(
                 built, [[PdqHash.parse(query)]], rule=MatchRule(distance=40)
             )
@@ -56,11 +56,11 @@ def test_catalog_updates_equal_a_fresh_build(data: st.DataObject) -> None:
                 list(listed.values()), query, 40
             )
     digests = [Md5Hash(f"{n:032x}") for n in range(4)]
-    assert len(match_md5(catalog, digests)) == len(match_md5(fresh, digests))
+    assert len(match_md5(matchable, digests)) == len(match_md5(fresh, digests))
 
 
 def test_unparseable_list_entries_are_skipped() -> None:
-    catalog = Catalog.build(
+    matchable = MatchableList.build(
         [
             pdq("not-hex"),
             ListRecord(SignalType.VPDQ, "garbage", "adult"),
@@ -73,8 +73,8 @@ def test_unparseable_list_entries_are_skipped() -> None:
             ),
         ]
     )
-    assert catalog.counts() == {"pdq": 0, "md5": 0, "vpdq": 1}
-    assert catalog.skipped == 2
+    assert matchable.counts() == {"pdq": 0, "md5": 0, "vpdq": 1}
+    assert matchable.skipped == 2
 
 
 def test_prefix_lookup_across_merges(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -99,7 +99,7 @@ def test_prefix_lookup_across_merges(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_catalog_swaps_keep_old_versions_readable() -> None:
     rng = np.random.default_rng(52)
     values = [random_pdq(rng) for _ in range(5)]
-    old = Catalog.build([pdq(v) for v in values])
+    old = MatchableList.build([pdq(v) for v in values])
     new = old.with_changes(listed=[pdq(values[0], "minor")], gone=[pdq(values[0])])
     query = [[PdqHash.parse(values[0])]]
     assert [m.program for m in match_pdq(old, query, rule=MatchRule(distance=0))] == [
