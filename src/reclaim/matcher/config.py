@@ -37,6 +37,10 @@ token = "..."                 # optional: the API then needs it (Bearer/Basic)
 
 [decode]                      # hashing uploads: see DecodeConfig
 workers = 2
+
+[catalog]                     # opt-in: see CatalogConfig and docs/catalog.md
+enabled = true
+path = "./matcher-data/catalog"   # or s3://bucket/catalog, ...
 ```
 """
 
@@ -152,6 +156,27 @@ DECODE_HELP = {
 
 
 @dataclass(frozen=True, slots=True)
+class CatalogConfig:
+    """`[catalog]`: the platform's content catalog, for retroactive matching.
+
+    Off unless `enabled`. Each upload with a `reference` is kept as one
+    catalog item (`reclaim.catalog.items`): its MD5, four PDQ hashes, the
+    reference and the upload time, nothing else. `path` is the shards'
+    root (a directory or a filesystem URL); `flush_items` uploads collect
+    in the store before they are written out as a shard; `rescan` starts
+    reverse matching after every sync that listed new hashes; `address`
+    runs it on a Ray cluster (empty: in this process).
+    """
+
+    enabled: bool = False
+    path: str = "./matcher-data/catalog"
+    flush_items: int = 10_000
+    flush_seconds: float = 300.0
+    rescan: bool = True
+    address: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class MatcherConfig:
     """Everything `reclaim matcher` needs, validated.
 
@@ -176,6 +201,7 @@ class MatcherConfig:
     token: str = field(default="", repr=False)
     sources: tuple[SourceConfig, ...] = ()
     decode: DecodeConfig = field(default_factory=DecodeConfig)
+    catalog: CatalogConfig = field(default_factory=CatalogConfig)
 
     def __post_init__(self) -> None:
         if not self.sources:
@@ -242,7 +268,34 @@ class MatcherConfig:
             max_batch=reader.get("serve", "max_batch", _count(1, 1_000_000), 10_000),
             token=reader.get("serve", "token", _text, ""),
             decode=_decode(reader),
+            catalog=_catalog(reader),
         )
+
+
+def _catalog(reader: _Reader) -> CatalogConfig:
+    """The `[catalog]` table: the content catalog (off by default)."""
+    default = CatalogConfig()
+    found = CatalogConfig(
+        enabled=reader.get("catalog", "enabled", _boolean, default.enabled),
+        path=reader.get("catalog", "path", _text, default.path),
+        flush_items=reader.get(
+            "catalog", "flush_items", _count(1, 10_000_000), default.flush_items
+        ),
+        flush_seconds=reader.get(
+            "catalog", "flush_seconds", _seconds, default.flush_seconds
+        ),
+        rescan=reader.get("catalog", "rescan", _boolean, default.rescan),
+        address=reader.get("catalog", "address", _text, default.address),
+    )
+    if found.enabled and not reader.get("match", "dihedral", _boolean, True):
+        raise ConfigError(
+            f"{reader.origin}: [catalog] enabled = true needs [match] dihedral = "
+            "true: a catalog item keeps the upload's rotations, which only "
+            "dihedral hashing computes; set dihedral = true or turn the catalog off"
+        )
+    if found.enabled and not found.path.strip():
+        reader.missing("catalog", "path", "the catalog's directory or URL")
+    return found
 
 
 def _decode(reader: _Reader) -> DecodeConfig:
@@ -389,6 +442,14 @@ class _Reader:
         "webhook": {"url", "secret", "timeout_seconds", "max_backoff_seconds"},
         "serve": {"host", "port", "max_upload_bytes", "max_batch", "token"},
         "decode": set(DECODE_HELP),
+        "catalog": {
+            "enabled",
+            "path",
+            "flush_items",
+            "flush_seconds",
+            "rescan",
+            "address",
+        },
     }
 
     def __init__(
