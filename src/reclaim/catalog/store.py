@@ -51,7 +51,7 @@ class Shard:
 
     @property
     def items(self) -> int:
-        """How many items it holds."""
+        """How many items it holds (at most: uploads' numbers have gaps)."""
         return self.last - self.first + 1
 
     @classmethod
@@ -148,8 +148,11 @@ class CatalogStore:
         shards = self.shards(origin=origin)
         return max((s.last for s in shards), default=-1) + 1
 
-    def write(self, origin: str, first: int, table: pa.Table) -> Shard:
+    def write(
+        self, origin: str, first: int, table: pa.Table, *, last: int | None = None
+    ) -> Shard:
         """Write a table (`items.SCHEMA`) as the shard of items first, first+1, …
+        (or of numbers first to `last`, for numbers with gaps).
 
         Written under a temporary name, then renamed: readers see all of it
         or nothing. Writing the same shard again replaces it with the same
@@ -158,7 +161,13 @@ class CatalogStore:
         if not len(table):
             raise CatalogError("a shard with no items: write only non-empty tables")
         check_origin(origin)
-        shard = Shard(origin, first, first + len(table) - 1)
+        end = first + len(table) - 1 if last is None else last
+        if end < first + len(table) - 1:
+            raise CatalogError(
+                f"items {first} to {end} cannot hold {len(table)} items: expected "
+                "last >= first + items - 1"
+            )
+        shard = Shard(origin, first, end)
         final = self.location(shard)
         temporary = f"{self.path}/{_TEMPORARY}{uuid.uuid4().hex}-{shard.name}"
         table = table.select(SCHEMA.names).cast(SCHEMA)

@@ -36,6 +36,14 @@ class State(enum.StrEnum):
     AUTO_ACTIONED = "auto_actioned"  # the policy actioned it
     BLOCKED = "blocked"  # a reviewer confirmed it and it was removed
     NOT_BLOCKED = "not_blocked"  # a reviewer found it was not a match
+    WITHDRAWN = "withdrawn"  # its listing was withdrawn before review (catalog)
+
+
+class Origin(enum.StrEnum):
+    """How a match was found. Names are storage and wire keys."""
+
+    UPLOAD = "upload"  # as the upload arrived (forward matching)
+    CATALOG = "catalog"  # in the content catalog, after the hash was listed
 
 
 DECISIONS = (State.BLOCKED, State.NOT_BLOCKED)
@@ -60,6 +68,7 @@ class QueuedMatch:
     #: (source, type, value) of every listing matched; empty in entries made
     #: before several sources (their feedback goes to the first source).
     listings: tuple[tuple[str, str, str], ...] = ()
+    origin: Origin = Origin.UPLOAD
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -80,6 +89,7 @@ class QueuedMatch:
             "state": self.state.value,
             "decided_at": _iso(self.decided_at),
             "reviewer": self.reviewer,
+            "origin": self.origin.value,
         }
 
 
@@ -94,61 +104,77 @@ class ReviewQueue:
         self.webhooks = webhooks
 
     def record(
-        self, found: Sequence[tuple[Match, Sequence[Match], str | None]]
+        self,
+        found: Sequence[tuple[Match, Sequence[Match], str | None]],
+        *,
+        origin: Origin = Origin.UPLOAD,
     ) -> list[QueuedMatch]:
         """Queue matches: each the closest match of one upload in one program,
         the other hashes that upload matched there, and the platform's content
         reference. One upload is one entry for a moderator, however many of a
         picture's listed views it matched."""
+        with self.engine.begin() as connection:
+            return self.record_in(connection, found, origin=origin)
+
+    def record_in(
+        self,
+        connection: Connection,
+        found: Sequence[tuple[Match, Sequence[Match], str | None]],
+        *,
+        origin: Origin = Origin.UPLOAD,
+    ) -> list[QueuedMatch]:
+        """`record` within the caller's transaction (what else it writes
+        commits, or not, with the queue entries)."""
         queued: list[QueuedMatch] = []
         now = datetime.now(UTC)
-        with self.engine.begin() as connection:
-            for match, others, reference in found:
-                lead = (match.kind.value, match.value)
-                related = tuple(
-                    pair
-                    for pair in dict.fromkeys((m.kind.value, m.value) for m in others)
-                    if pair != lead  # the same hash, listed by another source
+        for match, others, reference in found:
+            lead = (match.kind.value, match.value)
+            related = tuple(
+                pair
+                for pair in dict.fromkeys((m.kind.value, m.value) for m in others)
+                if pair != lead  # the same hash, listed by another source
+            )
+            listings = tuple(
+                dict.fromkeys(
+                    (m.source, m.kind.value, m.value) for m in (match, *others)
                 )
-                listings = tuple(
-                    dict.fromkeys(
-                        (m.source, m.kind.value, m.value) for m in (match, *others)
-                    )
+            )
+            auto = self.policy.auto_action(match.distance)
+            state = State.AUTO_ACTIONED if auto else State.PENDING
+            row_id = connection.execute(
+                insert(matches)
+                .values(
+                    created_at=now,
+                    kind=match.kind.value,
+                    program=match.program,
+                    value=match.value,
+                    distance=match.distance,
+                    reference=reference,
+                    state=state.value,
+                    related=json.dumps(related) if related else "",
+                    listings=json.dumps(listings),
+                    origin=origin.value,
                 )
-                auto = self.policy.auto_action(match.distance)
-                state = State.AUTO_ACTIONED if auto else State.PENDING
-                row_id = connection.execute(
-                    insert(matches)
-                    .values(
-                        created_at=now,
-                        kind=match.kind.value,
-                        program=match.program,
-                        value=match.value,
-                        distance=match.distance,
-                        reference=reference,
-                        state=state.value,
-                        related=json.dumps(related) if related else "",
-                        listings=json.dumps(listings),
-                    )
-                    .returning(matches.c.id)
-                ).scalar_one()
-                item = QueuedMatch(
-                    row_id,
-                    now,
-                    match.kind.value,
-                    match.program,
-                    match.value,
-                    match.distance,
-                    reference,
-                    state,
-                    None,
-                    None,
-                    related,
-                    listings,
-                )
-                feedback = "blocked" if auto else "pending_review"
-                self._announce(connection, item, feedback)
-                queued.append(item)
+                .returning(matches.c.id)
+            ).scalar_one()
+            item = QueuedMatch(
+                row_id,
+                now,
+                match.kind.value,
+                match.program,
+                match.value,
+                match.distance,
+                reference,
+                state,
+                None,
+                None,
+                related,
+                listings,
+                origin,
+            )
+            feedback = "blocked" if auto else "pending_review"
+            self._announce(connection, item, feedback)
+            queued.append(item)
         return queued
 
     def decide(
@@ -209,7 +235,36 @@ class ReviewQueue:
             event = "match.review" if item.state is State.PENDING else "match.action"
             if item.state is State.NOT_BLOCKED:
                 event = "match.cleared"
+            if item.state is State.WITHDRAWN:
+                event = "match.withdrawn"
             enqueue(connection, WEBHOOK, {"event": event, "match": item.summary()})
+
+    def withdraw(self, connection: Connection, match_ids: Sequence[int]) -> int:
+        """Mark these pending catalog matches withdrawn (their listings left
+        the list before anyone reviewed them); the platform's webhook hears
+        of each. Returns how many changed; others are left as they are."""
+        changed = 0
+        now = datetime.now(UTC)
+        for match_id in sorted(set(match_ids)):
+            updated = connection.execute(
+                update(matches)
+                .where(
+                    matches.c.id == match_id,
+                    matches.c.state == State.PENDING.value,
+                    matches.c.origin == Origin.CATALOG.value,
+                )
+                .values(state=State.WITHDRAWN.value, decided_at=now)
+            )
+            if updated.rowcount == 1:
+                changed += 1
+                if self.webhooks:
+                    item = self._get(connection, match_id)
+                    enqueue(
+                        connection,
+                        WEBHOOK,
+                        {"event": "match.withdrawn", "match": item.summary()},
+                    )
+        return changed
 
     def get(self, match_id: int) -> QueuedMatch:
         """One match by id."""
@@ -264,6 +319,7 @@ def _queued(row: Any) -> QueuedMatch:
         row.reviewer,
         tuple(tuple(pair) for pair in json.loads(row.related)) if row.related else (),
         tuple(tuple(item) for item in json.loads(row.listings)) if row.listings else (),
+        Origin(row.origin),
     )
 
 

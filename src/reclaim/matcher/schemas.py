@@ -19,7 +19,9 @@ from reclaim.strict import error_responses as error_responses
 INT64_MAX = 2**63 - 1
 
 HashType = Literal["pdq", "md5", "vpdq"]
-ReviewState = Literal["pending", "auto_actioned", "blocked", "not_blocked"]
+ReviewState = Literal["pending", "auto_actioned", "blocked", "not_blocked", "withdrawn"]
+#: How a match was found: as the upload arrived, or in the content catalog.
+MatchOrigin = Literal["upload", "catalog"]
 #: Any hash's text (hex, vPDQ lines, pytx's JSON list, the compact form) is
 #: printable ASCII; the hash itself is checked item by item.
 HASH_TEXT = r"^[\x20-\x7e\t\r\n]*$"
@@ -104,6 +106,8 @@ class ReviewItem(BaseModel):
     state: ReviewState
     decided_at: str | None
     reviewer: str | None
+    #: "catalog": found in the content already held, after its hash was listed.
+    origin: MatchOrigin = "upload"
 
 
 class ReviewList(BaseModel):

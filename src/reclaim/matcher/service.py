@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -32,7 +32,7 @@ from reclaim.index import (
     match_vpdq,
 )
 from reclaim.matcher.config import MatcherConfig
-from reclaim.matcher.errors import NotReadyError
+from reclaim.matcher.errors import ConfigError, NotReadyError
 from reclaim.matcher.feedback import Flushed, flush_feedback
 from reclaim.matcher.media import MediaHashes
 from reclaim.matcher.metrics import Metrics
@@ -51,6 +51,9 @@ from reclaim.matcher.store import (
 )
 from reclaim.matcher.sync import Syncer, SyncStatus
 from reclaim.matcher.webhook import WebhookSender
+
+if TYPE_CHECKING:
+    from reclaim.matcher.catalog import MatcherCatalog
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +151,12 @@ class MatcherService:
         self._sync_locks = {name: threading.Lock() for name in names}
         self._stop = threading.Event()
         self._wake_delivery = threading.Event()
+        self._wake_catalog = threading.Event()
         self._threads: list[threading.Thread] = []
+        #: The content catalog, when `[catalog] enabled` (else None).
+        self.catalog: MatcherCatalog | None = None
+        if config.catalog.enabled:
+            self.catalog = _open_catalog(self, names)
         self.last_feedback = Flushed(0, 0)
         self.last_webhook = Flushed(0, 0)
         started = time.perf_counter()
@@ -199,9 +207,15 @@ class MatcherService:
             self.matchable = self.matchable.with_changes(
                 listed=applied.listed, gone=applied.gone
             )
+        if self.catalog is not None:
+            if applied.gone:
+                self.catalog.withdrawn(applied.gone)
+            if applied.listed:
+                self._wake_catalog.set()
 
     def _replace(self, name: str, records: Sequence[ListRecord]) -> None:
         """A source's snapshot is in: it replaces that source's records."""
+        self._wake_catalog.set()
         with self._matchable_lock:
             if len(self.sources) == 1:
                 self.matchable = MatchableList.build(records, radius=self.rule.derived)
@@ -339,6 +353,8 @@ class MatcherService:
         closest: a picture is listed with its derived views, and an upload
         that matched several of them is still one upload to review.
         """
+        if self.catalog is not None:
+            self.catalog.check(q.reference for q in queries)
         found = self.find(queries)
         groups: list[tuple[int, list[Match]]] = []
         for number, matches in enumerate(found):
@@ -361,6 +377,8 @@ class MatcherService:
             self.metrics.matches.labels(item.kind, item.state.value).inc()
         if entries:
             self._wake_delivery.set()
+        if self.catalog is not None:
+            self.catalog.keep(_catalog_items(queries))
         return [
             Result(tuple((m, entry_of[id(m)]) for m in matches)) for matches in found
         ]
@@ -426,6 +444,11 @@ class MatcherService:
                 "last_feedback_error": self.last_feedback.error,
                 "last_webhook_error": self.last_webhook.error,
             },
+            "catalog": (
+                self.catalog.report()
+                if self.catalog is not None
+                else {"enabled": False}
+            ),
             "policy": {
                 "auto_action_distance": self.config.policy.auto_action_distance,
                 "radius": self.config.radius,
@@ -466,6 +489,8 @@ class MatcherService:
             for name in self.syncers
         ]
         loops.append(("delivery", self._deliver_loop))
+        if self.catalog is not None:
+            loops.append(("catalog", self._catalog_loop))
         for name, target in loops:
             thread = threading.Thread(
                 target=target, name=f"reclaim-matcher-{name}", daemon=True
@@ -493,10 +518,37 @@ class MatcherService:
             self._wake_delivery.wait(1.0)
             self._wake_delivery.clear()
 
+    def _catalog_loop(self) -> None:
+        """Rescan after syncs that listed new hashes; write the spool out."""
+        catalog = self.catalog
+        assert catalog is not None
+        self._wake_catalog.set()  # hashes listed while the matcher was down
+        while not self._stop.is_set():
+            woken = self._wake_catalog.wait(min(60.0, catalog.config.flush_seconds))
+            self._wake_catalog.clear()
+            if self._stop.is_set():
+                return
+            try:
+                catalog.flush()
+                if woken and catalog.config.rescan and not self.not_ready():
+                    catalog.rescan_new()
+            except Exception:  # the loop must outlive a failed rescan
+                logger.exception(
+                    "catalog rescan failed; it is retried after the next sync"
+                )
+
+    def rescan_now(self) -> Any:
+        """The rescan the background thread runs after a sync, now (tests and
+        one-shot commands); None when nothing was listed since the last."""
+        if self.catalog is None:
+            return None
+        return self.catalog.rescan_new()
+
     def stop(self) -> None:
         """Stop the background threads and close connections."""
         self._stop.set()
         self._wake_delivery.set()
+        self._wake_catalog.set()
         for thread in self._threads:
             thread.join(30)
         self._threads.clear()
@@ -508,3 +560,41 @@ class MatcherService:
             source.close()
         self.webhooks.close()
         self.engine.dispose()
+
+
+def _open_catalog(service: MatcherService, names: Sequence[str]) -> MatcherCatalog:
+    """The matcher's catalog; ConfigError when its libraries are missing."""
+    try:
+        from reclaim.matcher.catalog import MatcherCatalog
+    except ImportError as error:
+        raise ConfigError(
+            f"[catalog] enabled = true needs the catalog libraries ({error.name} "
+            "is missing): install reclaim[matcher,catalog], or turn the catalog off"
+        ) from None
+    return MatcherCatalog(
+        service.engine,
+        service.config.catalog,
+        queue=service.queue,
+        rule=service.rule,
+        sources=names,
+        on_queued=service._wake_delivery.set,
+    )
+
+
+def _catalog_items(queries: Sequence[Query]) -> list[Any]:
+    """The catalog items of the queries that name the platform's content."""
+    from datetime import UTC, datetime
+
+    from reclaim.catalog.items import CatalogItem
+
+    now = datetime.now(UTC)
+    items = []
+    for query in queries:
+        if query.reference is None or (query.md5 is None and len(query.pdq) < 4):
+            continue
+        item = CatalogItem.of_hashes(
+            query.reference, now, md5=query.md5, pdq=query.pdq, labels=query.labels
+        )
+        if item.md5 is not None or item.pdq is not None:
+            items.append(item)
+    return items

@@ -109,10 +109,12 @@ def prepare(engine: Engine) -> None:
         "matches": {
             "related": "TEXT NOT NULL DEFAULT ''",
             "listings": "TEXT NOT NULL DEFAULT ''",
+            "origin": "VARCHAR(16) NOT NULL DEFAULT 'upload'",
         },
         "list_records": {
             "source": f"VARCHAR(32) NOT NULL DEFAULT '{DEFAULT_SOURCE}'",
             "entry": "VARCHAR(200) NOT NULL DEFAULT ''",
+            "listed_at": _TIMESTAMP[engine.dialect.name],
         },
     }
     inspector = inspect(engine)
@@ -235,14 +237,15 @@ class ListStore:
     def _insert(
         self, connection: Connection, rows: Sequence[tuple[object, ...]]
     ) -> None:
-        """Insert rows of `_row` through the driver's executemany."""
+        """Insert rows of `_row` through the driver's executemany, stamped
+        with the time they were listed here."""
         mark = self._mark
         sql = (
-            "INSERT INTO list_records "
-            "(generation, kind, program, digest, value, quality, source, entry) "
-            f"VALUES ({', '.join([mark] * 8)})"
+            "INSERT INTO list_records (generation, kind, program, digest, value, "
+            f"quality, source, entry, listed_at) VALUES ({', '.join([mark] * 9)})"
         )
-        connection.exec_driver_sql(sql, list(rows))
+        now = _stamp(self.engine, datetime.now(UTC))
+        connection.exec_driver_sql(sql, [(*row, now) for row in rows])
 
     def apply(
         self,
@@ -435,6 +438,44 @@ class ListStore:
             connection.execute(
                 delete(source_state).where(source_state.c.name == self.name)
             )
+
+
+#: The column type of an added timestamp, as each database spells it.
+_TIMESTAMP = {
+    "sqlite": "DATETIME",
+    "postgresql": "TIMESTAMP WITH TIME ZONE",
+}
+
+
+def _stamp(engine: Engine, moment: datetime) -> object:
+    """A time as the driver takes it in raw SQL: SQLite stores the text
+    SQLAlchemy's own DateTime writes (naive UTC), PostgreSQL the value."""
+    if engine.dialect.name == "sqlite":
+        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return moment
+
+
+def listed_since(
+    engine: Engine, names: Iterable[str], since: datetime | None
+) -> Iterator[ListRecord]:
+    """The records of these sources stored here at or after `since` (every
+    record when None; rows of older stores, with no time, only then)."""
+    for name in names:
+        store = ListStore(engine, name=name, prepared=True)
+        with engine.connect() as connection:
+            generation = store._state(connection).generation
+            query = select(
+                list_records.c.kind,
+                list_records.c.value,
+                list_records.c.program,
+                list_records.c.quality,
+            ).where(store._mine(generation))
+            if since is not None:
+                query = query.where(list_records.c.listed_at >= since)
+            for kind, value, program, quality in connection.execute(
+                query.order_by(list_records.c.id)
+            ):
+                yield ListRecord(KINDS[kind], value, program, True, quality, name)
 
 
 _KIND_TEXT = {kind: kind.value for kind in SignalType}

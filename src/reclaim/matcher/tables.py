@@ -9,7 +9,10 @@ so a cut snapshot never touches the list. `sync_state` is the single-source
 cursor of stores made before several sources; `store.prepare` moves it into
 `source_state` (as the source "default") and empties it.
 `matches` is the review queue; `outbox` holds webhooks and feedback until
-the other side acknowledges them.
+the other side acknowledges them. With the content catalog on,
+`catalog_spool` holds uploads' catalog items until they are written out as
+a shard, `catalog_hits` every reverse-match hit already queued (so a rescan
+never queues one twice), and `catalog_state` how far rescans have come.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -50,6 +54,9 @@ list_records = Table(
     Column("source", String(32), nullable=False, server_default="default"),
     # The upstream entry that lists the value ("" when the source has none).
     Column("entry", String(200), nullable=False, server_default=""),
+    # When this matcher stored it: rescans of the content catalog look for
+    # what was listed since the last one (NULL in rows of older stores).
+    Column("listed_at", DateTime(timezone=True), nullable=True),
     Index("ix_list_records_digest", "digest"),
     Index("ix_list_records_entry", "source", "entry"),
 )
@@ -98,7 +105,56 @@ matches = Table(
     # feedback goes to each source that listed a matched hash ("" in rows
     # made before several sources: those go to the first source).
     Column("listings", Text, nullable=False, server_default=""),
+    # "upload" (matched as it arrived) or "catalog" (found by a rescan of the
+    # content catalog, after its hash was listed).
+    Column("origin", String(16), nullable=False, server_default="upload"),
     Index("ix_matches_state", "state", "id"),
+)
+
+catalog_spool = Table(
+    "catalog_spool",
+    metadata,
+    # Never reused (AUTOINCREMENT on SQLite): shards of uploads are named by
+    # the first and last id they hold, and rows up to a shard's last are gone.
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("reference", String(100), nullable=False),
+    Column("uploaded_at", DateTime(timezone=True), nullable=False),
+    Column("md5", LargeBinary(16), nullable=True),
+    Column("pdq", LargeBinary(128), nullable=True),
+    Column("quality", Integer, nullable=True),
+    sqlite_autoincrement=True,
+)
+
+catalog_hits = Table(
+    "catalog_hits",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("reference", String(100), nullable=False),
+    Column("uploaded_at", DateTime(timezone=True), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("digest", BigInteger, nullable=False),  # as list_records.digest
+    Column("value", Text, nullable=False),
+    Column("program", String(32), nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("match_id", BigInteger, nullable=False),
+    Index(
+        "ux_catalog_hits",
+        "reference",
+        "uploaded_at",
+        "kind",
+        "digest",
+        "program",
+        "source",
+        unique=True,
+    ),
+    Index("ix_catalog_hits_digest", "digest"),
+)
+
+catalog_state = Table(
+    "catalog_state",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=True),
 )
 
 outbox = Table(

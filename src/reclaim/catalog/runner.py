@@ -1,0 +1,257 @@
+"""Where catalog jobs run: in this process, or on Ray Data.
+
+`address=None` (the default) runs a job here, shard after shard, and never
+imports Ray: no cluster to start. `address="local"` starts Ray on this
+machine (every core); any other address joins that cluster (`ray start`'s
+head, `ray://host:10001`, or "auto"). The work is the same function either
+way (`reverse.match_shard` for rescans).
+
+On Ray, the shard names are a Ray Data dataset, mapped one shard a task,
+spread over the nodes; the new hashes (and their index, when built) go to
+the object store once and every task reads them from there without a copy.
+A task that fails (a worker lost, a read error) is retried by Ray
+(`RETRIES`); each shard's result comes back as one row naming its shard, so
+a shard done twice counts once, and a shard still missing at the end fails
+the job: no hit is lost or doubled.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.ipc as ipc
+
+from reclaim.catalog.errors import CatalogJobError
+from reclaim.catalog.items import SCHEMA
+from reclaim.catalog.reverse import (
+    SCAN_BELOW,
+    CatalogHit,
+    ListedQuery,
+    match_shard,
+    merge,
+)
+from reclaim.catalog.store import CatalogStore, Shard
+
+#: Times Ray runs a failed shard task again before the job fails.
+RETRIES = 3
+#: Progress: (shards done, shards in all, hits so far).
+Progress = Callable[[int, int, int], None]
+_COLUMNS = list(SCHEMA.names)
+
+
+@dataclass(frozen=True, slots=True)
+class RescanResult:
+    """What a rescan found, and how much it looked through."""
+
+    hits: list[CatalogHit]
+    shards: int
+    items: int
+    seconds: float
+
+
+def connect(address: str) -> None:
+    """Start or join Ray for `address` ("local", "auto", host:port, ray://…).
+
+    A process that already joined Ray keeps its connection (tests, and a
+    matcher that rescans after every sync).
+    """
+    import ray
+
+    if ray.is_initialized():
+        return
+    try:
+        if address == "local":
+            ray.init(
+                num_cpus=os.cpu_count() or 1,
+                include_dashboard=False,
+                logging_level=logging.WARNING,
+                log_to_driver=False,
+            )
+        else:
+            ray.init(
+                address=address, logging_level=logging.WARNING, log_to_driver=False
+            )
+    except (ConnectionError, RuntimeError, ValueError) as error:
+        raise CatalogJobError(
+            f"cannot reach the Ray cluster at {address!r}: {error}; start one "
+            "with `ray start --head`, pass its address, or leave --address out "
+            "to run in this process"
+        ) from None
+
+
+def _quiet() -> None:
+    """Ray Data's own progress bars and logs stay off: callers show progress."""
+    import ray
+
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    context.print_on_execution_start = False
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+
+
+def rescan(
+    store: CatalogStore,
+    listed: ListedQuery,
+    *,
+    shards: Sequence[Shard] | None = None,
+    since: datetime | None = None,
+    address: str | None = None,
+    progress: Progress | None = None,
+    extra: Sequence[pa.Table] = (),
+) -> RescanResult:
+    """Every catalogued item the listed hashes match, from every shard (or
+    these), optionally only items uploaded at or after `since`.
+
+    `extra` are items not yet in shards (the matcher's spool), matched here
+    in this process after the shards.
+    """
+    import time
+
+    started = time.monotonic()
+    chosen = list(store.shards() if shards is None else shards)
+    if not len(listed) or (not chosen and not any(len(t) for t in extra)):
+        return RescanResult([], len(chosen), 0, time.monotonic() - started)
+    report = progress or (lambda done, total, hits: None)
+    tables: list[pa.Table]
+    if not chosen:
+        tables, items = [], 0
+    elif address is None:
+        tables, items = _here(store, listed, chosen, since, report)
+    else:
+        tables, items = _on_ray(store, listed, chosen, since, address, report)
+    for table in extra:
+        kept = _since(table, since)
+        tables.append(match_shard(listed, kept))
+        items += len(kept)
+    hits = merge(listed, tables)
+    return RescanResult(hits, len(chosen), items, time.monotonic() - started)
+
+
+def _shard_hits(
+    store: CatalogStore, listed: ListedQuery, shard: Shard, since: datetime | None
+) -> tuple[pa.Table, int]:
+    table = _since(store.read(shard, columns=_COLUMNS), since)
+    return match_shard(listed, table), len(table)
+
+
+def _since(table: pa.Table, since: datetime | None) -> pa.Table:
+    """The items uploaded at or after `since` (all when None)."""
+    if since is None:
+        return table
+    moment = pa.scalar(since, SCHEMA.field("uploaded_at").type)
+    return table.filter(pc.greater_equal(table.column("uploaded_at"), moment))
+
+
+def _here(
+    store: CatalogStore,
+    listed: ListedQuery,
+    shards: list[Shard],
+    since: datetime | None,
+    report: Progress,
+) -> tuple[list[pa.Table], int]:
+    tables: list[pa.Table] = []
+    items = hits = 0
+    for done, shard in enumerate(shards, start=1):
+        found, count = _shard_hits(store, listed, shard, since)
+        tables.append(found)
+        items += count
+        hits += len(found)
+        report(done, len(shards), hits)
+    return tables, items
+
+
+def _on_ray(
+    store: CatalogStore,
+    listed: ListedQuery,
+    shards: list[Shard],
+    since: datetime | None,
+    address: str,
+    report: Progress,
+) -> tuple[list[pa.Table], int]:
+    import ray
+
+    connect(address)
+    _quiet()
+    if any(s.items * 4 >= SCAN_BELOW for s in shards):
+        listed.index()  # built once here, shared by every task
+    shared = ray.put(listed)
+    names = {s.name: s for s in shards}
+    dataset = ray.data.from_items([{"shard": s.name} for s in shards])
+    task: Any = _shard_task  # Ray's stubs expect a batch in, a batch out
+    mapped = dataset.map_batches(
+        task,
+        batch_size=1,
+        fn_kwargs={"root": store.root, "listed": shared, "since": since},
+        batch_format="pyarrow",
+        max_retries=RETRIES,
+        retry_exceptions=True,
+        scheduling_strategy="SPREAD",
+    )
+    tables: dict[str, pa.Table] = {}
+    items = hits = 0
+    try:
+        batches: Any = mapped.iter_batches(batch_format="pyarrow", batch_size=None)
+        for batch in batches:
+            for name, blob, count in zip(
+                batch.column("shard").to_pylist(),
+                batch.column("hits").to_pylist(),
+                batch.column("items").to_pylist(),
+                strict=True,
+            ):
+                if name in tables or name not in names:
+                    continue  # a shard done twice counts once
+                found = ipc.open_stream(io.BytesIO(blob)).read_all()
+                tables[name] = found
+                items += count
+                hits += len(found)
+                report(len(tables), len(shards), hits)
+    except ray.exceptions.RayError as error:
+        raise CatalogJobError(
+            f"the rescan failed on Ray after {RETRIES} retries a shard: "
+            f"{str(error).splitlines()[0][:300]}; fix the cause and run it again "
+            "(it is safe to repeat)"
+        ) from None
+    missing = sorted(set(names) - set(tables))
+    if missing:
+        raise CatalogJobError(
+            f"{len(missing)} shards came back without results ({missing[0]}, …); "
+            "run the rescan again (it is safe to repeat)"
+        )
+    return list(tables.values()), items
+
+
+def _shard_task(
+    batch: pa.Table, *, root: str, listed: Any, since: datetime | None
+) -> pa.Table:  # noqa: N802 - Ray Data calls it like a class
+    """One shard on a Ray worker: its hits as an Arrow stream in one row."""
+    import ray
+
+    query: ListedQuery = (
+        ray.get(listed) if isinstance(listed, ray.ObjectRef) else listed
+    )
+    store = CatalogStore(root)
+    names: list[str] = []
+    blobs: list[bytes] = []
+    counts: list[int] = []
+    for name in batch.column("shard").to_pylist():
+        shard = Shard.parse(name)
+        if shard is None:
+            raise CatalogJobError(f"{name!r} is not a catalog shard name")
+        found, count = _shard_hits(store, query, shard, since)
+        sink = io.BytesIO()
+        with ipc.new_stream(sink, found.schema) as writer:
+            writer.write_table(found)
+        names.append(name)
+        blobs.append(sink.getvalue())
+        counts.append(count)
+    return pa.table(
+        {"shard": names, "hits": pa.array(blobs, pa.binary()), "items": counts}
+    )

@@ -1,0 +1,547 @@
+"""The matcher's content catalog: keeping uploads, and rescans after syncs.
+
+With `[catalog] enabled = true`, every upload matched with a `reference` is
+kept as a catalog item (`reclaim.catalog.items`), first in the store's
+`catalog_spool` table, committed before the match is answered, then written
+out as a Parquet shard (`flush`). When a sync lists new hashes, `rescan`
+looks for them in everything the platform holds: the shards (uploads kept
+here and backfilled media) and the spool. Hits are queued for review like
+forward matches (same queue, webhooks and feedback), marked
+`origin = "catalog"`; `catalog_hits` remembers each, so a hit is queued
+once however often rescans overlap. A withdrawal marks pending catalog
+matches whose every matched listing has gone `withdrawn`.
+
+Which hashes are new: every list row carries the time this matcher stored
+it (`listed_at`); a rescan after a sync takes the rows stored since the
+previous rescan began, less `OVERLAP` (a row stamped just before a rescan
+began may commit just after it read), so none is missed, and the hit table
+keeps the overlap from queueing anything twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from reclaim.catalog.errors import CatalogError, CatalogItemError
+from reclaim.catalog.items import CatalogItem, check_reference, to_table
+from reclaim.catalog.reverse import CatalogHit, ListedQuery
+from reclaim.catalog.runner import Progress, rescan
+from reclaim.catalog.store import CatalogStore
+from reclaim.hashing import SignalType
+from reclaim.index import ListRecord, Match, MatchRule
+from reclaim.matcher.config import CatalogConfig
+from reclaim.matcher.errors import QueryError
+from reclaim.matcher.review import Origin, ReviewQueue, State
+from reclaim.matcher.store import digest, listed_since
+from reclaim.matcher.tables import (
+    catalog_hits,
+    catalog_spool,
+    catalog_state,
+    list_records,
+    matches,
+    source_state,
+)
+
+logger = logging.getLogger(__name__)
+
+#: Shards holding the matcher's own uploads are named after this origin.
+UPLOADS = "uploads"
+#: How far back of the last rescan's start the next one looks.
+OVERLAP = timedelta(minutes=5)
+_WATERMARK = "rescanned_through"
+
+
+@dataclass(slots=True)
+class RescanStatus:
+    """What /status says of rescans (one at a time)."""
+
+    state: str = "idle"  # idle, running, failed
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    listed: int = 0  # new listed hashes looked for
+    shards_done: int = 0
+    shards_total: int = 0
+    items: int = 0
+    hits: int = 0
+    queued: int = 0
+    seconds: float | None = None
+    error: str | None = None
+
+    def report(self) -> dict[str, Any]:
+        """The JSON form."""
+        return {
+            "state": self.state,
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+            "listed_hashes": self.listed,
+            "shards_done": self.shards_done,
+            "shards_total": self.shards_total,
+            "items": self.items,
+            "hits": self.hits,
+            "queued": self.queued,
+            "seconds": self.seconds,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RescanOutcome:
+    """One finished rescan."""
+
+    listed: int
+    shards: int
+    items: int
+    hits: list[CatalogHit] = field(default_factory=list)
+    queued: int = 0
+    seconds: float = 0.0
+
+
+class MatcherCatalog:
+    """The catalog of one matcher: its spool, its shards and its rescans."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        config: CatalogConfig,
+        *,
+        queue: ReviewQueue,
+        rule: MatchRule,
+        sources: Sequence[str],
+        on_queued: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.engine = engine
+        self.config = config
+        self.queue = queue
+        self.rule = rule
+        self.sources = tuple(sources)
+        self.on_queued = on_queued
+        self.store = CatalogStore(config.path)
+        self.status = RescanStatus()
+        self._lock = threading.Lock()  # one rescan or flush at a time
+
+    # ---- keeping uploads ----------------------------------------------------
+
+    @staticmethod
+    def check(references: Iterable[str | None]) -> None:
+        """QueryError for a reference the catalog could not keep (before any
+        matching, so a refused request changes nothing)."""
+        for reference in references:
+            if reference is None:
+                continue
+            try:
+                check_reference(reference)
+            except CatalogItemError as error:
+                raise QueryError(str(error)) from None
+
+    def keep(self, items: Sequence[CatalogItem]) -> None:
+        """Spool uploads' items (committed when this returns)."""
+        if not items:
+            return
+        with self.engine.begin() as connection:
+            connection.execute(
+                insert(catalog_spool),
+                [
+                    {
+                        "reference": i.reference,
+                        "uploaded_at": i.uploaded_at,
+                        "md5": i.md5,
+                        "pdq": i.pdq,
+                        "quality": i.quality,
+                    }
+                    for i in items
+                ],
+            )
+
+    def spooled(self) -> tuple[pa.Table, int | None]:
+        """The spool's items as a table, and the last id among them."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(catalog_spool).order_by(catalog_spool.c.id)
+            ).all()
+        items = [
+            CatalogItem(
+                r.reference,
+                _aware(r.uploaded_at),
+                md5=r.md5,
+                pdq=r.pdq,
+                quality=r.quality,
+            )
+            for r in rows
+        ]
+        return to_table(items), (rows[-1].id if rows else None)
+
+    def flush(self, *, force: bool = False) -> int:
+        """Write the spool out as one shard when it is big or old enough (or
+        `force`); returns the items written. Crash-safe: a shard is named by
+        the first and last spool id it holds, and rows are deleted only once
+        it is complete; rows a complete shard already holds are deleted
+        without writing them again."""
+        with self._lock:
+            done = self.store.next_number(UPLOADS) - 1
+            with self.engine.begin() as connection:
+                connection.execute(
+                    delete(catalog_spool).where(catalog_spool.c.id <= done)
+                )
+                count, oldest = connection.execute(
+                    select(func.count(), func.min(catalog_spool.c.uploaded_at))
+                ).one()
+            if not count:
+                return 0
+            age = time.time() - _aware(oldest).timestamp()
+            if (
+                not force
+                and count < self.config.flush_items
+                and age < self.config.flush_seconds
+            ):
+                return 0
+            table, last = self.spooled()
+            if last is None:
+                return 0
+            with self.engine.connect() as connection:
+                first = connection.execute(
+                    select(func.min(catalog_spool.c.id))
+                ).scalar_one()
+            self.store.write(UPLOADS, int(first), table, last=int(last))
+            with self.engine.begin() as connection:
+                connection.execute(
+                    delete(catalog_spool).where(catalog_spool.c.id <= last)
+                )
+            return len(table)
+
+    # ---- rescans --------------------------------------------------------------
+
+    def rescan(
+        self,
+        *,
+        since: datetime | None = None,
+        records: Sequence[ListRecord] | None = None,
+        address: str | None = None,
+        progress: Progress | None = None,
+    ) -> RescanOutcome:
+        """Look for hashes listed at or after `since` (every listed hash when
+        None; or exactly `records`) in the whole catalog, and queue the hits.
+        Safe to repeat: a hit already queued is not queued again."""
+        with self._lock:
+            return self._rescan(since, records, address or None, progress)
+
+    def rescan_new(self) -> RescanOutcome | None:
+        """The rescan after a sync: hashes stored since the last one began
+        (less `OVERLAP`); None when nothing new was listed."""
+        with self._lock:
+            mark = self._watermark()
+            since = None if mark is None else mark - OVERLAP
+            began = datetime.now(UTC)
+            if mark is not None and not self._listed_since(since):
+                return None
+            outcome = self._rescan(since, None, self.config.address or None, None)
+            self._set_watermark(began)
+            return outcome
+
+    def _rescan(
+        self,
+        since: datetime | None,
+        records: Sequence[ListRecord] | None,
+        address: str | None,
+        progress: Progress | None,
+    ) -> RescanOutcome:
+        status = self.status = RescanStatus(
+            state="running", started_at=datetime.now(UTC)
+        )
+        try:
+            chosen = list(
+                records
+                if records is not None
+                else listed_since(self.engine, self.sources, since)
+            )
+            listed = ListedQuery.of(chosen, rule=self.rule)
+            status.listed = len(listed)
+            spool, _ = self.spooled()
+
+            def report(done: int, total: int, hits: int) -> None:
+                status.shards_done, status.shards_total, status.hits = done, total, hits
+                if progress is not None:
+                    progress(done, total, hits)
+
+            result = rescan(
+                self.store,
+                listed,
+                address=address,
+                progress=report,
+                extra=[spool] if len(spool) else [],
+            )
+            queued = self.queue_hits(result.hits)
+        except Exception as error:
+            status.state = "failed"
+            status.error = str(error)[:500]
+            status.finished_at = datetime.now(UTC)
+            raise
+        status.state = "idle"
+        status.items, status.hits, status.queued = (
+            result.items,
+            len(result.hits),
+            queued,
+        )
+        status.finished_at = datetime.now(UTC)
+        status.seconds = round(result.seconds, 3)
+        return RescanOutcome(
+            len(listed),
+            result.shards,
+            result.items,
+            result.hits,
+            queued,
+            result.seconds,
+        )
+
+    def queue_hits(self, hits: Sequence[CatalogHit]) -> int:
+        """Queue hits not queued before: one review entry per item and
+        program, led by its closest hit. Returns the entries made."""
+        for attempt in range(3):
+            try:
+                with self.engine.begin() as connection:
+                    fresh = self._fresh(connection, hits)
+                    made = self._queue(connection, fresh)
+                if made:
+                    self.on_queued()
+                return made
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+                # Another rescan queued some of these just now: look again.
+        return 0
+
+    def _fresh(
+        self, connection: Connection, hits: Sequence[CatalogHit]
+    ) -> list[CatalogHit]:
+        """The hits neither queued before nor already matched as uploaded."""
+        references = sorted({h.reference for h in hits})
+        seen: set[tuple[str, datetime, str, str, str, str]] = set()
+        forward: set[tuple[str, str, str, str]] = set()
+        for start in range(0, len(references), 500):
+            part = references[start : start + 500]
+            for row in connection.execute(
+                select(catalog_hits).where(catalog_hits.c.reference.in_(part))
+            ):
+                seen.add(
+                    (
+                        row.reference,
+                        _aware(row.uploaded_at),
+                        row.kind,
+                        row.value,
+                        row.program,
+                        row.source,
+                    )
+                )
+            for row in connection.execute(
+                select(
+                    matches.c.reference,
+                    matches.c.program,
+                    matches.c.kind,
+                    matches.c.value,
+                    matches.c.related,
+                ).where(
+                    matches.c.reference.in_(part),
+                    matches.c.origin == Origin.UPLOAD.value,
+                )
+            ):
+                forward.add((row.reference, row.program, row.kind, row.value))
+                for kind, value in _pairs(row.related):
+                    forward.add((row.reference, row.program, kind, value))
+        fresh = []
+        for hit in hits:
+            record = hit.record
+            kind = record.kind.value
+            if (
+                hit.reference,
+                hit.uploaded_at,
+                kind,
+                record.value,
+                record.program,
+                record.source,
+            ) in seen:
+                continue
+            if (hit.reference, record.program, kind, record.value) in forward:
+                continue
+            fresh.append(hit)
+        return fresh
+
+    def _queue(self, connection: Connection, hits: Sequence[CatalogHit]) -> int:
+        groups: dict[tuple[str, datetime, str], list[CatalogHit]] = {}
+        for hit in hits:
+            groups.setdefault(
+                (hit.reference, hit.uploaded_at, hit.record.program), []
+            ).append(hit)
+        entries = []
+        members = []
+        for (reference, _, _), group in sorted(groups.items()):
+            ranked = sorted(group, key=lambda h: (h.distance, h.record.key))
+            found = [_match(h) for h in ranked]
+            entries.append((found[0], found[1:], reference))
+            members.append(ranked)
+        if not entries:
+            return 0
+        queued = self.queue.record_in(connection, entries, origin=Origin.CATALOG)
+        for item, ranked in zip(queued, members, strict=True):
+            connection.execute(
+                insert(catalog_hits),
+                [
+                    {
+                        "reference": h.reference,
+                        "uploaded_at": h.uploaded_at,
+                        "kind": h.record.kind.value,
+                        "digest": digest(h.record.value),
+                        "value": h.record.value,
+                        "program": h.record.program,
+                        "source": h.record.source,
+                        "match_id": item.id,
+                    }
+                    for h in ranked
+                ],
+            )
+        return len(queued)
+
+    # ---- withdrawals ------------------------------------------------------------
+
+    def withdrawn(self, gone: Sequence[ListRecord]) -> int:
+        """Withdraw pending catalog matches whose every matched listing is
+        gone. Returns how many were withdrawn."""
+        if not gone:
+            return 0
+        wanted = {(r.kind.value, r.value, r.program, r.source) for r in gone}
+        digests = sorted({digest(r.value) for r in gone})
+        with self.engine.begin() as connection:
+            candidates: set[int] = set()
+            for start in range(0, len(digests), 500):
+                for row in connection.execute(
+                    select(catalog_hits).where(
+                        catalog_hits.c.digest.in_(digests[start : start + 500])
+                    )
+                ):
+                    if (row.kind, row.value, row.program, row.source) in wanted:
+                        candidates.add(int(row.match_id))
+            if not candidates:
+                return 0
+            pending = set(
+                connection.scalars(
+                    select(matches.c.id).where(
+                        matches.c.id.in_(sorted(candidates)),
+                        matches.c.state == State.PENDING.value,
+                    )
+                )
+            )
+            leaving = [
+                m for m in sorted(pending) if not self._still_listed(connection, m)
+            ]
+            return self.queue.withdraw(connection, leaving)
+
+    def _still_listed(self, connection: Connection, match_id: int) -> bool:
+        """Whether any listing a catalog match matched is listed still."""
+        for row in connection.execute(
+            select(catalog_hits).where(catalog_hits.c.match_id == match_id)
+        ):
+            generation = connection.execute(
+                select(source_state.c.generation).where(
+                    source_state.c.name == row.source
+                )
+            ).scalar()
+            found = connection.execute(
+                select(list_records.c.id)
+                .where(
+                    list_records.c.source == row.source,
+                    list_records.c.generation == (generation or 0),
+                    list_records.c.kind == row.kind,
+                    list_records.c.program == row.program,
+                    list_records.c.digest == row.digest,
+                    list_records.c.value == row.value,
+                )
+                .limit(1)
+            ).first()
+            if found is not None:
+                return True
+        return False
+
+    # ---- state ------------------------------------------------------------------
+
+    def _listed_since(self, since: datetime | None) -> bool:
+        query = select(list_records.c.id).limit(1)
+        if since is not None:
+            query = query.where(list_records.c.listed_at >= since)
+        with self.engine.connect() as connection:
+            return connection.execute(query).first() is not None
+
+    def _watermark(self) -> datetime | None:
+        with self.engine.connect() as connection:
+            value = connection.execute(
+                select(catalog_state.c.at).where(catalog_state.c.name == _WATERMARK)
+            ).scalar()
+        return _aware(value) if value is not None else None
+
+    def _set_watermark(self, moment: datetime) -> None:
+        with self.engine.begin() as connection:
+            changed = connection.execute(
+                update(catalog_state)
+                .where(catalog_state.c.name == _WATERMARK)
+                .values(at=moment)
+            )
+            if not changed.rowcount:
+                connection.execute(
+                    insert(catalog_state).values(name=_WATERMARK, at=moment)
+                )
+
+    def report(self) -> dict[str, Any]:
+        """The catalog part of /status."""
+        with self.engine.connect() as connection:
+            spooled = connection.execute(
+                select(func.count()).select_from(catalog_spool)
+            ).scalar_one()
+        try:
+            shards = self.store.shards()
+        except CatalogError as error:
+            return {
+                "enabled": True,
+                "spooled": int(spooled),
+                "error": str(error)[:300],
+                "rescan": self.status.report(),
+            }
+        return {
+            "enabled": True,
+            "spooled": int(spooled),
+            "shards": len(shards),
+            "rescan": self.status.report(),
+        }
+
+
+def _match(hit: CatalogHit) -> Match:
+    record = hit.record
+    return Match(
+        0,
+        record.kind,
+        record.value,
+        record.program,
+        hit.distance,
+        None if record.kind is SignalType.MD5 else hit.variant,
+        source=record.source,
+    )
+
+
+def _pairs(related: str) -> list[tuple[str, str]]:
+    """The (type, value) pairs of a match row's `related` column."""
+    return [(kind, value) for kind, value in json.loads(related)] if related else []
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")

@@ -1,0 +1,223 @@
+"""The matcher's content catalog against a real registry: a photo uploaded
+and catalogued before its hash was listed is queued after the next sync."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from reclaim.catalog.store import CatalogStore
+from reclaim.hashing import pdq_hash
+from reclaim.matcher.app import create_app
+from reclaim.matcher.config import MatcherConfig
+from reclaim.matcher.media import hash_image
+from reclaim.matcher.review import Origin, State
+from reclaim.matcher.service import MatcherService
+from tests.conftest import encode, live_server, postgres_database
+from tests.matcher.conftest import pdq_item, submit
+from tests.matcher.test_done import wait_for
+
+
+def turned_copy(photo: np.ndarray) -> bytes:
+    """Turned a quarter, scaled to 70% and re-compressed."""
+    image = Image.fromarray(np.ascontiguousarray(np.rot90(photo)))
+    image = image.resize((image.width * 7 // 10, image.height * 7 // 10))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=70)
+    return buffer.getvalue()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The matcher's store: the catalog's tables on both databases."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/matcher.db"
+        return
+    with postgres_database() as url:
+        yield url
+
+
+def catalog_config(
+    make_config: Callable[..., MatcherConfig], tmp_path: Path, **catalog: object
+) -> MatcherConfig:
+    return make_config(
+        catalog={"enabled": True, "path": str(tmp_path / "catalog"), **catalog}
+    )
+
+
+def test_a_photo_uploaded_before_it_was_listed_is_queued_after_the_next_sync(
+    photos: dict[str, np.ndarray],
+    person: httpx.Client,
+    make_config: Callable[..., MatcherConfig],
+    make_service: Callable[..., MatcherService],
+    tmp_path: Path,
+) -> None:
+    original = encode(photos["astronaut"], "JPEG", quality=95)
+    copy = turned_copy(photos["astronaut"])
+    config = make_config(
+        sync={"poll_seconds": 0.1},
+        catalog={"enabled": True, "path": str(tmp_path / "catalog")},
+    )
+    service = make_service(config)
+    with (
+        live_server(create_app(service, background=True)) as matcher_url,
+        httpx.Client(base_url=matcher_url, timeout=30) as platform,
+    ):
+        wait_for(lambda: platform.get("/readyz").status_code == 200)
+        reply = platform.post(
+            "/v1/match/media", params={"reference": "post-42"}, content=copy
+        )
+        assert reply.status_code == 200 and reply.json()["matches"] == []
+        assert platform.get("/status").json()["catalog"]["spooled"] == 1
+
+        listed = pdq_hash(original)
+        case = submit(person, pdq_item(listed.hex, listed.quality or 0))
+
+        def found() -> list[dict[str, object]]:
+            return [
+                item
+                for item in platform.get("/v1/review").json()["matches"]
+                if item["origin"] == "catalog"
+            ]
+
+        wait_for(lambda: bool(found()), timeout=30)
+        (item,) = found()
+        assert item["reference"] == "post-42"
+        assert item["state"] == "pending" and item["program"] == "adult"
+        assert int(item["distance"]) <= 31  # type: ignore[call-overload]
+        rescan = platform.get("/status").json()["catalog"]["rescan"]
+        assert rescan["state"] == "idle" and rescan["queued"] == 1
+        assert rescan["listed_hashes"] >= 1
+
+        # Feedback upstream and the webhook are those of any match.
+        wait_for(lambda: not any(service.outbox.pending().values()))
+
+        # The person withdraws before anyone reviewed it: it is withdrawn.
+        person.post(
+            f"/api/v1/cases/{case['case_number']}/withdraw",
+            json={"pin": case["pin"]},
+        )
+        wait_for(
+            lambda: (
+                service.queue.get(int(item["id"])).state  # type: ignore[call-overload]
+                is State.WITHDRAWN
+            ),
+            timeout=30,
+        )
+
+
+def test_the_spool_becomes_a_shard_and_rescans_never_queue_a_hit_twice(
+    photos: dict[str, np.ndarray],
+    person: httpx.Client,
+    make_config: Callable[..., MatcherConfig],
+    make_service: Callable[..., MatcherService],
+    tmp_path: Path,
+    store_url: str,
+) -> None:
+    config = make_config(
+        store={"url": store_url},
+        catalog={"enabled": True, "path": str(tmp_path / "catalog")},
+    )
+    service = make_service(config)
+    service.sync_once()
+    catalog = service.catalog
+    assert catalog is not None
+    uploads = {
+        f"post-{n}": encode(photos[name], "PNG")
+        for n, name in enumerate(("astronaut", "coffee", "chelsea"))
+    }
+    for reference, data in uploads.items():
+        service.match_media(hash_image(data), reference=reference)
+    assert catalog.flush(force=True) == 3
+    shards = CatalogStore(config.catalog.path).shards()
+    assert [s.origin for s in shards] == ["uploads"]
+    assert catalog.flush(force=True) == 0  # nothing left in the spool
+    # One more, left in the spool: rescans read both.
+    service.match_media(hash_image(turned_copy(photos["coffee"])), reference="post-9")
+
+    assert service.rescan_now() is not None  # the first looks at everything
+    assert service.queue.list() == []
+    coffee = pdq_hash(uploads["post-1"])
+    submit(person, pdq_item(coffee.hex, coffee.quality or 0), program="minor")
+    service.sync_once()
+    outcome = service.rescan_now()
+    assert outcome is not None and outcome.queued == 2
+    queued = service.queue.list()
+    assert {(q.reference, q.origin, q.program) for q in queued} == {
+        ("post-1", Origin.CATALOG, "minor"),
+        ("post-9", Origin.CATALOG, "minor"),
+    }
+    assert {q.distance for q in queued if q.reference == "post-1"} == {0}
+
+    # The next rescan overlaps this one (rows stored just before it began
+    # may commit after it read), and on demand looks at everything: no
+    # hit is queued twice.
+    overlap = service.rescan_now()
+    assert overlap is not None and overlap.queued == 0
+    again = catalog.rescan()
+    assert len(again.hits) == 2 and again.queued == 0
+    assert len(service.queue.list()) == 2
+
+
+def test_an_upload_matched_as_it_arrived_is_not_queued_again(
+    photos: dict[str, np.ndarray],
+    person: httpx.Client,
+    make_config: Callable[..., MatcherConfig],
+    make_service: Callable[..., MatcherService],
+    tmp_path: Path,
+) -> None:
+    service = make_service(catalog_config(make_config, tmp_path))
+    data = encode(photos["astronaut"], "PNG")
+    listed = pdq_hash(data)
+    submit(person, pdq_item(listed.hex, listed.quality or 0))
+    service.sync_once()
+    result = service.match_media(hash_image(data), reference="post-1")
+    assert result.matches
+    outcome = service.rescan_now()
+    assert outcome is not None and len(outcome.hits) == 1 and outcome.queued == 0
+    assert [q.origin for q in service.queue.list()] == [Origin.UPLOAD]
+
+
+def test_a_reference_the_catalog_cannot_keep_is_refused_before_matching(
+    make_config: Callable[..., MatcherConfig],
+    make_service: Callable[..., MatcherService],
+    photos: dict[str, np.ndarray],
+    tmp_path: Path,
+) -> None:
+    service = make_service(catalog_config(make_config, tmp_path))
+    service.sync_once()
+    with (
+        live_server(create_app(service)) as url,
+        httpx.Client(base_url=url, timeout=30) as platform,
+    ):
+        reply = platform.post(
+            "/v1/match/media",
+            params={"reference": "x" * 150},
+            content=encode(photos["coffee"], "PNG"),
+        )
+        assert reply.status_code == 422
+        assert "at most 100 bytes" in reply.json()["error"]
+        # Uploads without a reference are matched, and not catalogued.
+        reply = platform.post(
+            "/v1/match/media", content=encode(photos["coffee"], "PNG")
+        )
+        assert reply.status_code == 200
+    assert service.status()["catalog"]["spooled"] == 0
+
+
+def test_a_catalog_needs_rotations_and_its_libraries_say_so(
+    make_config: Callable[..., MatcherConfig], tmp_path: Path
+) -> None:
+    from reclaim.matcher.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="dihedral = true"):
+        make_config(
+            match={"dihedral": False},
+            catalog={"enabled": True, "path": str(tmp_path)},
+        )
