@@ -221,3 +221,45 @@ def test_a_catalog_needs_rotations_and_its_libraries_say_so(
             match={"dihedral": False},
             catalog={"enabled": True, "path": str(tmp_path)},
         )
+
+
+def test_reclaim_matcher_rescan_queues_what_it_finds(
+    photos: dict[str, np.ndarray],
+    person: httpx.Client,
+    make_config: Callable[..., MatcherConfig],
+    make_service: Callable[..., MatcherService],
+    tmp_path: Path,
+) -> None:
+    from typer.testing import CliRunner
+
+    from reclaim.cli.main import app
+
+    config = catalog_config(make_config, tmp_path)
+    service = make_service(config)
+    service.sync_once()
+    data = encode(photos["chelsea"], "PNG")
+    service.match_media(hash_image(data), reference="post-7")
+    listed = pdq_hash(data)
+    submit(person, pdq_item(listed.hex, listed.quality or 0))
+    service.sync_once()
+    path = tmp_path / "matcher.toml"
+    path.write_text(
+        "[source]\n"
+        f'url = "{config.source.url}"\napi_key = "{config.source.api_key}"\n'
+        f'[store]\nurl = "{config.store_url}"\n'
+        f'[catalog]\nenabled = true\npath = "{config.catalog.path}"\n'
+    )
+    runner = CliRunner()
+    result = runner.invoke(app, ["matcher", "rescan", "-c", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "1 hits, 1 new review entries" in " ".join(result.output.split())
+    result = runner.invoke(
+        app, ["matcher", "rescan", "-c", str(path), "--since", "2999-01-01"]
+    )
+    assert result.exit_code == 0 and "looked for 0 listed" in result.output
+    result = runner.invoke(
+        app, ["matcher", "rescan", "-c", str(path), "--since", "yesterday"]
+    )
+    assert result.exit_code != 0 and "is not a date" in result.output
+    (item,) = service.queue.list()
+    assert item.origin is Origin.CATALOG and item.reference == "post-7"

@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
-from reclaim.cli.batch import find_files, is_video, run_isolated
+from reclaim.cli.batch import find_files, is_video, progress_bars, run_isolated
 from reclaim.cli.context import err, fail, out, user_errors
 from reclaim.cli.exits import ExitCode
 from reclaim.hashing.files import FileHashes
@@ -126,6 +126,73 @@ def sync(config: ConfigPath = DEFAULT_CONFIG) -> None:
         )
     if not status.healthy:
         fail(status.message or "the sync failed", ExitCode.USER_ERROR)
+
+
+@matcher_app.command()
+@user_errors
+def rescan(
+    config: ConfigPath = DEFAULT_CONFIG,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="Look only for hashes this matcher stored on or after this date "
+            "or time (ISO 8601, UTC unless it says otherwise); default: every "
+            "listed hash."
+        ),
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="Run on Ray: 'local' (every core of this machine), 'auto', or a "
+            "cluster's address; default: [catalog] address, else this process."
+        ),
+    ] = None,
+) -> None:
+    """Look for listed hashes in the content catalog; queue what is found.
+
+    Safe to repeat: a hit already queued is not queued again.
+    """
+    from datetime import UTC, datetime
+
+    settings = _config(config)
+    if not settings.catalog.enabled:
+        fail(
+            f"{config}: the content catalog is off: set [catalog] enabled = true "
+            "(see docs/catalog.md)",
+            ExitCode.USER_ERROR,
+        )
+    moment: datetime | None = None
+    if since is not None:
+        try:
+            moment = datetime.fromisoformat(since)
+        except ValueError:
+            fail(
+                f"--since {since[:40]!r} is not a date: expected ISO 8601, such "
+                "as 2026-12-01 or 2026-12-01T09:30:00Z",
+                ExitCode.USER_ERROR,
+            )
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+    with _service(config) as service, progress_bars(err) as bar:
+        catalog = service.catalog
+        assert catalog is not None
+        task = bar.add_task("shards", total=None)
+
+        def progress(done: int, total: int, hits: int) -> None:
+            bar.update(task, completed=done, total=total, description=f"{hits} hits")
+
+        outcome = catalog.rescan(
+            since=moment,
+            address=address or settings.catalog.address or None,
+            progress=progress,
+        )
+        service.deliver()
+    out.print(
+        f"looked for {outcome.listed} listed hashes in {outcome.items} items "
+        f"({outcome.shards} shards) in {outcome.seconds:.1f} s: "
+        f"{len(outcome.hits)} hits, {outcome.queued} new review entries",
+        highlight=False,
+    )
 
 
 @matcher_app.command()
