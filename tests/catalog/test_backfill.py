@@ -12,16 +12,9 @@ import fsspec
 import numpy as np
 import pytest
 
-from reclaim.catalog.backfill import (
-    BackfillStats,
-    Progress,
-    backfill,
-    hash_batch,
-    job_name,
-)
+from reclaim.catalog.backfill import BackfillStats, Progress, backfill, job_name
 from reclaim.catalog.errors import CatalogJobError
 from reclaim.catalog.items import CatalogItem, from_table
-from reclaim.catalog.sources import MediaSource
 from reclaim.catalog.store import CatalogStore
 from reclaim.hashing import pdq_hash_dihedral
 from reclaim.hashing.decoder import truncated_images
@@ -120,15 +113,6 @@ def test_shards_are_cut_by_file_number(
     assert stats.shards == len(names)
 
 
-def test_hash_batch_is_pure(media: tuple[Path, dict[str, str]]) -> None:
-    source, _ = media
-    files = list(MediaSource(str(source)).files())
-    first = hash_batch(str(source), files, index=7)
-    again = hash_batch(MediaSource(str(source)), files, index=7)
-    assert first.index == again.index == 7
-    assert (first.items, first.bad) == (again.items, again.bad)
-
-
 def test_references_by_name(tmp_path: Path, photos: dict[str, np.ndarray]) -> None:
     source = tmp_path / "media"
     (source / "ab").mkdir(parents=True)
@@ -203,29 +187,6 @@ def test_a_finished_job_hashes_nothing_more(
     assert (again.files, again.items) == (first.files, first.items)
 
 
-def test_a_job_resumes_only_as_it_started(
-    media: tuple[Path, dict[str, str]], tmp_path: Path
-) -> None:
-    source, _ = media
-    root = tmp_path / "catalog"
-    with pytest.raises(KeyboardInterrupt):
-        run(source, root, job="one", on_progress=_stop)
-    with pytest.raises(CatalogJobError, match="another shard size"):
-        run(source, root, job="one", shard_files=8)
-    with pytest.raises(CatalogJobError, match="another source"):
-        run(tmp_path, root, job="one")
-    with pytest.raises(CatalogJobError, match="another reference mode"):
-        run(source, root, job="one", reference="name")
-    listing = root / "jobs" / "one.listing.parquet"
-    listing.write_bytes(listing.read_bytes()[:-1] + b"!")
-    with pytest.raises(CatalogJobError, match="does not match its checkpoint"):
-        run(source, root, job="one")
-
-
-def _stop(progress: Progress) -> None:
-    raise KeyboardInterrupt
-
-
 def test_a_job_name_must_suit_a_shard_name(tmp_path: Path) -> None:
     with pytest.raises(CatalogJobError, match="'Bad Name' is not a usable job name"):
         run(tmp_path, tmp_path / "catalog", job="Bad Name")
@@ -261,7 +222,7 @@ def test_ray_local_gives_the_same_catalog(
     here_bad: list[str] = []
     there_bad: list[str] = []
     here = run(source, tmp_path / "here", bad=here_bad)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         there = run(source, tmp_path / "there", bad=there_bad, address="local")
     finally:

@@ -16,6 +16,7 @@ for a platform that names stored files by content id.
 
 from __future__ import annotations
 
+import os
 import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -68,6 +69,13 @@ def reference_of(relative: str, mode: ReferenceMode) -> str:
         stem, _ = posixpath.splitext(posixpath.basename(relative))
         return stem
     return relative
+
+
+def canonical(location: str) -> str:
+    """One spelling of a source: an absolute path, or the URL as given."""
+    if "://" in location:
+        return location.rstrip("/")
+    return os.path.abspath(location)
 
 
 class MediaSource:
