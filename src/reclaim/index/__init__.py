@@ -10,6 +10,7 @@ only numpy, the standard library, `reclaim.hashing` and `reclaim.errors`
 from __future__ import annotations
 
 from reclaim.index.errors import IndexArgumentError
+from reclaim.index.hits import Hits
 from reclaim.index.index import MAX_RADIUS, Matches, PdqIndex
 from reclaim.index.matchable import MatchableList
 from reclaim.index.matching import Match, match_md5, match_pdq, match_vpdq
@@ -17,13 +18,14 @@ from reclaim.index.records import DEFAULT_SOURCE, ListRecord
 from reclaim.index.rule import RULE, MatchRule, robust_match
 
 __all__ = [
-    "MatchableList",
     "DEFAULT_SOURCE",
+    "Hits",
     "IndexArgumentError",
     "ListRecord",
     "MAX_RADIUS",
     "Match",
     "MatchRule",
+    "MatchableList",
     "Matches",
     "PdqIndex",
     "RULE",

@@ -10,6 +10,12 @@ swaps in the new index with a single assignment, which is atomic in Python.
 A reader therefore sees either the whole old state or the whole new state,
 never a torn one, and nobody waits on a lock.
 
+Bulk searches
+-------------
+`query` gives one `Matches` per query hash; `search` gives every hit of a
+batch as one `Hits` (parallel arrays), for callers that stream millions of
+queries and want no Python object per query.
+
 Positions
 ---------
 Hashes are numbered 0, 1, 2, ... in the order they were given to `build` and
@@ -30,11 +36,12 @@ import numpy.typing as npt
 from reclaim.hashing import MATCH_DISTANCE, PdqHash
 from reclaim.index.codes import CODE_BYTES, Codes, as_codes
 from reclaim.index.errors import IndexArgumentError
+from reclaim.index.expanded import MAX_TABLE_BYTES, ExpandedSearch, plan_for
 from reclaim.index.flat import FlatSearch
 from reclaim.index.hits import Hits
 from reclaim.index.mih import FLAT_NS, MihPlan, MultiIndexHash, best_plan
 
-Structure = Literal["auto", "flat", "mih"]
+Structure = Literal["auto", "flat", "mih", "expanded"]
 HashesIn = Iterable[str | PdqHash] | npt.NDArray[np.uint8]
 
 MAX_RADIUS = CODE_BYTES * 8
@@ -118,10 +125,27 @@ def _tail_limit(radius: int) -> int:
 
 def _structure(codes: Codes, structure: Structure, radius: int) -> _Search:
     """Build the search structure `_plan` picks for these codes."""
+    if structure == "expanded":
+        return _expanded(codes, radius)
     plan = _plan(len(codes), structure, radius)
     if plan is None:
         return FlatSearch(codes)
     return MultiIndexHash(codes, plan, scan_when_cheaper=structure == "auto")
+
+
+def _expanded(codes: Codes, radius: int) -> _Search:
+    """Expanded tables planned for `radius`, or a flat scan where a scan of
+    so few codes is cheaper than the tables' look-ups."""
+    plan = plan_for(len(codes), radius=radius, max_bytes=MAX_TABLE_BYTES)
+    if plan is None:
+        raise IndexArgumentError(
+            f"{len(codes)} hashes at radius {radius} are too many for expanded "
+            f"tables: expected them to fit in {MAX_TABLE_BYTES / 1e9:.1f} GB; "
+            'use structure="mih" (or "flat") for a list this large'
+        )
+    if FLAT_NS * len(codes) <= plan.cost_ns(len(codes)):
+        return FlatSearch(codes)
+    return ExpandedSearch(codes, plan)
 
 
 class PdqIndex:
@@ -168,6 +192,15 @@ class PdqIndex:
         ("auto"). `radius` is the radius most searches will use (a rule's
         `derived` radius): tables are planned for it, and any radius still
         gives exact answers.
+
+        "expanded" (never chosen by "auto") is for few stored hashes and very
+        many queries at one radius, such as reverse matching: every stored
+        hash is entered into its neighbouring buckets so that a query reads
+        one bucket per table (see `reclaim.index.expanded`). Searches at
+        `radius` or less use the tables; a larger radius scans. Its tables
+        take about 1 GB for 88,000 hashes at radius 31, and `with_changes`
+        rebuilds them whole. Raises `IndexArgumentError` when they would not
+        fit in `MAX_TABLE_BYTES`.
         """
         if type(radius) is not int or not 0 <= radius <= MAX_RADIUS:
             raise IndexArgumentError(
@@ -209,6 +242,16 @@ class PdqIndex:
 
     def query(self, hashes: HashesIn, *, radius: int = MATCH_DISTANCE) -> list[Matches]:
         """For each query hash, every live stored hash within `radius` bits."""
+        queries = as_codes(hashes)
+        return _split(self.search(queries, radius=radius), len(queries))
+
+    def search(self, hashes: HashesIn, *, radius: int) -> Hits:
+        """Every (query, position, distance) within `radius` bits, as one `Hits`.
+
+        The same hits as `query`, with no per-query objects: hit k is live
+        stored hash `positions[k]` for query number `queries[k]` (0-based, in
+        input order) at distance `distances[k]`, in no particular order.
+        """
         if type(radius) is not int or not 0 <= radius <= MAX_RADIUS:
             raise IndexArgumentError(
                 f"{radius!r} is not a usable radius: expected an integer from 0 "
@@ -220,7 +263,7 @@ class PdqIndex:
         )
         if self._removed is not None and len(hits):
             hits = hits.where(~_bit(self._removed, hits.positions))
-        return _split(hits, len(queries))
+        return hits
 
     def with_changes(
         self,
@@ -264,10 +307,15 @@ class PdqIndex:
         tail. The tail takes additions until it holds `_DELTA_MAX` codes;
         then everything after the base is rebuilt as one middle segment, or
         the whole index is, once the middle outgrows its share of the base.
+        Expanded tables are always rebuilt whole, as one segment.
         """
         structure, radius = self._structure, self._radius
         if not segments:
             return [_Segment(0, _structure(codes, structure, radius))]
+        if structure == "expanded":
+            # Built once per rescan: simply rebuilt, keeping positions.
+            every = np.concatenate([*(s.search.codes for s in segments), codes])
+            return [_Segment(0, _structure(every, structure, radius))]
         last = segments[-1]
         tail = _tail_limit(radius)
         if (

@@ -17,9 +17,6 @@ The codes themselves are shared with the caller, in position order.
 
 from __future__ import annotations
 
-import functools
-import itertools
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +24,11 @@ import numpy.typing as npt
 
 from reclaim.index.buckets import IN_RANGE as _IN_RANGE
 from reclaim.index.buckets import Directory, PositionList, directory_bytes
+from reclaim.index.buckets import position_bytes as _id_bytes
+from reclaim.index.candidates import ball_size as _ball
+from reclaim.index.candidates import flip_masks as _flip_masks
+from reclaim.index.candidates import unique_pairs as _unique
+from reclaim.index.candidates import within as _within
 from reclaim.index.codes import CODE_BYTES, Codes
 from reclaim.index.flat import search_numpy
 from reclaim.index.hits import Hits
@@ -102,15 +104,6 @@ class MihPlan:
         return float(self.tables * (_id_bytes(size) + directory))
 
 
-def _ball(bits: int, radius: int) -> int:
-    """How many `bits`-bit keys are within `radius` of a given one."""
-    return sum(math.comb(bits, k) for k in range(min(radius, bits) + 1))
-
-
-def _id_bytes(size: int) -> int:
-    return 3 if size <= 1 << 24 else 4
-
-
 def best_plan(size: int, *, radius: int, max_bytes: float | None) -> MihPlan | None:
     """The cheapest plan whose tables fit in `max_bytes` per code, if any."""
     best: tuple[float, MihPlan] | None = None
@@ -125,16 +118,6 @@ def best_plan(size: int, *, radius: int, max_bytes: float | None) -> MihPlan | N
             if best is None or cost < best[0]:
                 best = (cost, plan)
     return None if best is None else best[1]
-
-
-@functools.cache
-def _flip_masks(bits: int, radius: int) -> npt.NDArray[np.uint32]:
-    """Every `bits`-bit mask with at most `radius` bits set, fewest first."""
-    masks = [0]
-    for k in range(1, min(radius, bits) + 1):
-        for combo in itertools.combinations(range(bits), k):
-            masks.append(sum(1 << b for b in combo))
-    return np.array(masks, dtype=np.uint32)
 
 
 class _Table:
@@ -284,32 +267,3 @@ class MultiIndexHash:
         xor ^= np.take(queries.view(np.uint64), asked, axis=0, mode=_IN_RANGE)
         rows, distances = _within(xor, radius)
         return _unique(Hits(asked[rows], positions[rows], distances), len(self))
-
-
-_BYTE_SUM = np.uint32(0x01010101)
-
-
-def _within(
-    xor: npt.NDArray[np.uint64], radius: int
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]:
-    """The rows of (k, 4) XORed words with at most `radius` bits set, and
-    their bit counts."""
-    # Four per-word popcounts (each <= 64) are the bytes of one uint32;
-    # multiplying by 0x01010101 adds them into the top byte, several times
-    # faster than .sum(axis=1). Only a full 256 wraps, to 0: fixed below.
-    words = np.bitwise_count(xor).view(np.uint32).ravel()
-    sums = (words * _BYTE_SUM) >> 24
-    rows = np.flatnonzero(sums <= radius)
-    distances = sums[rows].astype(np.int32)
-    distances[(distances == 0) & (words[rows] != 0)] = 256
-    keep = distances <= radius
-    return rows[keep], distances[keep]
-
-
-def _unique(hits: Hits, size: int) -> Hits:
-    """Each (query, position) once: several tables can find the same pair."""
-    if len(hits) < 2:
-        return hits
-    pair = hits.queries * size + hits.positions
-    _, first = np.unique(pair, return_index=True)
-    return Hits(hits.queries[first], hits.positions[first], hits.distances[first])
