@@ -9,10 +9,12 @@ way (`reverse.match_shard` for rescans).
 On Ray, the shard names are a Ray Data dataset, mapped one shard a task,
 spread over the nodes; the new hashes (and their index, when built) go to
 the object store once and every task reads them from there without a copy.
-A task that fails (a worker lost, a read error) is retried by Ray
-(`RETRIES`); each shard's result comes back as one row naming its shard, so
-a shard done twice counts once, and a shard still missing at the end fails
-the job: no hit is lost or doubled.
+A task whose worker or node is lost is run again by Ray Data (its tasks
+retry system failures without limit); each shard's result comes back as one
+row naming its shard, so a shard done twice counts once, and a shard still
+missing at the end fails the job: no hit is lost or doubled. A shard that
+cannot be read comes back as an error row and fails the job with that
+shard's name: retrying a damaged file would not mend it.
 """
 
 from __future__ import annotations
@@ -29,9 +31,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
-from reclaim.catalog.errors import CatalogJobError
+from reclaim.catalog.errors import CatalogError, CatalogJobError
 from reclaim.catalog.items import SCHEMA
 from reclaim.catalog.reverse import (
+    HIT_SCHEMA,
     SCAN_BELOW,
     CatalogHit,
     ListedQuery,
@@ -40,8 +43,6 @@ from reclaim.catalog.reverse import (
 )
 from reclaim.catalog.store import CatalogStore, Shard
 
-#: Times Ray runs a failed shard task again before the job fails.
-RETRIES = 3
 #: Progress: (shards done, shards in all, hits so far).
 Progress = Callable[[int, int, int], None]
 _COLUMNS = list(SCHEMA.names)
@@ -55,6 +56,8 @@ class RescanResult:
     shards: int
     items: int
     seconds: float
+    #: The machines (Ray nodes) that matched shards; 1 in this process.
+    nodes: int = 1
 
 
 def connect(address: str) -> None:
@@ -65,6 +68,7 @@ def connect(address: str) -> None:
     """
     import ray
 
+    _reachable(address)
     if ray.is_initialized():
         return
     try:
@@ -80,6 +84,31 @@ def connect(address: str) -> None:
                 address=address, logging_level=logging.WARNING, log_to_driver=False
             )
     except (ConnectionError, RuntimeError, ValueError) as error:
+        raise CatalogJobError(
+            f"cannot reach the Ray cluster at {address!r}: {error}; start one "
+            "with `ray start --head`, pass its address, or leave --address out "
+            "to run in this process"
+        ) from None
+
+
+def _reachable(address: str) -> None:
+    """CatalogJobError unless a host:port address answers a TCP connect
+    within seconds (Ray itself would wait minutes for a dead head)."""
+    import socket
+
+    if address in {"local", "auto"}:
+        return
+    target = address.removeprefix("ray://")
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit():
+        raise CatalogJobError(
+            f"{address[:100]!r} is not a Ray address: expected 'local', 'auto', "
+            "host:port (the head's GCS port, 6379 by default) or ray://host:port"
+        )
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=5):
+            pass
+    except OSError as error:
         raise CatalogJobError(
             f"cannot reach the Ray cluster at {address!r}: {error}; start one "
             "with `ray start --head`, pass its address, or leave --address out "
@@ -121,18 +150,19 @@ def rescan(
         return RescanResult([], len(chosen), 0, time.monotonic() - started)
     report = progress or (lambda done, total, hits: None)
     tables: list[pa.Table]
+    nodes = 1
     if not chosen:
         tables, items = [], 0
     elif address is None:
         tables, items = _here(store, listed, chosen, since, report)
     else:
-        tables, items = _on_ray(store, listed, chosen, since, address, report)
+        tables, items, nodes = _on_ray(store, listed, chosen, since, address, report)
     for table in extra:
         kept = _since(table, since)
         tables.append(match_shard(listed, kept))
         items += len(kept)
     hits = merge(listed, tables)
-    return RescanResult(hits, len(chosen), items, time.monotonic() - started)
+    return RescanResult(hits, len(chosen), items, time.monotonic() - started, nodes)
 
 
 def _shard_hits(
@@ -175,7 +205,7 @@ def _on_ray(
     since: datetime | None,
     address: str,
     report: Progress,
-) -> tuple[list[pa.Table], int]:
+) -> tuple[list[pa.Table], int, int]:
     import ray
 
     connect(address)
@@ -191,23 +221,26 @@ def _on_ray(
         batch_size=1,
         fn_kwargs={"root": store.root, "listed": shared, "since": since},
         batch_format="pyarrow",
-        max_retries=RETRIES,
-        retry_exceptions=True,
-        scheduling_strategy="SPREAD",
     )
     tables: dict[str, pa.Table] = {}
+    nodes: set[str] = set()
     items = hits = 0
     try:
         batches: Any = mapped.iter_batches(batch_format="pyarrow", batch_size=None)
         for batch in batches:
-            for name, blob, count in zip(
+            for name, blob, count, node, failure in zip(
                 batch.column("shard").to_pylist(),
                 batch.column("hits").to_pylist(),
                 batch.column("items").to_pylist(),
+                batch.column("node").to_pylist(),
+                batch.column("error").to_pylist(),
                 strict=True,
             ):
+                if failure:
+                    raise CatalogJobError(failure)
                 if name in tables or name not in names:
                     continue  # a shard done twice counts once
+                nodes.add(node)
                 found = ipc.open_stream(io.BytesIO(blob)).read_all()
                 tables[name] = found
                 items += count
@@ -215,9 +248,8 @@ def _on_ray(
                 report(len(tables), len(shards), hits)
     except ray.exceptions.RayError as error:
         raise CatalogJobError(
-            f"the rescan failed on Ray after {RETRIES} retries a shard: "
-            f"{str(error).splitlines()[0][:300]}; fix the cause and run it again "
-            "(it is safe to repeat)"
+            f"the rescan failed on Ray: {str(error).splitlines()[0][:300]}; fix "
+            "the cause and run it again (it is safe to repeat)"
         ) from None
     missing = sorted(set(names) - set(tables))
     if missing:
@@ -225,7 +257,7 @@ def _on_ray(
             f"{len(missing)} shards came back without results ({missing[0]}, …); "
             "run the rescan again (it is safe to repeat)"
         )
-    return list(tables.values()), items
+    return list(tables.values()), items, len(nodes)
 
 
 def _shard_task(
@@ -241,17 +273,31 @@ def _shard_task(
     names: list[str] = []
     blobs: list[bytes] = []
     counts: list[int] = []
+    errors: list[str] = []
+    node = ray.get_runtime_context().get_node_id()
     for name in batch.column("shard").to_pylist():
         shard = Shard.parse(name)
-        if shard is None:
-            raise CatalogJobError(f"{name!r} is not a catalog shard name")
-        found, count = _shard_hits(store, query, shard, since)
         sink = io.BytesIO()
+        try:
+            if shard is None:
+                raise CatalogJobError(f"{name!r} is not a catalog shard name")
+            found, count = _shard_hits(store, query, shard, since)
+        except CatalogError as error:
+            found, count = HIT_SCHEMA.empty_table(), 0
+            errors.append(str(error))
+        else:
+            errors.append("")
         with ipc.new_stream(sink, found.schema) as writer:
             writer.write_table(found)
         names.append(name)
         blobs.append(sink.getvalue())
         counts.append(count)
     return pa.table(
-        {"shard": names, "hits": pa.array(blobs, pa.binary()), "items": counts}
+        {
+            "shard": names,
+            "hits": pa.array(blobs, pa.binary()),
+            "items": counts,
+            "node": [node] * len(names),
+            "error": errors,
+        }
     )
