@@ -60,6 +60,7 @@ def test_shards_are_whole_batches(source: Path, tmp_path: Path) -> None:
         [4, 5],
     ]
     assert [checkpoint.shard_of(b) for b in range(6)] == [0, 0, 1, 1, 2, 2]
+    assert [checkpoint.batch_size(b) for b in range(6)] == [2, 2, 2, 2, 2, 1]
 
 
 def test_finished_shards_are_recorded_and_reloaded(

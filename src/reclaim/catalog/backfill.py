@@ -31,12 +31,13 @@ failures); a batch hashed twice gives the same items, so nothing doubles.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -166,40 +167,45 @@ def backfill(
             max_pixels=max_pixels,
         )
     listing = checkpoint.listing()
-    batches = [
-        (index, _files(listing, index, checkpoint.batch_files))
-        for shard in checkpoint.pending()
-        for index in checkpoint.shard_batches(shard)
+    indices = [
+        i for shard in checkpoint.pending() for i in checkpoint.shard_batches(shard)
     ]
-    if address is None or not batches:
-        results: Iterable[BatchResult] = (
+
+    def files(index: int) -> list[SourceFile]:
+        return _files(listing, index, checkpoint.batch_files)
+
+    results: Generator[BatchResult, None, None]
+    if address is None or not indices:
+        results = (
             hash_batch(
                 source,
-                files,
+                files(index),
                 index=index,
                 reference=reference,
                 max_pixels=checkpoint.max_pixels,
             )
-            for index, files in batches
+            for index in indices
         )
     else:
         results = _ray_results(
-            batches,
+            [(index, files(index)) for index in indices],
             source=source,
             reference=reference,
             max_pixels=checkpoint.max_pixels,
             address=address,
             workers=workers,
         )
-    hashed, worker_rss = _drive(
-        checkpoint,
-        origin,
-        batches,
-        results,
-        in_process=address is None,
-        on_progress=on_progress,
-        on_bad_file=on_bad_file,
-    )
+    # Closed even when a callback stops the job: Ray is shut down at once.
+    with contextlib.closing(results):
+        hashed, worker_rss = _drive(
+            checkpoint,
+            origin,
+            indices,
+            results,
+            in_process=address is None,
+            on_progress=on_progress,
+            on_bad_file=on_bad_file,
+        )
     return BackfillStats(
         job=name,
         files=checkpoint.files,
@@ -216,7 +222,7 @@ def backfill(
 def _drive(
     checkpoint: Checkpoint,
     origin: str,
-    batches: Sequence[tuple[int, Sequence[SourceFile]]],
+    indices: Sequence[int],
     results: Iterable[BatchResult],
     *,
     in_process: bool,
@@ -224,8 +230,7 @@ def _drive(
     on_bad_file: Callable[[str], None] | None,
 ) -> tuple[int, int]:
     """Gather results into shards, write each, then record it done."""
-    sizes = {index: len(files) for index, files in batches}
-    expected = iter(sizes)
+    expected = iter(indices)
     done = checkpoint.files_done
     items, bad = checkpoint.items, checkpoint.bad
     shard_items: list[CatalogItem] = []
@@ -244,8 +249,8 @@ def _drive(
                 on_bad_file(line)
         if not in_process:
             worker_rss = max(worker_rss, result.peak_rss)
-        hashed += sizes[result.index]
-        done += sizes[result.index]
+        hashed += checkpoint.batch_size(result.index)
+        done += checkpoint.batch_size(result.index)
         items += len(result.items)
         bad += len(result.bad)
         shard = checkpoint.shard_of(result.index)
@@ -280,7 +285,7 @@ def _ray_results(
     max_pixels: int,
     address: str,
     workers: int | None,
-) -> Iterator[BatchResult]:
+) -> Generator[BatchResult, None, None]:
     """Hash the batches on Ray Data, yielding results in batch order."""
     import ray
     import ray.data

@@ -13,6 +13,7 @@ import functools
 import hashlib
 import json
 import resource
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -173,8 +174,20 @@ def _open_source(location: str) -> MediaSource:
 
 
 def peak_rss() -> int:
-    """This process's peak resident memory, in bytes (Linux counts KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    """This process's peak resident memory, in bytes.
+
+    Linux's VmHWM, of this program alone: `ru_maxrss` keeps the peak of
+    whatever process exec'd it (a parent that spawned this one).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    scale = 1 if sys.platform == "darwin" else 1024  # bytes there, KiB here
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
 
 
 def to_row(index: int, files: Sequence[SourceFile]) -> dict[str, Any]:

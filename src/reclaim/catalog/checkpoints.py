@@ -240,6 +240,10 @@ class Checkpoint:
         first = shard * self.per_shard
         return range(first, min(self.batches, first + self.per_shard))
 
+    def batch_size(self, batch: int) -> int:
+        """Files in a batch (the last one may hold fewer)."""
+        return min(self.batch_files, self.files - batch * self.batch_files)
+
     def shard_of(self, batch: int) -> int:
         """The shard a batch belongs to."""
         return batch // self.per_shard
