@@ -45,8 +45,9 @@ class Directory:
             if shift is not None:
                 self._shift = shift
                 self._anchors = starts[:: 1 << shift].astype(np.uint32)
-                group = np.arange(len(starts)) >> shift
-                self._offsets = (starts - self._anchors[group]).astype(kind)
+                # Each group's anchor, repeated over its buckets.
+                anchor = np.repeat(starts[:: 1 << shift], 1 << shift)
+                self._offsets = (starts - anchor[: len(starts)]).astype(kind)
                 break
 
     @property

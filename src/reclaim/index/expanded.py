@@ -16,14 +16,22 @@ is answered by a flat scan.
 
 The plan (`plan_for`) is chosen at build time for one R and one stored size:
 the layout (how many tables, 1, 2 or 3 key bytes each, each its own r_t) with
-the least estimated cost per query whose tables fit a memory cap. A table of
-b key bytes at radius r stores each code ball(8b, r) times (3 bytes a
-position) and has a directory of 2**(8b) buckets (about 1.1 bytes each).
+the least estimated cost per query (`LOOKUP_NS`, `CANDIDATE_NS`) whose tables
+fit a memory cap. A table of b key bytes at radius r stores each code
+ball(8b, r) = sum_k<=r C(8b, k) times (3 bytes a position below 2**24) and
+has a directory of 2**(8b) buckets (about 1.1 bytes each); a random query
+reads size * ball / 2**(8b) candidates from it. A table is built with one
+sort of (key << 32 | position) 8-byte words, not a stable argsort of keys.
+No plan lets a table's ball cover over half its key space (nearly a scan),
+so radii from 128 up have none.
 
-Measured (one core of the 2-core dev VM, numpy 2.4, AVX-512) for 88,000
-random stored codes at R = 31, plan 10 x (3 bytes, r 2) + 1 x (2 bytes, r 1):
-build 7.0 s CPU, 982 MB of tables, 1.2 us and 38.6 candidates per query over
-1,000,000 random queries (see `tests/index/test_expanded.py` for exactness).
+Measured with `bench/expanded_index.py` (one core of the shared 2-core dev
+VM, numpy 2.4 with AVX-512; the VM was busy, so figures vary by some 15%)
+for 88,000 random stored codes at R = 31, plan 10 x (3 bytes, r 2) + 1 x
+(2 bytes, r 1): build 8.7-9.9 s CPU (10 tables of 26.5 million entries, one of 1.5),
+984 MB of arrays (979 MB of tables), peak RSS +1.55 GB while building;
+1.37-1.6 us and 38.6 candidates per query over 1,000,000 random queries
+(the prototype's argsort build took 47 s, and 2.07 us per query).
 """
 
 from __future__ import annotations
@@ -253,14 +261,15 @@ class _Table:
         # Within a bucket the positions end up in increasing order.
         own = _keys(codes, spec.key_bytes).astype(np.uint64) << np.uint64(32)
         own |= np.arange(len(codes), dtype=np.uint64)
-        words = own[:, None] ^ (masks.astype(np.uint64) << np.uint64(32))
-        flat = words.reshape(-1)
-        flat.sort()
-        # Read each word's halves in place: its key and its position.
-        halves = flat.view(np.uint32)
+        words = (own[:, None] ^ (masks.astype(np.uint64) << np.uint64(32))).ravel()
+        words.sort()
+        # Each word's halves, read in place: its position and its key. The
+        # words go before the directory is built: a lower peak of memory.
         high = 1 if sys.byteorder == "little" else 0
-        self.directory = Directory(halves[high::2].copy(), spec.key_bits)
-        self.positions = PositionList(halves[1 - high :: 2])
+        self.positions = PositionList(words.view(np.uint32)[1 - high :: 2])
+        keys = words.view(np.uint32)[high::2].copy()
+        del words
+        self.directory = Directory(keys, spec.key_bits)
 
     @property
     def nbytes(self) -> int:
