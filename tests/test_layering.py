@@ -1,7 +1,7 @@
 """Layers import downward only; `hashing` runs on a device with few libraries.
 
-`hashing` <- `index` <- `registry` <- `api`, and `index` <- `matcher`; `cli`
-may import anything. Every package has a rule here.
+`hashing` <- `index` <- `registry` <- `api`, and `index` <- `catalog` <-
+`matcher`; `cli` may import anything. Every package has a rule here.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ FORBIDDEN = {
     "registry": {"api", "matcher", "cli", "web", "interop"},
     "api": {"matcher", "cli", "interop"},
     "matcher": {"registry", "api", "cli", "web", "interop"},
+    # The content catalog and its jobs: below the matcher, which wires it in.
+    "catalog": {"registry", "api", "matcher", "cli", "web", "interop"},
     "web": {"registry", "api", "matcher", "cli", "interop"},
     # Swagger UI for both services' /docs: below both, so it knows neither.
     "apidocs": {"registry", "api", "matcher", "cli", "web", "interop", "index"},
@@ -116,6 +118,7 @@ def test_the_matcher_imports_only_hashing_and_the_root() -> None:
         "reclaim.apidocs",
         "reclaim.client",
         "reclaim.index",
+        "reclaim.catalog",
         "reclaim.matcher",
     )
     files = sorted((SRC / "matcher").rglob("*.py"))
@@ -126,6 +129,21 @@ def test_the_matcher_imports_only_hashing_and_the_root() -> None:
                 assert name == "reclaim" or name.startswith(allowed), (
                     f"{path.name}: {name}"
                 )
+
+
+def test_the_matcher_loads_the_catalog_only_when_it_is_on() -> None:
+    # pyarrow and Ray are the catalog extra's: a matcher without the catalog
+    # runs on the matcher extra alone, so only matcher/catalog.py imports
+    # reclaim.catalog at module level (service.py, lazily, when enabled).
+    for path in sorted((SRC / "matcher").rglob("*.py")):
+        if path.name == "catalog.py":
+            continue
+        tree = ast.parse(path.read_text())
+        for node in tree.body:
+            if isinstance(node, ast.ImportFrom) and node.module:
+                assert not node.module.startswith(
+                    ("reclaim.catalog", "reclaim.matcher.catalog", "pyarrow", "ray")
+                ), f"{path.name}: {node.module}"
 
 
 def test_interop_imports_only_pytx_and_the_base_install() -> None:

@@ -16,10 +16,10 @@ other query views (crops, bars, turns) are not kept (the 256-byte budget),
 so a copy only those views would find is left to forward matching; MD5
 matches exactly.
 
-Per shard the cheaper of two exact searches runs: the index of the new
-hashes built for the rule's radius (`PdqIndex` with expanded tables, one
-look-up a table per query) when the shard has enough items to repay
-building it, else a brute-force scan.
+Per shard the cheaper of two exact searches runs (`ListedQuery.scans`): the
+index of the new hashes built for the rule's radius (`PdqIndex` with
+expanded tables, one look-up a table per query) when the shard has enough
+items to repay building it, else a brute-force scan.
 """
 
 from __future__ import annotations
@@ -45,14 +45,16 @@ from reclaim.index import ListRecord, MatchRule, PdqIndex
 from reclaim.index.codes import as_codes
 from reclaim.index.flat import FlatSearch
 from reclaim.index.hits import Hits
+from reclaim.index.mih import FLAT_NS
 
 #: Query position (in `query_hashes` order) of each stored variant, and of
 #: each stored variant's transpose: what `MatchRule.radius` is asked about.
 _STORED_PLACE = np.array([DIHEDRAL_NAMES.index(n) for n in STORED_VARIANTS])
 _TRANSPOSED_PLACE = np.array([DIHEDRAL_NAMES.index(n) for n in TRANSPOSED_VARIANTS])
-#: Below this many item hashes a shard is scanned by brute force: the
-#: expanded tables cost seconds to build, a scan of few items nothing.
-SCAN_BELOW = 20_000
+#: Measured costs (one core, `index/expanded.py`'s figures at 88k codes):
+#: building the expanded tables, per stored code, and a query through them.
+_BUILD_NS_PER_CODE = 110_000.0
+_QUERY_NS = 1_500.0
 
 #: Columns of a shard's hits (`CatalogHit` fields), as an Arrow schema.
 HIT_SCHEMA = pa.schema(
@@ -145,6 +147,19 @@ class ListedQuery:
         """Listed PDQ hashes (each is indexed twice: as listed, transposed)."""
         return len(self.pdq_numbers)
 
+    def scans(self, queries: int, *, built: bool | None = None) -> bool:
+        """Whether brute force beats the index for this many item hashes.
+
+        Brute force costs `FLAT_NS` per (query, stored code) pair; the index
+        a fixed cost per query, plus its build unless it is built already
+        (by an earlier shard, or by the driver for every task).
+        """
+        stored = len(self.codes)
+        ready = self._index is not None if built is None else built
+        flat = FLAT_NS * stored * queries
+        indexed = _QUERY_NS * queries + (0.0 if ready else _BUILD_NS_PER_CODE * stored)
+        return flat <= indexed
+
     def index(self) -> PdqIndex:
         """The index of the new hashes (built on first use, then kept)."""
         if self._index is None:
@@ -182,7 +197,7 @@ def _pdq_hits(listed: ListedQuery, table: pa.Table, *, scan: bool | None) -> pa.
         return HIT_SCHEMA.empty_table()
     queries = np.ascontiguousarray(codes.reshape(-1, codes.shape[-1]))
     if scan is None:
-        scan = len(queries) < SCAN_BELOW
+        scan = listed.scans(len(queries))
     hits = listed.search(queries, scan=scan)
     variant = hits.queries % len(STORED_VARIANTS)
     flipped = hits.positions >= n

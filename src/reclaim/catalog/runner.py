@@ -35,7 +35,6 @@ from reclaim.catalog.errors import CatalogError, CatalogJobError
 from reclaim.catalog.items import SCHEMA
 from reclaim.catalog.reverse import (
     HIT_SCHEMA,
-    SCAN_BELOW,
     CatalogHit,
     ListedQuery,
     match_shard,
@@ -210,8 +209,10 @@ def _on_ray(
 
     connect(address)
     _quiet()
-    if any(s.items * 4 >= SCAN_BELOW for s in shards):
-        listed.index()  # built once here, shared by every task
+    if not listed.scans(4 * sum(s.items for s in shards), built=False):
+        # Built once here and shared by every task (so each shard then
+        # weighs the index as built); a scan wins on every shard otherwise.
+        listed.index()
     shared = ray.put(listed)
     names = {s.name: s for s in shards}
     dataset = ray.data.from_items([{"shard": s.name} for s in shards])

@@ -353,7 +353,17 @@ def review_list(
         out.print(f"no {'' if state == 'all' else state + ' '}matches", highlight=False)
         return
     table = Table(box=None, pad_edge=False)
-    for column in ("id", "when", "type", "program", "distance", "state", "reference"):
+    columns = (
+        "id",
+        "when",
+        "type",
+        "program",
+        "distance",
+        "state",
+        "found",
+        "reference",
+    )
+    for column in columns:
         table.add_column(column)
     for item in items:
         summary = item.summary()
@@ -364,6 +374,7 @@ def review_list(
             item.program,
             str(item.distance),
             item.state.value,
+            item.origin.value,
             escape(item.reference or ""),
         )
     out.print(table)

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from reclaim.matcher.errors import DecisionError
-from reclaim.matcher.review import QueuedMatch
+from reclaim.matcher.review import Origin, QueuedMatch
 from reclaim.matcher.schemas import MatchId
 from reclaim.matcher.service import MatcherService
 from reclaim.strict import text_problem
@@ -96,10 +96,14 @@ def _table(items: list[QueuedMatch]) -> str:
             f"<td>{item.id}</td><td>{escape(str(summary['created_at']))}</td>"
             f"<td>{escape(item.kind)}</td><td>{escape(item.program)}</td>"
             f"<td>{item.distance}</td><td>{escape(item.reference or '')}</td>"
-            f"<td>{buttons}</td></tr>"
+            f"<td>{_FOUND[item.origin]}</td><td>{buttons}</td></tr>"
         )
     head = (
         "<tr><th>id</th><th>when</th><th>type</th><th>program</th>"
-        "<th>distance</th><th>your reference</th><th>decision</th></tr>"
+        "<th>distance</th><th>your reference</th><th>found</th><th>decision</th></tr>"
     )
     return f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+#: How each match was found, as the page says it.
+_FOUND = {Origin.UPLOAD: "as uploaded", Origin.CATALOG: "found in catalog"}
