@@ -258,6 +258,10 @@ def test_reclaim_matcher_rescan_queues_what_it_finds(
     )
     assert result.exit_code == 0 and "looked for 0 listed" in result.output
     result = runner.invoke(
+        app, ["matcher", "rescan", "-c", str(path), "--until", "2000-01-01"]
+    )
+    assert result.exit_code == 0 and "looked for 0 listed" in result.output
+    result = runner.invoke(
         app, ["matcher", "rescan", "-c", str(path), "--since", "yesterday"]
     )
     assert result.exit_code != 0 and "is not a date" in result.output

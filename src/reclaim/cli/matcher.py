@@ -140,6 +140,10 @@ def rescan(
             "listed hash."
         ),
     ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(help="And only for hashes stored before this date or time."),
+    ] = None,
     address: Annotated[
         str | None,
         typer.Option(
@@ -161,18 +165,21 @@ def rescan(
             "(see docs/catalog.md)",
             ExitCode.USER_ERROR,
         )
-    moment: datetime | None = None
-    if since is not None:
+
+    def moment(option: str, text: str | None) -> datetime | None:
+        if text is None:
+            return None
         try:
-            moment = datetime.fromisoformat(since)
+            value = datetime.fromisoformat(text)
         except ValueError:
             fail(
-                f"--since {since[:40]!r} is not a date: expected ISO 8601, such "
+                f"{option} {text[:40]!r} is not a date: expected ISO 8601, such "
                 "as 2026-12-01 or 2026-12-01T09:30:00Z",
                 ExitCode.USER_ERROR,
             )
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+    start, end = moment("--since", since), moment("--until", until)
     with _service(config) as service, progress_bars(err) as bar:
         catalog = service.catalog
         assert catalog is not None
@@ -182,7 +189,8 @@ def rescan(
             bar.update(task, completed=done, total=total, description=f"{hits} hits")
 
         outcome = catalog.rescan(
-            since=moment,
+            since=start,
+            until=end,
             address=address or settings.catalog.address or None,
             progress=progress,
         )

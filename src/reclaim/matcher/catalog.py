@@ -225,15 +225,16 @@ class MatcherCatalog:
         self,
         *,
         since: datetime | None = None,
+        until: datetime | None = None,
         records: Sequence[ListRecord] | None = None,
         address: str | None = None,
         progress: Progress | None = None,
     ) -> RescanOutcome:
-        """Look for hashes listed at or after `since` (every listed hash when
-        None; or exactly `records`) in the whole catalog, and queue the hits.
-        Safe to repeat: a hit already queued is not queued again."""
+        """Look for hashes stored here from `since` to before `until` (no
+        bound when None; or exactly `records`) in the whole catalog, and queue
+        the hits. Safe to repeat: a hit already queued is not queued again."""
         with self._lock:
-            return self._rescan(since, records, address or None, progress)
+            return self._rescan(since, records, address or None, progress, until)
 
     def rescan_new(self) -> RescanOutcome | None:
         """The rescan after a sync: hashes stored since the last one began
@@ -244,7 +245,7 @@ class MatcherCatalog:
             began = datetime.now(UTC)
             if mark is not None and not self._listed_since(since):
                 return None
-            outcome = self._rescan(since, None, self.config.address or None, None)
+            outcome = self._rescan(since, None, self.config.address or None, None, None)
             self._set_watermark(began)
             return outcome
 
@@ -254,6 +255,7 @@ class MatcherCatalog:
         records: Sequence[ListRecord] | None,
         address: str | None,
         progress: Progress | None,
+        until: datetime | None,
     ) -> RescanOutcome:
         status = self.status = RescanStatus(
             state="running", started_at=datetime.now(UTC)
@@ -262,7 +264,7 @@ class MatcherCatalog:
             chosen = list(
                 records
                 if records is not None
-                else listed_since(self.engine, self.sources, since)
+                else listed_since(self.engine, self.sources, since, until)
             )
             listed = ListedQuery.of(chosen, rule=self.rule)
             status.listed = len(listed)

@@ -456,10 +456,14 @@ def _stamp(engine: Engine, moment: datetime) -> object:
 
 
 def listed_since(
-    engine: Engine, names: Iterable[str], since: datetime | None
+    engine: Engine,
+    names: Iterable[str],
+    since: datetime | None,
+    until: datetime | None = None,
 ) -> Iterator[ListRecord]:
-    """The records of these sources stored here at or after `since` (every
-    record when None; rows of older stores, with no time, only then)."""
+    """The records of these sources stored here at or after `since` and
+    before `until` (no bound when None; rows of older stores, with no time,
+    only when both are None)."""
     for name in names:
         store = ListStore(engine, name=name, prepared=True)
         with engine.connect() as connection:
@@ -472,6 +476,8 @@ def listed_since(
             ).where(store._mine(generation))
             if since is not None:
                 query = query.where(list_records.c.listed_at >= since)
+            if until is not None:
+                query = query.where(list_records.c.listed_at < until)
             for kind, value, program, quality in connection.execute(
                 query.order_by(list_records.c.id)
             ):
