@@ -28,11 +28,18 @@ class FlatSearch:
 
     def __init__(self, codes: Codes, *, use_faiss: bool = True) -> None:
         self._codes = codes
-        self._faiss: faiss.IndexBinaryFlat | None = None
-        if use_faiss and faiss is not None and len(codes):
-            index = faiss.IndexBinaryFlat(CODE_BYTES * 8)
-            index.add(codes)
-            self._faiss = index
+        self._faiss = _faiss_index(codes) if use_faiss else None
+
+    def __getstate__(self) -> tuple[Codes, bool]:
+        """Pickled as its codes: faiss's index is a SWIG object, which does
+        not pickle, so it is built again on loading (Ray sends an index to
+        its workers by pickling it)."""
+        return self._codes, self._faiss is not None
+
+    def __setstate__(self, state: tuple[Codes, bool]) -> None:
+        codes, use_faiss = state
+        self._codes = codes
+        self._faiss = _faiss_index(codes) if use_faiss else None
 
     def __len__(self) -> int:
         return len(self._codes)
@@ -66,6 +73,15 @@ class FlatSearch:
             positions.astype(np.int64, copy=False),
             distances.astype(np.int32, copy=False),
         )
+
+
+def _faiss_index(codes: Codes) -> faiss.IndexBinaryFlat | None:
+    """faiss's flat index of the codes, or None without faiss or codes."""
+    if faiss is None or not len(codes):
+        return None
+    index = faiss.IndexBinaryFlat(CODE_BYTES * 8)
+    index.add(np.ascontiguousarray(codes))
+    return index
 
 
 def search_numpy(codes: Codes, queries: Codes, radius: int) -> Hits:
