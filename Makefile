@@ -82,6 +82,7 @@ bench: setup
 	$(BIN)/python bench/robust_scale.py --pictures 100000 --design current
 	$(BIN)/python bench/robust_scale.py --pictures 100000 --design compact
 	$(BIN)/python bench/false_matches.py
+	$(BIN)/python bench/reverse_match.py
 
 clean:
 	rm -rf $(VENV) .hma build *.egg-info .pytest_cache .mypy_cache .ruff_cache \
