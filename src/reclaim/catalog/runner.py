@@ -20,8 +20,6 @@ shard's name: retrying a damaged file would not mend it.
 from __future__ import annotations
 
 import io
-import logging
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +31,7 @@ import pyarrow.ipc as ipc
 
 from reclaim.catalog.errors import CatalogError, CatalogJobError
 from reclaim.catalog.items import SCHEMA
+from reclaim.catalog.ray_session import ray_session
 from reclaim.catalog.reverse import (
     HIT_SCHEMA,
     CatalogHit,
@@ -57,72 +56,6 @@ class RescanResult:
     seconds: float
     #: The machines (Ray nodes) that matched shards; 1 in this process.
     nodes: int = 1
-
-
-def connect(address: str) -> None:
-    """Start or join Ray for `address` ("local", "auto", host:port, ray://…).
-
-    A process that already joined Ray keeps its connection (tests, and a
-    matcher that rescans after every sync).
-    """
-    import ray
-
-    _reachable(address)
-    if ray.is_initialized():
-        return
-    try:
-        if address == "local":
-            ray.init(
-                num_cpus=os.cpu_count() or 1,
-                include_dashboard=False,
-                logging_level=logging.WARNING,
-                log_to_driver=False,
-            )
-        else:
-            ray.init(
-                address=address, logging_level=logging.WARNING, log_to_driver=False
-            )
-    except (ConnectionError, RuntimeError, ValueError) as error:
-        raise CatalogJobError(
-            f"cannot reach the Ray cluster at {address!r}: {error}; start one "
-            "with `ray start --head`, pass its address, or leave --address out "
-            "to run in this process"
-        ) from None
-
-
-def _reachable(address: str) -> None:
-    """CatalogJobError unless a host:port address answers a TCP connect
-    within seconds (Ray itself would wait minutes for a dead head)."""
-    import socket
-
-    if address in {"local", "auto"}:
-        return
-    target = address.removeprefix("ray://")
-    host, _, port = target.rpartition(":")
-    if not host or not port.isdigit():
-        raise CatalogJobError(
-            f"{address[:100]!r} is not a Ray address: expected 'local', 'auto', "
-            "host:port (the head's GCS port, 6379 by default) or ray://host:port"
-        )
-    try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=5):
-            pass
-    except OSError as error:
-        raise CatalogJobError(
-            f"cannot reach the Ray cluster at {address!r}: {error}; start one "
-            "with `ray start --head`, pass its address, or leave --address out "
-            "to run in this process"
-        ) from None
-
-
-def _quiet() -> None:
-    """Ray Data's own progress bars and logs stay off: callers show progress."""
-    import ray
-
-    context = ray.data.DataContext.get_current()
-    context.enable_progress_bars = False
-    context.print_on_execution_start = False
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
 
 
 def rescan(
@@ -205,10 +138,20 @@ def _on_ray(
     address: str,
     report: Progress,
 ) -> tuple[list[pa.Table], int, int]:
+
+    with ray_session(address):
+        return _on_session(store, listed, shards, since, report)
+
+
+def _on_session(
+    store: CatalogStore,
+    listed: ListedQuery,
+    shards: list[Shard],
+    since: datetime | None,
+    report: Progress,
+) -> tuple[list[pa.Table], int, int]:
     import ray
 
-    connect(address)
-    _quiet()
     if not listed.scans(4 * sum(s.items for s in shards), built=False):
         # Built once here and shared by every task (so each shard then
         # weighs the index as built); a scan wins on every shard otherwise.
