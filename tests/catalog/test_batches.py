@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 
 from reclaim.catalog import batches
-from reclaim.catalog.batches import from_row, hash_batch, ray_task, to_row
+from reclaim.catalog.batches import (
+    BatchHasher,
+    from_row,
+    hash_batch,
+    ray_task,
+    to_row,
+)
 from reclaim.catalog.sources import MediaSource
 from tests.catalog.media import media_tree
 from tests.conftest import encode
@@ -36,9 +42,9 @@ def test_a_ray_row_round_trips_the_result(media: Path) -> None:
     row = to_row(3, files)
     # What a worker receives is plain strings and integers.
     assert all(isinstance(v, int) for v in row["size"] + row["modified"])
-    back = from_row(
-        ray_task(row, source=str(media), reference="path", max_pixels=10**8)
-    )
+    packed = ray_task(row, source=str(media), reference="path", max_pixels=10**8)
+    assert BatchHasher(str(media), "path", 10**8)(row) == packed
+    back = from_row(packed)
     direct = hash_batch(str(media), files, index=3)
     assert (back.index, back.items, back.bad) == (3, direct.items, direct.bad)
 

@@ -24,15 +24,15 @@ other, and never imports Ray. `address="local"` starts Ray on this machine;
 any other address joins that Ray cluster (`ray.init(address=...)`), whose
 workers must have reclaim installed and reach the source (object storage or
 a shared mount). There the batches go through Ray Data (`map` over one block
-per batch, a fixed pool of tasks, results streamed back in order), and a
-task whose worker dies is run again (Ray Data retries tasks on system
-failures); a batch hashed twice gives the same items, so nothing doubles.
+per batch, a fixed pool of actors, results streamed back in order), and the
+batches of an actor that dies run again (Ray Data restarts actors and
+retries their tasks on system failures); a batch hashed twice gives the
+same items, so nothing doubles.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import logging
 import os
@@ -44,11 +44,11 @@ import pyarrow as pa
 
 from reclaim.catalog.batches import (
     MAX_PIXELS,
+    BatchHasher,
     BatchResult,
     from_row,
     hash_batch,
     peak_rss,
-    ray_task,
     to_row,
 )
 from reclaim.catalog.checkpoints import Checkpoint
@@ -289,7 +289,7 @@ def _ray_results(
     """Hash the batches on Ray Data, yielding results in batch order."""
     import ray
     import ray.data
-    from ray.data import TaskPoolStrategy
+    from ray.data import ActorPoolStrategy
 
     started = False
     if not ray.is_initialized():
@@ -318,21 +318,34 @@ def _ray_results(
         cpus = ray.cluster_resources().get("CPU", 1)  # type: ignore[no-untyped-call]
         size = workers or max(1, int(cpus))
         rows = [to_row(index, files) for index, files in batches]
-        task = functools.partial(
-            ray_task, source=source, reference=reference, max_pixels=max_pixels
-        )
         dataset = ray.data.from_items(rows, override_num_blocks=len(rows)).map(
-            task,
-            compute=TaskPoolStrategy(size=size),
-            # Each task takes one CPU; a task whose worker dies is run again
-            # (Ray Data's default: tasks are retried on system failures).
+            # Ray Data takes a class here and makes the actors of it.
+            BatchHasher,  # type: ignore[arg-type]
+            fn_constructor_kwargs={
+                "source": source,
+                "reference": reference,
+                "max_pixels": max_pixels,
+            },
+            # A fixed pool, one actor a CPU, each with one batch queued. An
+            # actor that dies is restarted and its batches run again (Ray
+            # Data's defaults for actor pools).
+            compute=ActorPoolStrategy(size=size, max_tasks_in_flight_per_actor=2),
             num_cpus=1,
         )
         # Shards are cut in listing order; Ray Data may otherwise reorder.
         dataset.context.execution_options.preserve_order = True
         dataset.context.enable_progress_bars = False
-        for row in dataset.iter_rows():
-            yield from_row(row)
+        try:
+            for row in dataset.iter_rows():
+                yield from_row(row)
+        except ray.exceptions.RayError as error:
+            # A task that failed for good (a worker lost past its retries, a
+            # source the workers cannot open): the job stops, a rerun resumes.
+            first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            raise CatalogJobError(
+                f"the backfill failed on Ray ({first[:300]}); fix the cause and "
+                "rerun the same job to resume from its last checkpoint"
+            ) from None
     finally:
         if started:
             ray.shutdown()
