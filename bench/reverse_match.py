@@ -41,6 +41,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import cProfile  # noqa: E402
 import hashlib  # noqa: E402
 import io  # noqa: E402
@@ -74,8 +75,9 @@ from reclaim.catalog.items import (  # noqa: E402
     to_table,
     transposed,
 )
+from reclaim.catalog.ray_session import ray_session  # noqa: E402
 from reclaim.catalog.reverse import ListedQuery, match_shard  # noqa: E402
-from reclaim.catalog.runner import connect, rescan  # noqa: E402
+from reclaim.catalog.runner import rescan  # noqa: E402
 from reclaim.catalog.store import CatalogStore  # noqa: E402
 from reclaim.hashing import DIHEDRAL_NAMES, PdqHash, SignalType  # noqa: E402
 from reclaim.hashing.expansion import submission_hashes  # noqa: E402
@@ -355,8 +357,8 @@ def _descendants(root: int) -> list[int]:
 
 class WorkerMemory:
     """Samples this run's Ray workers while a job runs: peak resident memory
-    (VmHWM, with the shared object-store pages a worker touched), peak
-    private memory (what the worker holds of its own) and CPU seconds.
+    (VmHWM, with the shared object-store pages a worker touched) and peak
+    private memory (what the worker holds of its own).
 
     Sampling costs the driver CPU too (`own_cpu`, this thread's seconds).
     """
@@ -365,7 +367,6 @@ class WorkerMemory:
         self.every = every
         self.private: dict[int, int] = {}
         self.peak: dict[int, int] = {}
-        self.cpu: dict[int, float] = {}
         self.own_cpu = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -390,16 +391,9 @@ class WorkerMemory:
         return found
 
     def _sample(self, workers: list[int]) -> None:
-        tick = os.sysconf("SC_CLK_TCK")
         for pid in workers:
             self.private[pid] = max(self.private.get(pid, 0), _private(pid))
             self.peak[pid] = max(self.peak.get(pid, 0), _status(pid, "VmHWM"))
-            try:
-                with open(f"/proc/{pid}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            self.cpu[pid] = (int(fields[11]) + int(fields[12])) / tick
 
     def _run(self) -> None:
         workers: list[int] = []
@@ -410,6 +404,49 @@ class WorkerMemory:
             self._sample(workers)
         self._sample(self._workers())
         self.own_cpu = time.thread_time()
+
+
+def busy_seconds() -> float:
+    """CPU seconds every process on this machine has used (from /proc/stat),
+    to tell how much of the cores other work took during a run."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()[1:]
+    except OSError:
+        return float("nan")
+    # user nice system idle iowait irq softirq steal: all but idle and iowait.
+    ticks = [int(v) for v in fields[:8]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu() -> dict[int, tuple[str, float]]:
+    """Every process below this one (Ray's daemons and workers): its command
+    name and the CPU seconds it has used."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found: dict[int, tuple[str, float]] = {}
+    for pid in _descendants(os.getpid()):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                name = f.read(64).split(b"\0")[0].decode(errors="replace")
+        except OSError:
+            continue
+        found[pid] = (name, (int(fields[11]) + int(fields[12])) / tick)
+    return found
+
+
+def cpu_since(before: dict[int, tuple[str, float]]) -> tuple[float, float]:
+    """CPU seconds Ray's workers, and Ray's other processes, used since
+    `before` (`tree_cpu()`)."""
+    workers = daemons = 0.0
+    for pid, (name, cpu) in tree_cpu().items():
+        used = cpu - before.get(pid, (name, 0.0))[1]
+        if name.startswith("ray::"):
+            workers += used
+        else:
+            daemons += used
+    return workers, daemons
 
 
 def reset_peak() -> bool:
@@ -581,15 +618,25 @@ def main() -> int:
     if address is not None:
         import ray
 
-        _, _, connect_wall = timed(lambda: connect(address))
-        cores = int(ray.cluster_resources().get("CPU", 1))
-        with memory:
-            result, driver_cpu, rescan_wall = timed(
-                lambda: rescan(store, listed, address=address)
+        with contextlib.ExitStack() as stack:
+            # Started here (as `rescan` would) so that its start is timed
+            # apart, and its workers are still there to read when it ends.
+            _, _, connect_wall = timed(
+                lambda: stack.enter_context(ray_session(address))
             )
-        ray.shutdown()
+            cores = int(ray.cluster_resources().get("CPU", 1))
+            busy, tree = busy_seconds(), tree_cpu()
+            with memory:
+                result, driver_cpu, rescan_wall = timed(
+                    lambda: rescan(store, listed, address=address)
+                )
+            workers_cpu, daemons_cpu = cpu_since(tree)
+            busy = busy_seconds() - busy
     else:
+        busy = busy_seconds()
         result, driver_cpu, rescan_wall = timed(lambda: rescan(store, listed))
+        busy = busy_seconds() - busy
+        workers_cpu = daemons_cpu = 0.0
     total = build_wall + connect_wall + rescan_wall
     print(
         f"rescan ({'Ray ' + address if address else 'this process'}, {cores} "
@@ -608,10 +655,16 @@ def main() -> int:
             f"{_mb(max(memory.peak.values()))} each at most (the shared "
             f"object-store pages of the index included), private "
             f"{_mb(max(memory.private.values()))} at most (sampled every "
-            f"{memory.every} s); their CPU {sum(memory.cpu.values()):.1f} s in "
-            f"all, {sum(memory.cpu.values()) / rescan_wall:.2f} cores busy on "
-            f"average (the sampling cost the driver {memory.own_cpu:.1f} s CPU)"
+            f"{memory.every} s)"
         )
+    others = busy - driver_cpu - workers_cpu - daemons_cpu
+    print(
+        f"CPU during the rescan: {busy:.1f} s on the machine's {cores} cores "
+        f"({busy / rescan_wall:.2f} busy): Ray's workers {workers_cpu:.1f} s "
+        f"({workers_cpu / rescan_wall:.2f} cores), the driver {driver_cpu:.1f} s "
+        f"(its memory sampling {memory.own_cpu:.1f} s), Ray's other processes "
+        f"{daemons_cpu:.1f} s, other work on this machine {others:.1f} s"
+    )
 
     # (b) One shard in this process: where a shard's time and memory go.
     shard = max(shards, key=lambda s: s.items)
@@ -780,6 +833,10 @@ def main() -> int:
                 "worker_private_bytes": max(memory.private.values(), default=0),
                 "worker_peak_bytes": max(memory.peak.values(), default=0),
                 "goal_ratio": round(total / GOAL_S, 3),
+                "busy_during_rescan_s": round(busy, 1),
+                "worker_cpu_s": round(workers_cpu, 1),
+                "ray_daemons_cpu_s": round(daemons_cpu, 1),
+                "driver_cpu_s": round(driver_cpu, 1),
                 "exact": exact,
                 "billion": plans,
             }
