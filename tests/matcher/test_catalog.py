@@ -142,6 +142,9 @@ def test_the_spool_becomes_a_shard_and_rescans_never_queue_a_hit_twice(
     service.match_media(hash_image(turned_copy(photos["coffee"])), reference="post-9")
 
     assert service.rescan_now() is not None  # the first looks at everything
+    assert b"reclaim_matcher_catalog_rescans_total{result=\"ok\"} 1.0" in (
+        service.metrics.render()
+    )
     assert service.queue.list() == []
     coffee = pdq_hash(uploads["post-1"])
     submit(person, pdq_item(coffee.hex, coffee.quality or 0), program="minor")

@@ -82,6 +82,23 @@ class Metrics:
             ["source", "type"],
             registry=self.registry,
         )
+        # The content catalog (only moves with [catalog] enabled).
+        self.rescans = Counter(
+            "reclaim_matcher_catalog_rescans",
+            "Rescans of the content catalog, by result (ok, failed).",
+            ["result"],
+            registry=self.registry,
+        )
+        self.rescan_seconds = Gauge(
+            "reclaim_matcher_catalog_last_rescan_seconds",
+            "How long the last finished rescan took.",
+            registry=self.registry,
+        )
+        self.catalog_queued = Counter(
+            "reclaim_matcher_catalog_queued",
+            "Review entries queued by rescans (found in the catalog).",
+            registry=self.registry,
+        )
         self.latency = Histogram(
             "reclaim_matcher_match_seconds",
             "Time to answer a match request, by endpoint.",

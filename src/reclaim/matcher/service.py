@@ -531,7 +531,7 @@ class MatcherService:
             try:
                 catalog.flush()
                 if woken and catalog.config.rescan and not self.not_ready():
-                    catalog.rescan_new()
+                    self.rescan_now()
             except Exception:  # the loop must outlive a failed rescan
                 logger.exception(
                     "catalog rescan failed; it is retried after the next sync"
@@ -542,7 +542,16 @@ class MatcherService:
         one-shot commands); None when nothing was listed since the last."""
         if self.catalog is None:
             return None
-        return self.catalog.rescan_new()
+        try:
+            outcome = self.catalog.rescan_new()
+        except Exception:
+            self.metrics.rescans.labels("failed").inc()
+            raise
+        if outcome is not None:
+            self.metrics.rescans.labels("ok").inc()
+            self.metrics.rescan_seconds.set(outcome.seconds)
+            self.metrics.catalog_queued.inc(outcome.queued)
+        return outcome
 
     def stop(self) -> None:
         """Stop the background threads and close connections."""
