@@ -72,7 +72,7 @@ def backfill(
     ] = "path",
     workers: Annotated[
         int | None,
-        typer.Option(min=1, help="Ray tasks at a time (default: one per CPU)."),
+        typer.Option(min=1, help="Ray workers hashing at once (default: one a CPU)."),
     ] = None,
     batch_files: Annotated[
         int | None,
