@@ -33,7 +33,9 @@ def media(tmp_path: Path, photos: dict[str, np.ndarray]) -> tuple[Path, dict[str
 def memory() -> Iterator[fsspec.AbstractFileSystem]:
     filesystem = fsspec.filesystem("memory")
     yield filesystem
-    filesystem.rm("/", recursive=True)
+    for folder in ("/media", "/catalog"):
+        if filesystem.exists(folder):
+            filesystem.rm(folder, recursive=True)
 
 
 def catalog(root: str | Path) -> dict[str, list[CatalogItem]]:
