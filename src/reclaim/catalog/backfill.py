@@ -35,7 +35,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import os
 import time
 from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass
@@ -54,6 +53,7 @@ from reclaim.catalog.batches import (
 from reclaim.catalog.checkpoints import Checkpoint
 from reclaim.catalog.errors import CatalogError, CatalogJobError
 from reclaim.catalog.items import CatalogItem
+from reclaim.catalog.ray_session import ray_session
 from reclaim.catalog.sources import (
     MediaSource,
     ReferenceMode,
@@ -287,65 +287,58 @@ def _ray_results(
     workers: int | None,
 ) -> Generator[BatchResult, None, None]:
     """Hash the batches on Ray Data, yielding results in batch order."""
+    with ray_session(address, cpus=workers):
+        yield from _actor_results(
+            batches,
+            source=source,
+            reference=reference,
+            max_pixels=max_pixels,
+            workers=workers,
+        )
+
+
+def _actor_results(
+    batches: Sequence[tuple[int, Sequence[SourceFile]]],
+    *,
+    source: str,
+    reference: ReferenceMode,
+    max_pixels: int,
+    workers: int | None,
+) -> Generator[BatchResult, None, None]:
+    """The batches through a fixed pool of hashing actors, in batch order."""
     import ray
     import ray.data
     from ray.data import ActorPoolStrategy
 
-    started = False
-    if not ray.is_initialized():
-        try:
-            if address == "local":
-                # address="local": a new Ray of our own, even where another
-                # one runs on this machine (ray.init() would join that).
-                ray.init(
-                    address="local",
-                    num_cpus=workers or os.cpu_count() or 1,
-                    include_dashboard=False,
-                    log_to_driver=False,
-                    # Ray's own start-up notes are not the operator's concern.
-                    logging_level=logging.ERROR,
-                )
-            else:
-                ray.init(address=address, log_to_driver=False)
-        except (ConnectionError, RuntimeError, ValueError) as error:
-            raise CatalogJobError(
-                f"cannot start or join Ray at {address[:200]!r} ({error}); "
-                "expected 'local' or a running cluster's address (ray://host:10001)"
-            ) from None
-        started = True
+    # Untyped in Ray; one pool slot per CPU of the cluster.
+    cpus = ray.cluster_resources().get("CPU", 1)  # type: ignore[no-untyped-call]
+    size = workers or max(1, int(cpus))
+    rows = [to_row(index, files) for index, files in batches]
+    dataset = ray.data.from_items(rows, override_num_blocks=len(rows)).map(
+        # Ray Data takes a class here and makes the actors of it.
+        BatchHasher,  # type: ignore[arg-type]
+        fn_constructor_kwargs={
+            "source": source,
+            "reference": reference,
+            "max_pixels": max_pixels,
+        },
+        # A fixed pool, one actor a CPU, each with one batch queued. An
+        # actor that dies is restarted and its batches run again (Ray
+        # Data's defaults for actor pools).
+        compute=ActorPoolStrategy(size=size, max_tasks_in_flight_per_actor=2),
+        num_cpus=1,
+    )
+    # Shards are cut in listing order; Ray Data may otherwise reorder.
+    dataset.context.execution_options.preserve_order = True
+    dataset.context.enable_progress_bars = False
     try:
-        # Untyped in Ray; one pool slot per CPU of the cluster.
-        cpus = ray.cluster_resources().get("CPU", 1)  # type: ignore[no-untyped-call]
-        size = workers or max(1, int(cpus))
-        rows = [to_row(index, files) for index, files in batches]
-        dataset = ray.data.from_items(rows, override_num_blocks=len(rows)).map(
-            # Ray Data takes a class here and makes the actors of it.
-            BatchHasher,  # type: ignore[arg-type]
-            fn_constructor_kwargs={
-                "source": source,
-                "reference": reference,
-                "max_pixels": max_pixels,
-            },
-            # A fixed pool, one actor a CPU, each with one batch queued. An
-            # actor that dies is restarted and its batches run again (Ray
-            # Data's defaults for actor pools).
-            compute=ActorPoolStrategy(size=size, max_tasks_in_flight_per_actor=2),
-            num_cpus=1,
-        )
-        # Shards are cut in listing order; Ray Data may otherwise reorder.
-        dataset.context.execution_options.preserve_order = True
-        dataset.context.enable_progress_bars = False
-        try:
-            for row in dataset.iter_rows():
-                yield from_row(row)
-        except ray.exceptions.RayError as error:
-            # A task that failed for good (a worker lost past its retries, a
-            # source the workers cannot open): the job stops, a rerun resumes.
-            first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-            raise CatalogJobError(
-                f"the backfill failed on Ray ({first[:300]}); fix the cause and "
-                "rerun the same job to resume from its last checkpoint"
-            ) from None
-    finally:
-        if started:
-            ray.shutdown()
+        for row in dataset.iter_rows():
+            yield from_row(row)
+    except ray.exceptions.RayError as error:
+        # A task that failed for good (a worker lost past its retries, a
+        # source the workers cannot open): the job stops, a rerun resumes.
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise CatalogJobError(
+            f"the backfill failed on Ray ({first[:300]}); fix the cause and "
+            "rerun the same job to resume from its last checkpoint"
+        ) from None

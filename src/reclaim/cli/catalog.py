@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,17 +15,11 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from reclaim.cli.context import err, out, user_errors
+from reclaim.cli.context import DEFAULT_CONFIG, ConfigPath, err, out, user_errors
 
 if TYPE_CHECKING:
     from reclaim.catalog.backfill import Progress as JobProgress
 
-ConfigPath = Annotated[
-    Path,
-    typer.Option(
-        "--config", "-c", help="The matcher's TOML config file (see docs/matcher.md)."
-    ),
-]
 #: Exit status of a job stopped by Ctrl-C (128 + SIGINT), as shells expect.
 INTERRUPTED = 130
 
@@ -41,7 +34,7 @@ def backfill(
             show_default=False,
         ),
     ],
-    config: ConfigPath = Path("matcher.toml"),
+    config: ConfigPath = DEFAULT_CONFIG,
     catalog: Annotated[
         str | None,
         typer.Option(
@@ -97,8 +90,6 @@ def backfill(
 
     mode = reference_mode(reference)
     root, max_pixels = _catalog(config, catalog)
-    if address is not None:
-        _quiet_ray()
     name = job or job_name(source, mode)
     with Progress(
         "[progress.description]{task.description}",
@@ -162,11 +153,3 @@ def _catalog(config: Path, catalog: str | None) -> tuple[str, int | None]:
 
     settings = MatcherConfig.load(config)
     return settings.catalog.path, settings.decode.max_pixels
-
-
-def _quiet_ray() -> None:
-    """Ray Data logs every run to the console: keep stderr for bad files."""
-    import ray.data  # noqa: F401  (sets up its loggers, which we then turn down)
-
-    for name in ("ray", "ray.data"):
-        logging.getLogger(name).setLevel(logging.ERROR)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import NoReturn, ParamSpec, TypeVar
+from pathlib import Path
+from typing import Annotated, NoReturn, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -18,6 +19,15 @@ R = TypeVar("R")
 
 out = Console()
 err = Console(stderr=True)
+
+#: `--config`, the matcher's config file, for every `reclaim matcher` command.
+ConfigPath = Annotated[
+    Path,
+    typer.Option(
+        "--config", "-c", help="The matcher's TOML config file (see docs/matcher.md)."
+    ),
+]
+DEFAULT_CONFIG = Path("matcher.toml")
 
 
 class UpstreamError(ReclaimError):

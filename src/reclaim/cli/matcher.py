@@ -17,8 +17,16 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
+from reclaim.cli import catalog as catalog_cli
 from reclaim.cli.batch import find_files, is_video, progress_bars, run_isolated
-from reclaim.cli.context import err, fail, out, user_errors
+from reclaim.cli.context import (
+    DEFAULT_CONFIG,
+    ConfigPath,
+    err,
+    fail,
+    out,
+    user_errors,
+)
 from reclaim.cli.exits import ExitCode
 from reclaim.hashing.files import FileHashes
 
@@ -33,14 +41,7 @@ matcher_app = typer.Typer(
 )
 review_app = typer.Typer(help="The review queue, for moderators.", no_args_is_help=True)
 matcher_app.add_typer(review_app, name="review")
-
-ConfigPath = Annotated[
-    Path,
-    typer.Option(
-        "--config", "-c", help="The matcher's TOML config file (see docs/matcher.md)."
-    ),
-]
-DEFAULT_CONFIG = Path("matcher.toml")
+matcher_app.command("backfill")(catalog_cli.backfill)
 
 
 def _config(path: Path) -> MatcherConfig:
