@@ -82,6 +82,8 @@ bench: setup
 	$(BIN)/python bench/robust_scale.py --pictures 100000 --design current
 	$(BIN)/python bench/robust_scale.py --pictures 100000 --design compact
 	$(BIN)/python bench/false_matches.py
+	$(BIN)/python bench/expanded_index.py
+	$(BIN)/python bench/catalog_backfill.py
 	$(BIN)/python bench/reverse_match.py
 
 clean:
