@@ -734,7 +734,8 @@ def main() -> int:
         f"start-up, unpickling the query, cores and caches shared); on "
         f"{cores} idle cores the goal's run would take about {idle:.0f} s "
         f"(build + Ray start + {math.ceil(len(shards) / cores)} shards a core), "
-        f"against {total:.0f} s measured beside this machine's other work"
+        f"against {total:.0f} s measured (other work on this machine took "
+        f"{others:.0f} s of CPU during the rescan)"
     )
 
     # (c) Exactness against brute force on a sample, and the planted copies.
