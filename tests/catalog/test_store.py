@@ -75,3 +75,18 @@ def test_bad_input_gets_one_clear_error(tmp_path: Path) -> None:
         CatalogStore(str(blocked / "catalog"))
     with pytest.raises(CatalogError, match="cannot open the catalog"):
         CatalogStore("nosuchscheme-xyz://bucket/catalog")
+
+
+def test_a_shard_reads_back_a_row_group_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reclaim.catalog import store as module
+
+    monkeypatch.setattr(module, "ROW_GROUP", 2)
+    store = CatalogStore(str(tmp_path))
+    shard = store.write("uploads", 0, to_table(items(5)))
+    parts = list(store.batches(shard, columns=["reference"]))
+    assert [len(p) for p in parts] == [2, 2, 1]
+    assert [r for p in parts for r in p.column(0).to_pylist()] == [
+        f"post-{n}" for n in range(5)
+    ]

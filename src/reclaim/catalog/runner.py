@@ -100,8 +100,14 @@ def rescan(
 def _shard_hits(
     store: CatalogStore, listed: ListedQuery, shard: Shard, since: datetime | None
 ) -> tuple[pa.Table, int]:
-    table = _since(store.read(shard, columns=_COLUMNS), since)
-    return match_shard(listed, table), len(table)
+    """A shard's hits, matched a row group at a time (bounded memory)."""
+    found: list[pa.Table] = []
+    items = 0
+    for part in store.batches(shard, columns=_COLUMNS):
+        table = _since(pa.Table.from_batches([part]), since)
+        found.append(match_shard(listed, table))
+        items += len(table)
+    return (pa.concat_tables(found) if found else HIT_SCHEMA.empty_table()), items
 
 
 def _since(table: pa.Table, since: datetime | None) -> pa.Table:
@@ -138,9 +144,23 @@ def _on_ray(
     address: str,
     report: Progress,
 ) -> tuple[list[pa.Table], int, int]:
+    import threading
 
-    with ray_session(address):
-        return _on_session(store, listed, shards, since, report)
+    building: threading.Thread | None = None
+    if not listed.scans(4 * sum(s.items for s in shards), built=False):
+        # Built once here and shared by every task (so each shard then
+        # weighs the index as built); a scan wins on every shard otherwise.
+        # Built while Ray starts: that is mostly waiting on its processes.
+        building = threading.Thread(target=listed.index, name="reclaim-index")
+        building.start()
+    try:
+        with ray_session(address):
+            if building is not None:
+                building.join()
+            return _on_session(store, listed, shards, since, report)
+    finally:
+        if building is not None:
+            building.join()
 
 
 def _on_session(
@@ -152,10 +172,6 @@ def _on_session(
 ) -> tuple[list[pa.Table], int, int]:
     import ray
 
-    if not listed.scans(4 * sum(s.items for s in shards), built=False):
-        # Built once here and shared by every task (so each shard then
-        # weighs the index as built); a scan wins on every shard otherwise.
-        listed.index()
     shared = ray.put(listed)
     names = {s.name: s for s in shards}
     dataset = ray.data.from_items([{"shard": s.name} for s in shards])

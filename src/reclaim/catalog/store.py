@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -189,6 +190,24 @@ class CatalogStore:
         try:
             with self.filesystem.open_input_file(self.location(shard)) as handle:
                 return pq.read_table(handle, columns=columns)
+        except (OSError, pa.ArrowInvalid) as error:
+            raise CatalogError(
+                f"cannot read catalog shard {shard.name} under "
+                f"{self.root[:200]!r}: {error}; a damaged shard can be deleted "
+                "and its items backfilled again"
+            ) from None
+
+    def batches(
+        self, shard: Shard, *, columns: list[str] | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        """A shard's items a row group at a time (`ROW_GROUP` rows)."""
+        try:
+            with self.filesystem.open_input_file(self.location(shard)) as handle:
+                reader = pq.ParquetFile(handle)
+                for group in range(reader.num_row_groups):
+                    yield from reader.read_row_group(
+                        group, columns=columns
+                    ).to_batches()
         except (OSError, pa.ArrowInvalid) as error:
             raise CatalogError(
                 f"cannot read catalog shard {shard.name} under "
