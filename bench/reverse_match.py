@@ -77,7 +77,7 @@ from reclaim.catalog.items import (  # noqa: E402
 )
 from reclaim.catalog.ray_session import ray_session  # noqa: E402
 from reclaim.catalog.reverse import ListedQuery, match_shard  # noqa: E402
-from reclaim.catalog.runner import rescan  # noqa: E402
+from reclaim.catalog.runner import rescan, shard_hits  # noqa: E402
 from reclaim.catalog.store import CatalogStore  # noqa: E402
 from reclaim.hashing import DIHEDRAL_NAMES, PdqHash, SignalType  # noqa: E402
 from reclaim.hashing.expansion import submission_hashes  # noqa: E402
@@ -605,12 +605,11 @@ def main() -> int:
         f"{len(listed.md5):,} MD5s; rule radius {RULE.search_radius}"
     )
 
-    # (a) The goal: the whole rescan, index build and Ray start included.
-    index, build_cpu, build_wall = timed(listed.index)
-    print(
-        f"index build: {build_cpu:.2f} s CPU ({build_wall:.2f} s wall), "
-        f"{index.structures[0]}, {_mb(index.nbytes)}"
-    )
+    # (a) The goal: the whole rescan from a cold start, the index build (in
+    # the rescan, from the listed records) and Ray's start included. The
+    # bench starts Ray itself, to time it apart and read its workers after,
+    # so the rescan cannot overlap its build with Ray's start as it does when
+    # it starts Ray itself: the figure is a little pessimistic.
     address = None if args.address == "none" else args.address
     connect_wall = 0.0
     cores = 1
@@ -637,12 +636,21 @@ def main() -> int:
         result, driver_cpu, rescan_wall = timed(lambda: rescan(store, listed))
         busy = busy_seconds() - busy
         workers_cpu = daemons_cpu = 0.0
-    total = build_wall + connect_wall + rescan_wall
+    total = connect_wall + rescan_wall
+    # The build, timed apart on a fresh copy (the rescan's included it).
+    index, build_cpu, build_wall = timed(
+        ListedQuery.of([r for p in pictures for r in p], rule=RULE).index
+    )
+    listed.index()  # built by the rescan: shared with (b) below
+    print(
+        f"index build (inside the rescan; timed again here): {build_cpu:.2f} s "
+        f"CPU ({build_wall:.2f} s wall), {index.structures[0]}, {_mb(index.nbytes)}"
+    )
     print(
         f"rescan ({'Ray ' + address if address else 'this process'}, {cores} "
         f"CPUs, {result.nodes} node): {result.items:,} items, {len(result.hits):,} "
-        f"hits, {rescan_wall:.1f} s wall (driver {driver_cpu:.1f} s CPU); with "
-        f"the index build and Ray start: {total:.1f} s wall"
+        f"hits, {rescan_wall:.1f} s wall with the index build (driver "
+        f"{driver_cpu:.1f} s CPU); with Ray's start: {total:.1f} s wall"
     )
     verdict = "met" if total <= GOAL_S else "MISSED"
     print(
@@ -668,13 +676,17 @@ def main() -> int:
 
     # (b) One shard in this process: where a shard's time and memory go.
     shard = max(shards, key=lambda s: s.items)
+    # Memory as a rescan task spends it: the shard a row group at a time.
     gc_base = _status("self", "VmRSS")
     peak_reset = reset_peak()
+    (grouped, _), grouped_cpu, _ = timed(lambda: shard_hits(store, listed, shard, None))
+    shard_peak = _status("self", "VmHWM") - gc_base if peak_reset else 0
+    # Time, split: the whole shard read, then matched in one call.
     table, read_cpu, read_wall = timed(
         lambda: store.read(shard, columns=list(SCHEMA.names))
     )
     found, match_cpu, match_wall = timed(lambda: match_shard(listed, table))
-    shard_peak = _status("self", "VmHWM") - gc_base if peak_reset else 0
+    assert len(found) == len(grouped), "row groups and the whole shard disagree"
     (rows, codes), codes_cpu, _ = timed(lambda: pdq_codes(table))
     queries = np.ascontiguousarray(codes.reshape(-1, codes.shape[-1]))
     hits, search_cpu, _ = timed(lambda: listed.search(queries, scan=False))
@@ -701,9 +713,11 @@ def main() -> int:
     )
     if peak_reset:
         print(
-            f"  memory per shard: {_mb(shard_peak)} peak above the process "
-            f"(shard table {_mb(table.nbytes)}, its variants and hits), plus the "
-            f"listed index {_mb(index.nbytes)} held once per process or machine"
+            f"  memory per shard: {_mb(shard_peak)} peak above the process, "
+            f"matched a row group at a time as a rescan task does "
+            f"({grouped_cpu:.2f} s CPU; the whole shard's table is "
+            f"{_mb(table.nbytes)}), plus the listed index {_mb(index.nbytes)} "
+            "held once per process or machine"
         )
     profile = cProfile.Profile()
     profile.runcall(listed.search, profiled, scan=False)

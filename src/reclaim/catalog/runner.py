@@ -97,7 +97,7 @@ def rescan(
     return RescanResult(hits, len(chosen), items, time.monotonic() - started, nodes)
 
 
-def _shard_hits(
+def shard_hits(
     store: CatalogStore, listed: ListedQuery, shard: Shard, since: datetime | None
 ) -> tuple[pa.Table, int]:
     """A shard's hits, matched a row group at a time (bounded memory)."""
@@ -128,7 +128,7 @@ def _here(
     tables: list[pa.Table] = []
     items = hits = 0
     for done, shard in enumerate(shards, start=1):
-        found, count = _shard_hits(store, listed, shard, since)
+        found, count = shard_hits(store, listed, shard, since)
         tables.append(found)
         items += count
         hits += len(found)
@@ -241,7 +241,7 @@ def _shard_task(
         try:
             if shard is None:
                 raise CatalogJobError(f"{name!r} is not a catalog shard name")
-            found, count = _shard_hits(store, query, shard, since)
+            found, count = shard_hits(store, query, shard, since)
         except CatalogError as error:
             found, count = HIT_SCHEMA.empty_table(), 0
             errors.append(str(error))
