@@ -96,6 +96,30 @@ def test_a_two_node_cluster_finds_what_one_process_finds(
     assert seen[-1] == (SHARDS, SHARDS, 41)
 
 
+def test_a_backfill_on_the_two_node_cluster_writes_what_one_process_writes(
+    tmp_path: Path, two_nodes: tuple[object, object], photos: dict[str, np.ndarray]
+) -> None:
+    from reclaim.catalog.backfill import backfill
+    from reclaim.catalog.items import from_table
+    from tests.catalog.media import media_tree
+
+    cluster, _ = two_nodes
+    media_tree(tmp_path / "media", photos)
+    catalogs = []
+    for name, address in (("here", None), ("there", cluster.address)):  # type: ignore[attr-defined]
+        store = CatalogStore(str(tmp_path / name))
+        backfill(
+            str(tmp_path / "media"),
+            store,
+            job="b",
+            address=address,
+            batch_files=2,
+            shard_files=4,
+        )
+        catalogs.append([(s.name, from_table(store.read(s))) for s in store.shards()])
+    assert catalogs[0] == catalogs[1] and len(catalogs[0]) > 1
+
+
 def test_a_node_lost_mid_job_loses_and_doubles_no_hit(
     tmp_path: Path, two_nodes: tuple[object, object]
 ) -> None:
