@@ -142,7 +142,7 @@ def test_the_spool_becomes_a_shard_and_rescans_never_queue_a_hit_twice(
     service.match_media(hash_image(turned_copy(photos["coffee"])), reference="post-9")
 
     assert service.rescan_now() is not None  # the first looks at everything
-    assert b"reclaim_matcher_catalog_rescans_total{result=\"ok\"} 1.0" in (
+    assert b'reclaim_matcher_catalog_rescans_total{result="ok"} 1.0' in (
         service.metrics.render()
     )
     assert service.queue.list() == []
