@@ -113,3 +113,14 @@ def test_references_are_the_path_or_the_bare_name() -> None:
     assert reference_mode("name") == "name"
     with pytest.raises(CatalogSourceError, match="'url' is not a reference mode"):
         reference_mode("url")
+
+
+def test_a_listing_cannot_reach_outside_the_source(tmp_path: Path) -> None:
+    from reclaim.catalog.sources import MediaSource
+
+    (tmp_path / "media").mkdir()
+    (tmp_path / "secret.txt").write_text("not media")
+    source = MediaSource(str(tmp_path / "media"))
+    for relative in ("../secret.txt", "/etc/hostname", "a/../../secret.txt", ""):
+        with pytest.raises(OSError, match="not a path under the source"):
+            source.read(relative)

@@ -136,7 +136,7 @@ def test_the_spool_becomes_a_shard_and_rescans_never_queue_a_hit_twice(
         service.match_media(hash_image(data), reference=reference)
     assert catalog.flush(force=True) == 3
     shards = CatalogStore(config.catalog.path).shards()
-    assert [s.origin for s in shards] == ["uploads"]
+    assert len(shards) == 1 and shards[0].origin.startswith("uploads-")
     assert catalog.flush(force=True) == 0  # nothing left in the spool
     # One more, left in the spool: rescans read both.
     service.match_media(hash_image(turned_copy(photos["coffee"])), reference="post-9")
@@ -265,8 +265,143 @@ def test_reclaim_matcher_rescan_queues_what_it_finds(
     )
     assert result.exit_code == 0 and "looked for 0 listed" in result.output
     result = runner.invoke(
+        app,
+        [
+            "matcher",
+            "rescan",
+            "-c",
+            str(path),
+            "--since",
+            "2026-02-01",
+            "--until",
+            "2026-01-01",
+        ],
+    )
+    assert result.exit_code != 0 and "is not before --until" in result.output
+    result = runner.invoke(
         app, ["matcher", "rescan", "-c", str(path), "--since", "yesterday"]
     )
     assert result.exit_code != 0 and "is not a date" in result.output
     (item,) = service.queue.list()
     assert item.origin is Origin.CATALOG and item.reference == "post-7"
+
+
+def test_a_flush_cut_short_neither_loses_nor_doubles_an_item(
+    make_config: Callable[..., MatcherConfig],
+    make_service: Callable[..., MatcherService],
+    photos: dict[str, np.ndarray],
+    tmp_path: Path,
+    store_url: str,
+) -> None:
+    from sqlalchemy import update
+
+    from reclaim.catalog.items import from_table
+    from reclaim.matcher.tables import catalog_spool
+
+    config = make_config(
+        store={"url": store_url},
+        catalog={"enabled": True, "path": str(tmp_path / "catalog")},
+    )
+    service = make_service(config)
+    catalog = service.catalog
+    assert catalog is not None
+    data = encode(photos["coffee"], "PNG")
+    for n in range(3):
+        service.match_media(hash_image(data), reference=f"post-{n}")
+    store = CatalogStore(config.catalog.path)
+    # A flush that marked its rows, then died before writing the shard.
+    with service.engine.begin() as connection:
+        connection.execute(update(catalog_spool).values(shard="uploads-x-1-3.parquet"))
+    assert catalog.flush(force=True) == 3  # unmarked, then written
+    (shard,) = store.shards()
+    # A flush that wrote its shard, then died before deleting the rows.
+    service.match_media(hash_image(data), reference="post-3")
+    with service.engine.begin() as connection:
+        connection.execute(update(catalog_spool).values(shard=shard.name))
+    assert catalog.flush(force=True) == 0  # the rows were in the shard: gone
+    assert catalog.spooled().num_rows == 0
+    items = [i for s in store.shards() for i in from_table(store.read(s))]
+    assert sorted(i.reference for i in items) == ["post-0", "post-1", "post-2"]
+
+
+def test_one_piece_of_content_catalogued_twice_is_one_review_entry(
+    photos: dict[str, np.ndarray],
+    person: httpx.Client,
+    make_config: Callable[..., MatcherConfig],
+    make_service: Callable[..., MatcherService],
+    tmp_path: Path,
+) -> None:
+    service = make_service(catalog_config(make_config, tmp_path))
+    service.sync_once()
+    data = encode(photos["chelsea"], "PNG")
+    # Uploaded twice under one reference (a retried request, a backfill of
+    # what the matcher kept already): two items, one piece of content.
+    service.match_media(hash_image(data), reference="post-5")
+    service.match_media(hash_image(turned_copy(photos["chelsea"])), reference="post-5")
+    listed = pdq_hash(data)
+    submit(person, pdq_item(listed.hex, listed.quality or 0))
+    service.sync_once()
+    outcome = service.rescan_now()
+    assert outcome is not None and outcome.queued == 1
+    assert [q.reference for q in service.queue.list()] == ["post-5"]
+
+
+def test_a_sweep_withdraws_what_a_withdrawal_during_a_rescan_missed(
+    photos: dict[str, np.ndarray],
+    person: httpx.Client,
+    make_config: Callable[..., MatcherConfig],
+    make_service: Callable[..., MatcherService],
+    tmp_path: Path,
+) -> None:
+    service = make_service(catalog_config(make_config, tmp_path))
+    service.sync_once()
+    data = encode(photos["coffee"], "PNG")
+    service.match_media(hash_image(data), reference="post-1")
+    listed = pdq_hash(data)
+    case = submit(person, pdq_item(listed.hex, listed.quality or 0))
+    service.sync_once()
+    catalog = service.catalog
+    assert catalog is not None
+    # The rescan read the list; the withdrawal lands before its hits are
+    # queued, so the sync's own withdrawal finds nothing to withdraw.
+    records = list(service.store.records())
+    person.post(
+        f"/api/v1/cases/{case['case_number']}/withdraw", json={"pin": case["pin"]}
+    )
+    service.sync_once()
+    outcome = catalog.rescan(records=records)
+    assert outcome.queued == 1
+    (item,) = service.queue.list()
+    assert item.state is State.PENDING
+    assert catalog.sweep() == 1
+    assert service.queue.get(item.id).state is State.WITHDRAWN
+    assert catalog.sweep() == 0
+
+
+def test_rescans_in_passes_find_what_one_pass_finds(
+    photos: dict[str, np.ndarray],
+    person: httpx.Client,
+    make_config: Callable[..., MatcherConfig],
+    make_service: Callable[..., MatcherService],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from reclaim.matcher import catalog as module
+
+    service = make_service(catalog_config(make_config, tmp_path))
+    service.sync_once()
+    names = ("astronaut", "coffee", "chelsea")
+    for n, name in enumerate(names):
+        service.match_media(hash_image(encode(photos[name], "PNG")), reference=f"p{n}")
+    for name in names:
+        listed = pdq_hash(encode(photos[name], "PNG"))
+        submit(person, pdq_item(listed.hex, listed.quality or 0))
+    service.sync_once()
+    catalog = service.catalog
+    assert catalog is not None
+    monkeypatch.setattr(module, "CHUNK", 1)
+    seen: list[tuple[int, int]] = []
+    outcome = catalog.rescan(progress=lambda d, t, h: seen.append((d, t)))
+    assert outcome.listed == 3 and outcome.queued == 3
+    assert {q.reference for q in service.queue.list()} == {"p0", "p1", "p2"}
+    assert catalog.status.state == "idle" and catalog.status.queued == 3

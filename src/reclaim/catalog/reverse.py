@@ -41,7 +41,7 @@ from reclaim.catalog.items import (
     transposed,
 )
 from reclaim.hashing import DIHEDRAL_NAMES, SignalType
-from reclaim.index import ListRecord, MatchRule, PdqIndex
+from reclaim.index import IndexArgumentError, ListRecord, MatchRule, PdqIndex
 from reclaim.index.codes import as_codes
 from reclaim.index.flat import FlatSearch
 from reclaim.index.hits import Hits
@@ -171,9 +171,12 @@ class ListedQuery:
     def search(self, queries: npt.NDArray[np.uint8], *, scan: bool) -> Hits:
         """Every (query, position) within the rule's widest radius."""
         radius = self.rule.search_radius
-        if scan:
-            return FlatSearch(self.codes).search(queries, radius)
-        return self.index().search(queries, radius=radius)
+        if not scan:
+            try:
+                return self.index().search(queries, radius=radius)
+            except IndexArgumentError:
+                pass  # no table layout fits (a huge list): brute force, exact
+        return FlatSearch(self.codes).search(queries, radius)
 
 
 def match_shard(

@@ -138,6 +138,15 @@ class MediaSource:
             return stream.read()
 
     def _resolve(self, relative: str) -> str:
+        """The path of a file under the root; OSError for one that would
+        leave it (a listing is read back from the catalog's folder, which
+        someone else may be able to write)."""
+        parts = relative.split("/")
+        if not relative or relative.startswith("/") or ".." in parts:
+            raise OSError(
+                f"{relative[:100]!r} is not a path under the source: expected a "
+                "relative path without '..'"
+            )
         return f"{self.root}/{relative}" if self.root else relative
 
     def _relative(self, path: str) -> str:

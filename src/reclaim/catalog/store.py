@@ -4,8 +4,8 @@ The root is a local directory or any filesystem URL that pyarrow or fsspec
 opens (`s3://bucket/catalog`, `gs://…`, `memory://…` in tests). Every shard
 is one Parquet file in `items.SCHEMA`, written whole under a temporary name
 and then renamed, so a reader never sees half a shard and a crash leaves at
-most a temporary file (ignored, and removed by the next writer of that
-name). Shards are the unit of work of reverse matching: each is read and
+most a temporary file (`.writing-…`, never read as a shard; safe to delete
+once no job runs). Shards are the unit of work of reverse matching: each is read and
 matched on its own, on whatever machine runs it.
 
 Names: `<origin>-<first>-<last>.parquet`, where origin says who wrote it

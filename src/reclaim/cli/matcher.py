@@ -178,9 +178,15 @@ def rescan(
                 "as 2026-12-01 or 2026-12-01T09:30:00Z",
                 ExitCode.USER_ERROR,
             )
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
 
     start, end = moment("--since", since), moment("--until", until)
+    if start is not None and end is not None and start >= end:
+        fail(
+            f"--since {since} is not before --until {until}: expected a range "
+            "that holds some time",
+            ExitCode.USER_ERROR,
+        )
     with _service(config) as service, progress_bars(err) as bar:
         catalog = service.catalog
         assert catalog is not None
@@ -351,7 +357,10 @@ def _print_matches(rows: list[dict[str, Any]]) -> None:
 def review_list(
     config: ConfigPath = DEFAULT_CONFIG,
     state: Annotated[
-        str, typer.Option(help="pending, auto_actioned, blocked, not_blocked or all.")
+        str,
+        typer.Option(
+            help="pending, auto_actioned, blocked, not_blocked, withdrawn or all."
+        ),
     ] = "pending",
     limit: Annotated[int, typer.Option(min=1, help="Most matches to show.")] = 50,
 ) -> None:

@@ -24,10 +24,11 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
@@ -37,7 +38,7 @@ from reclaim.catalog.errors import CatalogError, CatalogItemError
 from reclaim.catalog.items import CatalogItem, check_reference, to_table
 from reclaim.catalog.reverse import CatalogHit, ListedQuery
 from reclaim.catalog.runner import Progress, rescan
-from reclaim.catalog.store import CatalogStore
+from reclaim.catalog.store import CatalogStore, Shard
 from reclaim.hashing import SignalType
 from reclaim.index import ListRecord, Match, MatchRule
 from reclaim.matcher.config import CatalogConfig
@@ -54,12 +55,17 @@ from reclaim.matcher.tables import (
 )
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: Shards holding the matcher's own uploads are named after this origin.
 UPLOADS = "uploads"
 #: How far back of the last rescan's start the next one looks.
 OVERLAP = timedelta(minutes=5)
+#: Listed records looked for in one pass over the catalog (about 1,000
+#: pictures with their views: a 1 GB index, `docs/catalog.md`).
+CHUNK = 50_000
 _WATERMARK = "rescanned_through"
+_STORE_ID = "store_id"
 
 
 @dataclass(slots=True)
@@ -129,6 +135,9 @@ class MatcherCatalog:
         self.store = CatalogStore(config.path)
         self.status = RescanStatus()
         self._lock = threading.Lock()  # one rescan or flush at a time
+        #: Shards at the last flush or rescan (None: not counted yet), so
+        #: /status does not list object storage on every poll.
+        self._shard_count: int | None = None
 
     # ---- keeping uploads ----------------------------------------------------
 
@@ -163,36 +172,31 @@ class MatcherCatalog:
                 ],
             )
 
-    def spooled(self) -> tuple[pa.Table, int | None]:
-        """The spool's items as a table, and the last id among them."""
+    def spooled(self) -> pa.Table:
+        """The spool's items (those being flushed too) as a table."""
         with self.engine.connect() as connection:
             rows = connection.execute(
                 select(catalog_spool).order_by(catalog_spool.c.id)
             ).all()
-        items = [
-            CatalogItem(
-                r.reference,
-                _aware(r.uploaded_at),
-                md5=r.md5,
-                pdq=r.pdq,
-                quality=r.quality,
-            )
-            for r in rows
-        ]
-        return to_table(items), (rows[-1].id if rows else None)
+        return to_table([_item(r) for r in rows])
 
     def flush(self, *, force: bool = False) -> int:
         """Write the spool out as one shard when it is big or old enough (or
-        `force`); returns the items written. Crash-safe: a shard is named by
-        the first and last spool id it holds, and rows are deleted only once
-        it is complete; rows a complete shard already holds are deleted
-        without writing them again."""
+        `force`); returns the items written.
+
+        Crash-safe and exact: the rows to write are first marked with the
+        shard's name (one transaction), the shard is written, then exactly
+        the marked rows are deleted. After a crash, marked rows whose shard
+        is complete are deleted, and those whose shard is missing are
+        unmarked and written next time. Rows that commit while a flush runs
+        (ids are not committed in order on PostgreSQL) are left for the next.
+        Shards are named after this store (`_origin`), so two stores never
+        share a range of names under one catalog root.
+        """
         with self._lock:
-            done = self.store.next_number(UPLOADS) - 1
-            with self.engine.begin() as connection:
-                connection.execute(
-                    delete(catalog_spool).where(catalog_spool.c.id <= done)
-                )
+            origin = self._origin()
+            self._recover(origin)
+            with self.engine.connect() as connection:
                 count, oldest = connection.execute(
                     select(func.count(), func.min(catalog_spool.c.uploaded_at))
                 ).one()
@@ -205,19 +209,76 @@ class MatcherCatalog:
                 and age < self.config.flush_seconds
             ):
                 return 0
-            table, last = self.spooled()
-            if last is None:
-                return 0
+            with self.engine.begin() as connection:
+                ids = list(
+                    connection.scalars(
+                        select(catalog_spool.c.id)
+                        .where(catalog_spool.c.shard.is_(None))
+                        .order_by(catalog_spool.c.id)
+                    )
+                )
+                if not ids:
+                    return 0
+                name = Shard(origin, ids[0], ids[-1]).name
+                for part in _chunks(ids):
+                    connection.execute(
+                        update(catalog_spool)
+                        .where(catalog_spool.c.id.in_(part))
+                        .values(shard=name)
+                    )
             with self.engine.connect() as connection:
-                first = connection.execute(
-                    select(func.min(catalog_spool.c.id))
-                ).scalar_one()
-            self.store.write(UPLOADS, int(first), table, last=int(last))
+                rows = connection.execute(
+                    select(catalog_spool)
+                    .where(catalog_spool.c.shard == name)
+                    .order_by(catalog_spool.c.id)
+                ).all()
+            self.store.write(
+                origin, ids[0], to_table([_item(r) for r in rows]), last=ids[-1]
+            )
             with self.engine.begin() as connection:
                 connection.execute(
-                    delete(catalog_spool).where(catalog_spool.c.id <= last)
+                    delete(catalog_spool).where(catalog_spool.c.shard == name)
                 )
-            return len(table)
+            self._shard_count = None
+            return len(rows)
+
+    def _recover(self, origin: str) -> None:
+        """Finish or undo flushes a crash cut short (see `flush`)."""
+        with self.engine.connect() as connection:
+            marked = list(
+                connection.scalars(
+                    select(catalog_spool.c.shard)
+                    .where(catalog_spool.c.shard.is_not(None))
+                    .distinct()
+                )
+            )
+        if not marked:
+            return
+        complete = {s.name for s in self.store.shards(origin=origin)}
+        with self.engine.begin() as connection:
+            for name in marked:
+                rows = catalog_spool.c.shard == name
+                if name in complete:
+                    connection.execute(delete(catalog_spool).where(rows))
+                else:
+                    connection.execute(
+                        update(catalog_spool).where(rows).values(shard=None)
+                    )
+
+    def _origin(self) -> str:
+        """`uploads-<store id>`: this store's shards' origin. The id is made
+        once, kept in `catalog_state`, and tells apart two stores (a staging
+        matcher, a store rebuilt from scratch) that share a catalog root."""
+        with self.engine.begin() as connection:
+            found = connection.execute(
+                select(catalog_state.c.text).where(catalog_state.c.name == _STORE_ID)
+            ).scalar()
+            if found is None:
+                found = uuid.uuid4().hex[:12]
+                connection.execute(
+                    insert(catalog_state).values(name=_STORE_ID, text=found)
+                )
+        return f"{UPLOADS}-{found}"
 
     # ---- rescans --------------------------------------------------------------
 
@@ -260,50 +321,55 @@ class MatcherCatalog:
         status = self.status = RescanStatus(
             state="running", started_at=datetime.now(UTC)
         )
+        found: list[CatalogHit] = []
+        shards = items = queued = 0
+        seconds = 0.0
         try:
             chosen = list(
                 records
                 if records is not None
                 else listed_since(self.engine, self.sources, since, until)
             )
-            listed = ListedQuery.of(chosen, rule=self.rule)
-            status.listed = len(listed)
-            spool, _ = self.spooled()
+            status.listed = len(chosen)
+            spool = self.spooled()
+            # Passes of at most CHUNK listed hashes: the index of a pass stays
+            # near 1 GB however long the list (the first rescan looks for all
+            # of it), and each pass's hits are queued before the next.
+            passes = [chosen[at : at + CHUNK] for at in range(0, len(chosen), CHUNK)]
+            for number, part in enumerate(passes):
 
-            def report(done: int, total: int, hits: int) -> None:
-                status.shards_done, status.shards_total, status.hits = done, total, hits
-                if progress is not None:
-                    progress(done, total, hits)
+                def report(
+                    done: int, total: int, hits: int, number: int = number
+                ) -> None:
+                    status.shards_done = number * total + done
+                    status.shards_total = len(passes) * total
+                    status.hits = len(found) + hits
+                    if progress is not None:
+                        progress(status.shards_done, status.shards_total, status.hits)
 
-            result = rescan(
-                self.store,
-                listed,
-                address=address,
-                progress=report,
-                extra=[spool] if len(spool) else [],
-            )
-            queued = self.queue_hits(result.hits)
+                result = rescan(
+                    self.store,
+                    ListedQuery.of(part, rule=self.rule),
+                    address=address,
+                    progress=report,
+                    extra=[spool] if len(spool) else [],
+                )
+                queued += self.queue_hits(result.hits)
+                found.extend(result.hits)
+                shards, items = result.shards, result.items
+                seconds += result.seconds
+                status.queued = queued
         except Exception as error:
             status.state = "failed"
             status.error = str(error)[:500]
             status.finished_at = datetime.now(UTC)
             raise
         status.state = "idle"
-        status.items, status.hits, status.queued = (
-            result.items,
-            len(result.hits),
-            queued,
-        )
+        status.items, status.hits, status.queued = items, len(found), queued
         status.finished_at = datetime.now(UTC)
-        status.seconds = round(result.seconds, 3)
-        return RescanOutcome(
-            len(listed),
-            result.shards,
-            result.items,
-            result.hits,
-            queued,
-            result.seconds,
-        )
+        status.seconds = round(seconds, 3)
+        self._shard_count = shards
+        return RescanOutcome(len(chosen), shards, items, found, queued, seconds)
 
     def queue_hits(self, hits: Sequence[CatalogHit]) -> int:
         """Queue hits not queued before: one review entry per item and
@@ -325,25 +391,17 @@ class MatcherCatalog:
     def _fresh(
         self, connection: Connection, hits: Sequence[CatalogHit]
     ) -> list[CatalogHit]:
-        """The hits neither queued before nor already matched as uploaded."""
+        """The hits not queued before, nor matched as the content was uploaded,
+        one per (reference, listing): a piece of content is its reference,
+        however many times it was catalogued (a re-upload, a backfill of an
+        upload kept already), and the earliest time it was seen is kept."""
         references = sorted({h.reference for h in hits})
-        seen: set[tuple[str, datetime, str, str, str, str]] = set()
-        forward: set[tuple[str, str, str, str]] = set()
-        for start in range(0, len(references), 500):
-            part = references[start : start + 500]
+        seen: set[tuple[str, str, str, str, str]] = set()
+        for part in _chunks(references):
             for row in connection.execute(
                 select(catalog_hits).where(catalog_hits.c.reference.in_(part))
             ):
-                seen.add(
-                    (
-                        row.reference,
-                        _aware(row.uploaded_at),
-                        row.kind,
-                        row.value,
-                        row.program,
-                        row.source,
-                    )
-                )
+                seen.add((row.reference, row.kind, row.value, row.program, row.source))
             for row in connection.execute(
                 select(
                     matches.c.reference,
@@ -351,41 +409,45 @@ class MatcherCatalog:
                     matches.c.kind,
                     matches.c.value,
                     matches.c.related,
+                    matches.c.listings,
                 ).where(
                     matches.c.reference.in_(part),
                     matches.c.origin == Origin.UPLOAD.value,
                 )
             ):
-                forward.add((row.reference, row.program, row.kind, row.value))
-                for kind, value in _pairs(row.related):
-                    forward.add((row.reference, row.program, kind, value))
-        fresh = []
+                # Matched as uploaded: by any source that listed these hashes.
+                pairs = {(row.kind, row.value), *_pairs(row.related)}
+                for kind, value in pairs:
+                    for source in self.sources:
+                        seen.add((row.reference, kind, value, row.program, source))
+        best: dict[tuple[str, str, str, str, str], CatalogHit] = {}
         for hit in hits:
             record = hit.record
-            kind = record.kind.value
-            if (
+            key = (
                 hit.reference,
-                hit.uploaded_at,
-                kind,
+                record.kind.value,
                 record.value,
                 record.program,
                 record.source,
-            ) in seen:
+            )
+            if key in seen:
                 continue
-            if (hit.reference, record.program, kind, record.value) in forward:
-                continue
-            fresh.append(hit)
-        return fresh
+            held = best.get(key)
+            if held is None or (hit.distance, hit.uploaded_at) < (
+                held.distance,
+                held.uploaded_at,
+            ):
+                best[key] = hit
+        return list(best.values())
 
     def _queue(self, connection: Connection, hits: Sequence[CatalogHit]) -> int:
-        groups: dict[tuple[str, datetime, str], list[CatalogHit]] = {}
+        """One review entry per piece of content (reference) and program."""
+        groups: dict[tuple[str, str], list[CatalogHit]] = {}
         for hit in hits:
-            groups.setdefault(
-                (hit.reference, hit.uploaded_at, hit.record.program), []
-            ).append(hit)
+            groups.setdefault((hit.reference, hit.record.program), []).append(hit)
         entries = []
         members = []
-        for (reference, _, _), group in sorted(groups.items()):
+        for (reference, _), group in sorted(groups.items()):
             ranked = sorted(group, key=lambda h: (h.distance, h.record.key))
             found = [_match(h) for h in ranked]
             entries.append((found[0], found[1:], reference))
@@ -446,6 +508,23 @@ class MatcherCatalog:
             ]
             return self.queue.withdraw(connection, leaving)
 
+    def sweep(self) -> int:
+        """Withdraw every pending catalog match none of whose listings is
+        listed still: what `withdrawn` missed (a withdrawal that raced a
+        rescan, one whose sync page failed after committing, a snapshot that
+        left hashes out). Idempotent; run after syncs and rescans."""
+        with self.engine.begin() as connection:
+            pending = list(
+                connection.scalars(
+                    select(matches.c.id).where(
+                        matches.c.state == State.PENDING.value,
+                        matches.c.origin == Origin.CATALOG.value,
+                    )
+                )
+            )
+            leaving = [m for m in pending if not self._still_listed(connection, m)]
+            return self.queue.withdraw(connection, leaving) if leaving else 0
+
     def _still_listed(self, connection: Connection, match_id: int) -> bool:
         """Whether any listing a catalog match matched is listed still."""
         for row in connection.execute(
@@ -477,7 +556,7 @@ class MatcherCatalog:
     def _listed_since(self, since: datetime | None) -> bool:
         query = select(list_records.c.id).limit(1)
         if since is not None:
-            query = query.where(list_records.c.listed_at >= since)
+            query = query.where(list_records.c.listed_at >= since.astimezone(UTC))
         with self.engine.connect() as connection:
             return connection.execute(query).first() is not None
 
@@ -506,21 +585,37 @@ class MatcherCatalog:
             spooled = connection.execute(
                 select(func.count()).select_from(catalog_spool)
             ).scalar_one()
-        try:
-            shards = self.store.shards()
-        except CatalogError as error:
-            return {
-                "enabled": True,
-                "spooled": int(spooled),
-                "error": str(error)[:300],
-                "rescan": self.status.report(),
-            }
+        if self._shard_count is None:
+            try:
+                self._shard_count = len(self.store.shards())
+            except CatalogError as error:
+                return {
+                    "enabled": True,
+                    "spooled": int(spooled),
+                    "error": str(error)[:300],
+                    "rescan": self.status.report(),
+                }
         return {
             "enabled": True,
             "spooled": int(spooled),
-            "shards": len(shards),
+            "shards": self._shard_count,
             "rescan": self.status.report(),
         }
+
+
+def _item(row: Any) -> CatalogItem:
+    return CatalogItem(
+        row.reference,
+        _aware(row.uploaded_at),
+        md5=row.md5,
+        pdq=row.pdq,
+        quality=row.quality,
+    )
+
+
+def _chunks(values: Sequence[T], size: int = 500) -> Iterator[Sequence[T]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def _match(hit: CatalogHit) -> Match:

@@ -53,7 +53,7 @@ from reclaim.matcher.sync import Syncer, SyncStatus
 from reclaim.matcher.webhook import WebhookSender
 
 if TYPE_CHECKING:
-    from reclaim.matcher.catalog import MatcherCatalog
+    from reclaim.matcher.catalog import MatcherCatalog, RescanOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -152,6 +152,9 @@ class MatcherService:
         self._stop = threading.Event()
         self._wake_delivery = threading.Event()
         self._wake_catalog = threading.Event()
+        #: A rescan (and withdrawal sweep) is owed: set by syncs that changed
+        #: the list, cleared only when one succeeded.
+        self._catalog_due = True
         self._threads: list[threading.Thread] = []
         #: The content catalog, when `[catalog] enabled` (else None).
         self.catalog: MatcherCatalog | None = None
@@ -209,12 +212,19 @@ class MatcherService:
             )
         if self.catalog is not None:
             if applied.gone:
-                self.catalog.withdrawn(applied.gone)
+                try:
+                    self.catalog.withdrawn(applied.gone)
+                except Exception:  # the catalog loop's sweep catches up
+                    logger.exception("withdrawing catalog matches failed")
+                self._catalog_due = True
+                self._wake_catalog.set()
             if applied.listed:
+                self._catalog_due = True
                 self._wake_catalog.set()
 
     def _replace(self, name: str, records: Sequence[ListRecord]) -> None:
         """A source's snapshot is in: it replaces that source's records."""
+        self._catalog_due = True
         self._wake_catalog.set()
         with self._matchable_lock:
             if len(self.sources) == 1:
@@ -256,6 +266,8 @@ class MatcherService:
             self.metrics.source_syncs.labels(name, syncer.status.result).inc()
             self._published = self._view()
             self._observe()
+            if self.catalog is not None and self._catalog_due:
+                self._wake_catalog.set()  # now that readiness is up to date
         return syncer.status
 
     def _view(self) -> _View:
@@ -355,6 +367,7 @@ class MatcherService:
         """
         if self.catalog is not None:
             self.catalog.check(q.reference for q in queries)
+        version = self.matchable
         found = self.find(queries)
         groups: list[tuple[int, list[Match]]] = []
         for number, matches in enumerate(found):
@@ -379,6 +392,11 @@ class MatcherService:
             self._wake_delivery.set()
         if self.catalog is not None:
             self.catalog.keep(_catalog_items(queries))
+            if self.matchable is not version:
+                # The list changed while this upload was matched: a rescan
+                # that began meanwhile may have read the spool without it.
+                self._catalog_due = True
+                self._wake_catalog.set()
         return [
             Result(tuple((m, entry_of[id(m)]) for m in matches)) for matches in found
         ]
@@ -519,25 +537,31 @@ class MatcherService:
             self._wake_delivery.clear()
 
     def _catalog_loop(self) -> None:
-        """Rescan after syncs that listed new hashes; write the spool out."""
+        """Rescan after syncs that changed the list (retrying, while one is
+        owed, on every wake until it succeeds); write the spool out."""
         catalog = self.catalog
         assert catalog is not None
-        self._wake_catalog.set()  # hashes listed while the matcher was down
         while not self._stop.is_set():
-            woken = self._wake_catalog.wait(min(60.0, catalog.config.flush_seconds))
+            self._wake_catalog.wait(min(60.0, max(1.0, catalog.config.flush_seconds)))
             self._wake_catalog.clear()
             if self._stop.is_set():
                 return
             try:
                 catalog.flush()
-                if woken and catalog.config.rescan and not self.not_ready():
+            except Exception:  # the loop must outlive a failed flush
+                logger.exception("writing the catalog spool out failed; retried")
+            if not self._catalog_due or self.not_ready():
+                continue
+            try:
+                self._catalog_due = False
+                if catalog.config.rescan:
                     self.rescan_now()
+                catalog.sweep()
             except Exception:  # the loop must outlive a failed rescan
-                logger.exception(
-                    "catalog rescan failed; it is retried after the next sync"
-                )
+                self._catalog_due = True
+                logger.exception("catalog rescan failed; retried on the next wake")
 
-    def rescan_now(self) -> Any:
+    def rescan_now(self) -> RescanOutcome | None:
         """The rescan the background thread runs after a sync, now (tests and
         one-shot commands); None when nothing was listed since the last."""
         if self.catalog is None:

@@ -474,10 +474,12 @@ def listed_since(
                 list_records.c.program,
                 list_records.c.quality,
             ).where(store._mine(generation))
+            # As UTC: SQLite's DATETIME keeps the wall-clock time and drops the
+            # offset, and listed_at is stored in UTC.
             if since is not None:
-                query = query.where(list_records.c.listed_at >= since)
+                query = query.where(list_records.c.listed_at >= since.astimezone(UTC))
             if until is not None:
-                query = query.where(list_records.c.listed_at < until)
+                query = query.where(list_records.c.listed_at < until.astimezone(UTC))
             for kind, value, program, quality in connection.execute(
                 query.order_by(list_records.c.id)
             ):

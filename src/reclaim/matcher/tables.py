@@ -115,13 +115,15 @@ catalog_spool = Table(
     "catalog_spool",
     metadata,
     # Never reused (AUTOINCREMENT on SQLite): shards of uploads are named by
-    # the first and last id they hold, and rows up to a shard's last are gone.
+    # the first and last id they hold.
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("reference", String(100), nullable=False),
     Column("uploaded_at", DateTime(timezone=True), nullable=False),
     Column("md5", LargeBinary(16), nullable=True),
     Column("pdq", LargeBinary(128), nullable=True),
     Column("quality", Integer, nullable=True),
+    # The shard a flush is writing these rows to (NULL until one takes them).
+    Column("shard", String(80), nullable=True),
     sqlite_autoincrement=True,
 )
 
@@ -137,10 +139,10 @@ catalog_hits = Table(
     Column("program", String(32), nullable=False),
     Column("source", String(32), nullable=False),
     Column("match_id", BigInteger, nullable=False),
+    # One hit per piece of content (its reference) and listing.
     Index(
         "ux_catalog_hits",
         "reference",
-        "uploaded_at",
         "kind",
         "digest",
         "program",
@@ -155,6 +157,7 @@ catalog_state = Table(
     metadata,
     Column("name", String(32), primary_key=True),
     Column("at", DateTime(timezone=True), nullable=True),
+    Column("text", String(64), nullable=True),
 )
 
 outbox = Table(
