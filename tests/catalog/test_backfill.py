@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,24 +17,9 @@ from reclaim.catalog.items import CatalogItem, from_table
 from reclaim.catalog.store import CatalogStore
 from reclaim.hashing import pdq_hash_dihedral
 from reclaim.hashing.decoder import truncated_images
-from tests.catalog.media import LONG, MTIME, media_tree
+from tests.catalog.media import LONG, MTIME
 
 SIZES = {"batch_files": 2, "shard_files": 4}
-
-
-@pytest.fixture
-def media(tmp_path: Path, photos: dict[str, np.ndarray]) -> tuple[Path, dict[str, str]]:
-    root = tmp_path / "media"
-    return root, media_tree(root, photos)
-
-
-@pytest.fixture
-def memory() -> Iterator[fsspec.AbstractFileSystem]:
-    filesystem = fsspec.filesystem("memory")
-    yield filesystem
-    for folder in ("/media", "/catalog"):
-        if filesystem.exists(folder):
-            filesystem.rm(folder, recursive=True)
 
 
 def catalog(root: str | Path) -> dict[str, list[CatalogItem]]:

@@ -17,36 +17,30 @@ from reclaim.catalog.batches import (
     to_row,
 )
 from reclaim.catalog.sources import MediaSource
-from tests.catalog.media import media_tree
 from tests.conftest import encode
 
 
-@pytest.fixture
-def media(tmp_path: Path, photos: dict[str, np.ndarray]) -> Path:
-    root = tmp_path / "media"
-    media_tree(root, photos)
-    return root
-
-
-def test_hash_batch_is_pure(media: Path) -> None:
-    files = list(MediaSource(str(media)).files())
-    first = hash_batch(str(media), files, index=7)
-    again = hash_batch(MediaSource(str(media)), files, index=7)
+def test_hash_batch_is_pure(media: tuple[Path, dict[str, str]]) -> None:
+    root = media[0]
+    files = list(MediaSource(str(root)).files())
+    first = hash_batch(str(root), files, index=7)
+    again = hash_batch(MediaSource(str(root)), files, index=7)
     assert first.index == again.index == 7
     assert (first.items, first.bad) == (again.items, again.bad)
     assert first.peak_rss > 0
 
 
-def test_a_ray_row_round_trips_the_result(media: Path) -> None:
-    files = list(MediaSource(str(media)).files())
+def test_a_ray_row_round_trips_the_result(media: tuple[Path, dict[str, str]]) -> None:
+    root = media[0]
+    files = list(MediaSource(str(root)).files())
     row = to_row(3, files)
     # What a worker receives is plain strings and integers.
     assert all(isinstance(v, int) for v in row["size"] + row["modified"])
-    packed = ray_task(row, source=str(media), reference="path", max_pixels=10**8)
-    by_actor = BatchHasher(str(media), "path", 10**8)(row)
+    packed = ray_task(row, source=str(root), reference="path", max_pixels=10**8)
+    by_actor = BatchHasher(str(root), "path", 10**8)(row)
     assert by_actor | {"peak_rss": 0} == packed | {"peak_rss": 0}
     back = from_row(packed)
-    direct = hash_batch(str(media), files, index=3)
+    direct = hash_batch(str(root), files, index=3)
     assert (back.index, back.items, back.bad) == (3, direct.items, direct.bad)
 
 

@@ -3,36 +3,21 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import fsspec
-import numpy as np
 import pytest
 
 from reclaim.catalog.errors import CatalogSourceError
 from reclaim.catalog.sources import MediaSource, reference_mode, reference_of
-from tests.catalog.media import MTIME, media_tree
-
-
-@pytest.fixture
-def tree(tmp_path: Path, photos: dict[str, np.ndarray]) -> tuple[Path, dict[str, str]]:
-    root = tmp_path / "media"
-    return root, media_tree(root, photos)
-
-
-@pytest.fixture
-def memory() -> Iterator[fsspec.AbstractFileSystem]:
-    filesystem = fsspec.filesystem("memory")
-    yield filesystem
-    filesystem.rm("/bucket", recursive=True)
+from tests.catalog.media import MTIME
 
 
 def test_a_directory_lists_every_file_sorted_with_size_and_time(
-    tree: tuple[Path, dict[str, str]],
+    media: tuple[Path, dict[str, str]],
 ) -> None:
-    root, kinds = tree
+    root, kinds = media
     files = list(MediaSource(str(root)).files())
     assert [f.relative for f in files] == sorted(kinds)
     for file in files:
@@ -42,8 +27,8 @@ def test_a_directory_lists_every_file_sorted_with_size_and_time(
     assert "nested" not in {f.relative for f in files}
 
 
-def test_a_file_url_lists_the_same(tree: tuple[Path, dict[str, str]]) -> None:
-    root, _ = tree
+def test_a_file_url_lists_the_same(media: tuple[Path, dict[str, str]]) -> None:
+    root, _ = media
     assert list(MediaSource(root.as_uri()).files()) == list(
         MediaSource(str(root)).files()
     )
@@ -57,9 +42,9 @@ def test_sub_second_times_are_kept_to_the_microsecond(tmp_path: Path) -> None:
 
 
 def test_read_gives_the_bytes_and_a_vanished_file_is_an_oserror(
-    tree: tuple[Path, dict[str, str]],
+    media: tuple[Path, dict[str, str]],
 ) -> None:
-    root, _ = tree
+    root, _ = media
     source = MediaSource(str(root))
     assert source.read("nested/c.webp") == (root / "nested/c.webp").read_bytes()
     (root / "notes.txt").unlink()
@@ -80,8 +65,8 @@ def test_a_memory_url_is_opened_through_fsspec(
     assert source.read("z/2.jpg") == b"two"
 
 
-def test_one_file_is_a_source_of_one_file(tree: tuple[Path, dict[str, str]]) -> None:
-    root, _ = tree
+def test_one_file_is_a_source_of_one_file(media: tuple[Path, dict[str, str]]) -> None:
+    root, _ = media
     source = MediaSource(str(root / "nested" / "c.webp"))
     (file,) = source.files()
     assert file.relative == "c.webp"
