@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -43,6 +44,14 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
+def list_photo(
+    person: httpx.Client, data: bytes, program: str = "adult"
+) -> dict[str, Any]:
+    """A person's case listing a photo's PDQ hash (as the page would)."""
+    listed = pdq_hash(data)
+    return submit(person, pdq_item(listed.hex, listed.quality or 0), program=program)
+
+
 def catalog_config(
     make_config: Callable[..., MatcherConfig], tmp_path: Path, **catalog: object
 ) -> MatcherConfig:
@@ -76,8 +85,7 @@ def test_a_photo_uploaded_before_it_was_listed_is_queued_after_the_next_sync(
         assert reply.status_code == 200 and reply.json()["matches"] == []
         assert platform.get("/status").json()["catalog"]["spooled"] == 1
 
-        listed = pdq_hash(original)
-        case = submit(person, pdq_item(listed.hex, listed.quality or 0))
+        case = list_photo(person, original)
 
         def found() -> list[dict[str, object]]:
             return [
@@ -146,8 +154,7 @@ def test_the_spool_becomes_a_shard_and_rescans_never_queue_a_hit_twice(
         service.metrics.render()
     )
     assert service.queue.list() == []
-    coffee = pdq_hash(uploads["post-1"])
-    submit(person, pdq_item(coffee.hex, coffee.quality or 0), program="minor")
+    list_photo(person, uploads["post-1"], program="minor")
     service.sync_once()
     outcome = service.rescan_now()
     assert outcome is not None and outcome.queued == 2
@@ -177,8 +184,7 @@ def test_an_upload_matched_as_it_arrived_is_not_queued_again(
 ) -> None:
     service = make_service(catalog_config(make_config, tmp_path))
     data = encode(photos["astronaut"], "PNG")
-    listed = pdq_hash(data)
-    submit(person, pdq_item(listed.hex, listed.quality or 0))
+    list_photo(person, data)
     service.sync_once()
     result = service.match_media(hash_image(data), reference="post-1")
     assert result.matches
@@ -242,8 +248,7 @@ def test_reclaim_matcher_rescan_queues_what_it_finds(
     service.sync_once()
     data = encode(photos["chelsea"], "PNG")
     service.match_media(hash_image(data), reference="post-7")
-    listed = pdq_hash(data)
-    submit(person, pdq_item(listed.hex, listed.quality or 0))
+    list_photo(person, data)
     service.sync_once()
     path = tmp_path / "matcher.toml"
     path.write_text(
@@ -338,8 +343,7 @@ def test_one_piece_of_content_catalogued_twice_is_one_review_entry(
     # what the matcher kept already): two items, one piece of content.
     service.match_media(hash_image(data), reference="post-5")
     service.match_media(hash_image(turned_copy(photos["chelsea"])), reference="post-5")
-    listed = pdq_hash(data)
-    submit(person, pdq_item(listed.hex, listed.quality or 0))
+    list_photo(person, data)
     service.sync_once()
     outcome = service.rescan_now()
     assert outcome is not None and outcome.queued == 1
@@ -357,8 +361,7 @@ def test_a_sweep_withdraws_what_a_withdrawal_during_a_rescan_missed(
     service.sync_once()
     data = encode(photos["coffee"], "PNG")
     service.match_media(hash_image(data), reference="post-1")
-    listed = pdq_hash(data)
-    case = submit(person, pdq_item(listed.hex, listed.quality or 0))
+    case = list_photo(person, data)
     service.sync_once()
     catalog = service.catalog
     assert catalog is not None
@@ -394,8 +397,7 @@ def test_rescans_in_passes_find_what_one_pass_finds(
     for n, name in enumerate(names):
         service.match_media(hash_image(encode(photos[name], "PNG")), reference=f"p{n}")
     for name in names:
-        listed = pdq_hash(encode(photos[name], "PNG"))
-        submit(person, pdq_item(listed.hex, listed.quality or 0))
+        list_photo(person, encode(photos[name], "PNG"))
     service.sync_once()
     catalog = service.catalog
     assert catalog is not None

@@ -24,6 +24,7 @@ items to repay building it, else a brute-force scan.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -51,6 +52,7 @@ from reclaim.index.mih import FLAT_NS
 #: each stored variant's transpose: what `MatchRule.radius` is asked about.
 _STORED_PLACE = np.array([DIHEDRAL_NAMES.index(n) for n in STORED_VARIANTS])
 _TRANSPOSED_PLACE = np.array([DIHEDRAL_NAMES.index(n) for n in TRANSPOSED_VARIANTS])
+_PDQ_HEX = re.compile(r"[0-9a-fA-F]{64}")
 #: Measured costs (one core, `index/expanded.py`'s figures at 88k codes):
 #: building the expanded tables, per stored code, and a query through them.
 _BUILD_NS_PER_CODE = 110_000.0
@@ -117,9 +119,7 @@ class ListedQuery:
             if not record.active or record.key in seen:
                 continue
             if record.kind is SignalType.PDQ:
-                try:
-                    as_codes([record.value])
-                except ValueError:
+                if not _PDQ_HEX.fullmatch(record.value):
                     continue
                 pdq.append(len(kept))
                 pdq_values.append(record.value)

@@ -477,36 +477,23 @@ class MatcherCatalog:
     # ---- withdrawals ------------------------------------------------------------
 
     def withdrawn(self, gone: Sequence[ListRecord]) -> int:
-        """Withdraw pending catalog matches whose every matched listing is
-        gone. Returns how many were withdrawn."""
+        """Withdraw pending catalog matches of these gone listings whose every
+        matched listing is gone. Returns how many were withdrawn."""
         if not gone:
             return 0
         wanted = {(r.kind.value, r.value, r.program, r.source) for r in gone}
         digests = sorted({digest(r.value) for r in gone})
         with self.engine.begin() as connection:
-            candidates: set[int] = set()
-            for start in range(0, len(digests), 500):
+            touched: set[int] = set()
+            for part in _chunks(digests):
                 for row in connection.execute(
-                    select(catalog_hits).where(
-                        catalog_hits.c.digest.in_(digests[start : start + 500])
-                    )
+                    select(catalog_hits).where(catalog_hits.c.digest.in_(part))
                 ):
                     if (row.kind, row.value, row.program, row.source) in wanted:
-                        candidates.add(int(row.match_id))
-            if not candidates:
-                return 0
-            pending = set(
-                connection.scalars(
-                    select(matches.c.id).where(
-                        matches.c.id.in_(sorted(candidates)),
-                        matches.c.state == State.PENDING.value,
-                    )
-                )
+                        touched.add(int(row.match_id))
+            return (
+                self._withdraw_unlisted(connection, sorted(touched)) if touched else 0
             )
-            leaving = [
-                m for m in sorted(pending) if not self._still_listed(connection, m)
-            ]
-            return self.queue.withdraw(connection, leaving)
 
     def sweep(self) -> int:
         """Withdraw every pending catalog match none of whose listings is
@@ -514,16 +501,23 @@ class MatcherCatalog:
         rescan, one whose sync page failed after committing, a snapshot that
         left hashes out). Idempotent; run after syncs and rescans."""
         with self.engine.begin() as connection:
-            pending = list(
-                connection.scalars(
-                    select(matches.c.id).where(
-                        matches.c.state == State.PENDING.value,
-                        matches.c.origin == Origin.CATALOG.value,
-                    )
-                )
-            )
-            leaving = [m for m in pending if not self._still_listed(connection, m)]
-            return self.queue.withdraw(connection, leaving) if leaving else 0
+            return self._withdraw_unlisted(connection, None)
+
+    def _withdraw_unlisted(
+        self, connection: Connection, among: Sequence[int] | None
+    ) -> int:
+        """Withdraw the pending catalog matches (of `among`, or all) that no
+        listing they matched is listed for any more."""
+        query = select(matches.c.id).where(
+            matches.c.state == State.PENDING.value,
+            matches.c.origin == Origin.CATALOG.value,
+        )
+        pending: list[int] = []
+        for part in [None] if among is None else list(_chunks(among)):
+            chosen = query if part is None else query.where(matches.c.id.in_(part))
+            pending.extend(connection.scalars(chosen))
+        leaving = [m for m in pending if not self._still_listed(connection, m)]
+        return self.queue.withdraw(connection, leaving) if leaving else 0
 
     def _still_listed(self, connection: Connection, match_id: int) -> bool:
         """Whether any listing a catalog match matched is listed still."""

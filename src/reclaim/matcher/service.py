@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -616,9 +617,7 @@ def _open_catalog(service: MatcherService, names: Sequence[str]) -> MatcherCatal
 
 def _catalog_items(queries: Sequence[Query]) -> list[Any]:
     """The catalog items of the queries that name the platform's content."""
-    from datetime import UTC, datetime
-
-    from reclaim.catalog.items import CatalogItem
+    from reclaim.catalog.items import CatalogItem  # the catalog extra's
 
     now = datetime.now(UTC)
     items = []

@@ -133,6 +133,12 @@ def prepare(engine: Engine) -> None:
                 "ON list_records (source, entry)"
             )
         )
+        connection.execute(
+            text(
+                "CREATE INDEX IF NOT EXISTS ix_list_records_listed_at "
+                "ON list_records (listed_at)"
+            )
+        )
         old = connection.execute(select(sync_state).where(sync_state.c.id == 1)).first()
         if old is not None:
             # A single-source store: its cursor becomes the source "default"'s.

@@ -58,6 +58,8 @@ list_records = Table(
     # what was listed since the last one (NULL in rows of older stores).
     Column("listed_at", DateTime(timezone=True), nullable=True),
     Index("ix_list_records_digest", "digest"),
+    # Rescans ask for what was stored since their last one.
+    Index("ix_list_records_listed_at", "listed_at"),
     Index("ix_list_records_entry", "source", "entry"),
 )
 
