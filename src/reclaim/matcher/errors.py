@@ -9,6 +9,7 @@ ReclaimError
       +-- QueryError           a match query that cannot be answered (bad input)
       +-- NotReadyError        a source has no complete list yet: retry later
       +-- BusyError            every upload decoder is busy and the queue full
+      +-- StatementError       a DSA statement of reasons the API would refuse
       +-- ReviewError          a review action that cannot be done
            +-- UnknownMatchError   no match has that id
            +-- DecisionError       not a decision (or state) the queue knows
@@ -62,6 +63,10 @@ class BusyError(MatcherError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class StatementError(MatcherError):
+    """A DSA statement of reasons (or batch) that breaks the API's documented rules."""
 
 
 class ReviewError(MatcherError):
