@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 from rich.table import Table
 
 from reclaim.cli import catalog as catalog_cli
+from reclaim.cli import desk as desk_cli
 from reclaim.cli.batch import find_files, is_video, progress_bars, run_isolated
 from reclaim.cli.context import (
     DEFAULT_CONFIG,
@@ -42,6 +43,7 @@ matcher_app = typer.Typer(
 review_app = typer.Typer(help="The review queue, for moderators.", no_args_is_help=True)
 matcher_app.add_typer(review_app, name="review")
 matcher_app.command("backfill")(catalog_cli.backfill)
+matcher_app.add_typer(desk_cli.desk_app, name="desk")
 
 
 def _config(path: Path) -> MatcherConfig:

@@ -1,8 +1,10 @@
 """An optional access token for the matcher's API.
 
-With `[serve] token` set, every endpoint but `/healthz` and `/readyz` needs it, as
-`Authorization: Bearer <token>` (the upload pipeline, Prometheus) or as the
-password of HTTP Basic authentication (a moderator's browser on `/review`).
+With `[serve] token` set, every endpoint needs it, as `Authorization: Bearer
+<token>` (the upload pipeline, Prometheus) or as the password of HTTP Basic
+authentication, except: `/healthz` and `/readyz`; the desk (`/desk...`),
+which has its own sign-in; and what is open to the public by law, the
+removal form (`/removal...`) and `POST /v1/removal-requests`.
 Tokens are compared in constant time and never logged.
 """
 
@@ -16,8 +18,22 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from reclaim.matcher.http_errors import error_response
 
-#: Reachable without the token: liveness and readiness probes only.
+#: Reachable without the token: liveness and readiness probes.
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+#: Paths under these have their own sign-in (the desk) or are public.
+OPEN_PREFIXES = ("/desk/", "/removal")
+#: The public intake of removal requests (posting only; reading needs the token).
+PUBLIC_POSTS = frozenset({"/v1/removal-requests"})
+
+
+def is_open(path: str, method: str) -> bool:
+    """Whether a request may be served without the API token."""
+    return (
+        path in OPEN_PATHS
+        or path == "/desk"
+        or path.startswith(OPEN_PREFIXES)
+        or (method == "POST" and path in PUBLIC_POSTS)
+    )
 
 
 def presented_token(authorization: str) -> str | None:
@@ -42,7 +58,9 @@ class RequireToken:
         self._token = token.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path") in OPEN_PATHS:
+        if scope["type"] != "http" or is_open(
+            scope.get("path", ""), scope.get("method", "GET")
+        ):
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])

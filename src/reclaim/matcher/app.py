@@ -5,7 +5,7 @@
 | `POST /v1/match` | match a batch of hashes (pdq, md5, vpdq) |
 | `POST /v1/match/media` | match an uploaded image or video (hashed in memory) |
 | `GET /v1/review`, `GET/POST /v1/review/{id}` | the review queue and decisions |
-| `GET /review` | a small review page for moderators (HTML forms) |
+| `/desk/...` | the moderators' desk (its own sign-in; docs/desk.md) |
 | `GET /status` | list size, cursor, lag, last sync result, backoff, outbox |
 | `GET /metrics` | Prometheus metrics |
 """
@@ -26,9 +26,10 @@ from reclaim import __version__, apidocs
 from reclaim.body_limit import BodyLimit
 from reclaim.hashing import InvalidHashError, Md5Hash, PdqHash, VpdqHash
 from reclaim.index.matching import Match
-from reclaim.matcher import http_errors, review_page
+from reclaim.matcher import http_errors
 from reclaim.matcher.access import RequireToken
 from reclaim.matcher.decode_pool import DecodePool
+from reclaim.matcher.desk import site
 from reclaim.matcher.errors import BusyError
 from reclaim.matcher.headers import SecurityHeaders
 from reclaim.matcher.http_errors import BadQueryError
@@ -215,7 +216,7 @@ def create_app(service: MatcherService, *, background: bool = False) -> FastAPI:
             media_type="text/plain; version=0.0.4; charset=utf-8",
         )
 
-    app.include_router(review_page.router(service))
+    site.install(app, service)
 
     @app.get(
         "/healthz",

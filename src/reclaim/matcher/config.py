@@ -41,6 +41,13 @@ workers = 2
 [catalog]                     # opt-in: see CatalogConfig and docs/catalog.md
 enabled = true
 path = "./matcher-data/catalog"   # or s3://bucket/catalog, ...
+
+[desk]                        # the moderators' desk: see DeskConfig, docs/desk.md
+undo_seconds = 30
+keep_media_hours = 0          # previews of matched uploads: 0 keeps none
+
+[removals]                    # legal removal requests: see RemovalsConfig
+reference_patterns = ["^https://platform.example/p/(?P<reference>[A-Za-z0-9]+)$"]
 ```
 """
 
@@ -177,6 +184,45 @@ class CatalogConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DeskConfig:
+    """`[desk]`: the moderators' desk (docs/desk.md).
+
+    `session_hours` a login lasts; `undo_seconds` a decision made on the
+    desk is held before its webhook and feedback leave, so it can be undone;
+    `keep_media_hours` a matched upload's preview is kept for the desk (0:
+    none is kept, and the desk says so); `secure_cookies` marks the login
+    cookie Secure (browsers still send it to http://127.0.0.1 and
+    localhost: turn it off only on a plain-HTTP private network).
+    """
+
+    session_hours: float = 12.0
+    undo_seconds: float = 30.0
+    keep_media_hours: float = 0.0
+    secure_cookies: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class RemovalsConfig:
+    """`[removals]`: legal removal requests (docs/desk.md).
+
+    `reference_patterns` turn a location a requester gives (a URL) into the
+    platform's content reference: regular expressions with a named group
+    `reference`, tried in order (none matching: the location is kept as
+    given, and a moderator resolves it). `remind_hours` and
+    `escalate_hours` before the 48-hour deadline the desk and the webhook
+    are told; `retention_days` after a request is closed its personal data
+    (signature, contact, statement) is blanked; `public_form` serves the
+    form at /removal for people who are not users.
+    """
+
+    reference_patterns: tuple[str, ...] = ()
+    remind_hours: float = 24.0
+    escalate_hours: float = 6.0
+    retention_days: int = 30
+    public_form: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class MatcherConfig:
     """Everything `reclaim matcher` needs, validated.
 
@@ -202,6 +248,8 @@ class MatcherConfig:
     sources: tuple[SourceConfig, ...] = ()
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     catalog: CatalogConfig = field(default_factory=CatalogConfig)
+    desk: DeskConfig = field(default_factory=DeskConfig)
+    removals: RemovalsConfig = field(default_factory=RemovalsConfig)
 
     def __post_init__(self) -> None:
         if not self.sources:
@@ -269,7 +317,59 @@ class MatcherConfig:
             token=reader.get("serve", "token", _text, ""),
             decode=_decode(reader),
             catalog=_catalog(reader),
+            desk=_desk(reader),
+            removals=_removals(reader),
         )
+
+
+def _desk(reader: _Reader) -> DeskConfig:
+    """The `[desk]` table: the moderators' desk."""
+    default = DeskConfig()
+    return DeskConfig(
+        session_hours=reader.get(
+            "desk", "session_hours", _positive, default.session_hours
+        ),
+        undo_seconds=reader.get(
+            "desk", "undo_seconds", _non_negative, default.undo_seconds
+        ),
+        keep_media_hours=reader.get(
+            "desk", "keep_media_hours", _non_negative, default.keep_media_hours
+        ),
+        secure_cookies=reader.get(
+            "desk", "secure_cookies", _boolean, default.secure_cookies
+        ),
+    )
+
+
+def _removals(reader: _Reader) -> RemovalsConfig:
+    """The `[removals]` table: legal removal requests."""
+    default = RemovalsConfig()
+    found = RemovalsConfig(
+        reference_patterns=tuple(
+            reader.get("removals", "reference_patterns", _patterns, [])
+        ),
+        remind_hours=reader.get(
+            "removals", "remind_hours", _positive, default.remind_hours
+        ),
+        escalate_hours=reader.get(
+            "removals", "escalate_hours", _positive, default.escalate_hours
+        ),
+        retention_days=reader.get(
+            "removals", "retention_days", _count(0, 3650), default.retention_days
+        ),
+        public_form=reader.get(
+            "removals", "public_form", _boolean, default.public_form
+        ),
+    )
+    if not found.escalate_hours < found.remind_hours < 48:
+        reader.bad(
+            "removals",
+            "escalate_hours",
+            found.escalate_hours,
+            f"fewer hours than remind_hours ({found.remind_hours:g}), both under "
+            "the 48-hour deadline",
+        )
+    return found
 
 
 def _catalog(reader: _Reader) -> CatalogConfig:
@@ -442,6 +542,14 @@ class _Reader:
         "webhook": {"url", "secret", "timeout_seconds", "max_backoff_seconds"},
         "serve": {"host", "port", "max_upload_bytes", "max_batch", "token"},
         "decode": set(DECODE_HELP),
+        "desk": {"session_hours", "undo_seconds", "keep_media_hours", "secure_cookies"},
+        "removals": {
+            "reference_patterns",
+            "remind_hours",
+            "escalate_hours",
+            "retention_days",
+            "public_form",
+        },
         "catalog": {
             "enabled",
             "path",
@@ -571,3 +679,33 @@ def _count(low: int, high: int) -> Callable[[Any], int]:
         return value
 
     return parse
+
+
+def _positive(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ValueError("a positive number")
+    return float(value)
+
+
+def _non_negative(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ValueError("zero or a positive number")
+    return float(value)
+
+
+def _patterns(value: Any) -> list[str]:
+    """Regular expressions, each with a named group `reference`."""
+    patterns = _strings(value)
+    for pattern in patterns:
+        try:
+            compiled = re.compile(pattern)
+        except re.error as error:
+            raise ValueError(
+                f"regular expressions; {pattern!r} does not compile ({error})"
+            ) from None
+        if "reference" not in compiled.groupindex:
+            raise ValueError(
+                f"regular expressions with a named group (?P<reference>...); "
+                f"{pattern!r} has none"
+            )
+    return patterns

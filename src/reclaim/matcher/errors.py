@@ -11,9 +11,14 @@ ReclaimError
       +-- BusyError            every upload decoder is busy and the queue full
       +-- StatementError       a DSA statement of reasons the API would refuse
       +-- ReviewError          a review action that cannot be done
-           +-- UnknownMatchError   no match has that id
-           +-- DecisionError       not a decision (or state) the queue knows
-           +-- AlreadyDecidedError the match is not pending any more
+      |    +-- UnknownMatchError   no match has that id
+      |    +-- DecisionError       not a decision (or state) the queue knows
+      |    +-- AlreadyDecidedError the match is not pending any more
+      |    +-- UndoError           the decision can no longer be undone
+      +-- DeskError            the desk refused an action
+           +-- LoginError          wrong name or password, or locked for a while
+           +-- AccountError        an account that cannot be made or changed
+           +-- ForbiddenError      the signed-in role may not do this
 """
 
 from __future__ import annotations
@@ -83,3 +88,23 @@ class DecisionError(ReviewError):
 
 class AlreadyDecidedError(ReviewError):
     """The match was decided already (by the policy or a reviewer)."""
+
+
+class UndoError(ReviewError):
+    """The decision was not made on the desk, or its undo window has closed."""
+
+
+class DeskError(MatcherError):
+    """The desk refused an action."""
+
+
+class LoginError(DeskError):
+    """Wrong name or password, or too many tries: sign in again later."""
+
+
+class AccountError(DeskError):
+    """An account that cannot be made or changed (name taken, bad role...)."""
+
+
+class ForbiddenError(DeskError):
+    """The signed-in account's role may not do this."""

@@ -39,7 +39,12 @@ from sqlalchemy.engine import make_url
 
 from reclaim.hashing import SignalType
 from reclaim.index import DEFAULT_SOURCE, ListRecord
+from reclaim.matcher.desk import tables as _desk_tables
+from reclaim.matcher.removals import tables as _removal_tables
 from reclaim.matcher.tables import list_records, metadata, source_state, sync_state
+
+#: Imported for their tables on `metadata`, which `prepare` creates.
+_FEATURE_TABLES = (_desk_tables, _removal_tables)
 
 KINDS = {kind.value: kind for kind in SignalType}
 Key = tuple[str, str, str]  # type, value, program
@@ -110,7 +115,10 @@ def prepare(engine: Engine) -> None:
             "related": "TEXT NOT NULL DEFAULT ''",
             "listings": "TEXT NOT NULL DEFAULT ''",
             "origin": "VARCHAR(16) NOT NULL DEFAULT 'upload'",
+            "source": "VARCHAR(32) NOT NULL DEFAULT ''",
+            "variant": "VARCHAR(32)",
         },
+        "outbox": {"match_id": "BIGINT"},
         "list_records": {
             "source": f"VARCHAR(32) NOT NULL DEFAULT '{DEFAULT_SOURCE}'",
             "entry": "VARCHAR(200) NOT NULL DEFAULT ''",

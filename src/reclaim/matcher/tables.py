@@ -110,6 +110,11 @@ matches = Table(
     # "upload" (matched as it arrived) or "catalog" (found by a rescan of the
     # content catalog, after its hash was listed).
     Column("origin", String(16), nullable=False, server_default="upload"),
+    # The lead listing's source ("" in rows made before the desk).
+    Column("source", String(32), nullable=False, server_default=""),
+    # Which view of the upload matched (e.g. "rot90"), when not the upload
+    # as it came.
+    Column("variant", String(32), nullable=True),
     Index("ix_matches_state", "state", "id"),
 )
 
@@ -172,5 +177,8 @@ outbox = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt", Float, nullable=False, default=0.0),
     Column("last_error", String(300), nullable=True),
+    # The review entry whose decision sent it: a decision on the desk is
+    # held for its undo window, and undoing it deletes what it would send.
+    Column("match_id", BigInteger, nullable=True),
     Index("ix_outbox_due", "channel", "next_attempt"),
 )

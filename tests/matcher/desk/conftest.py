@@ -1,0 +1,91 @@
+"""A matcher with its desk served by uvicorn, desk accounts, and signed-in clients."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from reclaim.matcher.app import create_app
+from reclaim.matcher.config import MatcherConfig
+from reclaim.matcher.desk.accounts import Accounts, Role
+from reclaim.matcher.service import MatcherService
+from tests.conftest import live_server
+
+#: Every test account's password (long enough for the desk's rule).
+PASSWORD = "correct horse battery staple"
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+@dataclass
+class Desk:
+    """A served matcher: its service, its URL and a way to sign people in."""
+
+    service: MatcherService
+    url: str
+    clients: list[httpx.Client] = field(default_factory=list)
+
+    def account(self, name: str, role: Role = Role.REVIEWER) -> None:
+        """Make an account with the test password."""
+        Accounts(self.service.engine).add(name, PASSWORD, role)
+
+    def client(self) -> httpx.Client:
+        """A client on the desk that is not signed in."""
+        client = httpx.Client(base_url=self.url, timeout=30, follow_redirects=False)
+        self.clients.append(client)  # closed after the test
+        return client
+
+    def service_accounts(self) -> list[Any]:
+        """The desk's accounts, by name."""
+        return Accounts(self.service.engine).all()
+
+    def sign_in(self, name: str, role: Role = Role.REVIEWER) -> httpx.Client:
+        """A client signed in as a new account `name` with `role`."""
+        self.account(name, role)
+        return self.sign_in_existing(name)
+
+    def sign_in_existing(self, name: str) -> httpx.Client:
+        """A client signed in as the existing account `name`."""
+        client = self.client()
+        reply = client.post(
+            "/desk/login", data={"name": name, "password": PASSWORD, "next": "/desk"}
+        )
+        assert reply.status_code == 303, reply.text
+        return client
+
+
+def csrf_of(page: httpx.Response) -> str:
+    """The CSRF token in a desk page's forms."""
+    found = CSRF.search(page.text)
+    assert found, "the page has no form with a CSRF token"
+    return found.group(1)
+
+
+@pytest.fixture
+def serve_desk(
+    make_config: Callable[..., MatcherConfig],
+    make_service: Callable[..., MatcherService],
+) -> Iterator[Callable[..., Desk]]:
+    """Serve a matcher (config sections overridden) with its desk."""
+    servers: list[Any] = []
+    desks: list[Desk] = []
+
+    def serve(**sections: dict[str, Any]) -> Desk:
+        sections.setdefault("desk", {}).setdefault("secure_cookies", False)
+        service = make_service(make_config(**sections))
+        server = live_server(create_app(service))
+        url = server.__enter__()
+        servers.append(server)
+        desks.append(Desk(service, url))
+        return desks[-1]
+
+    yield serve
+    for desk in desks:
+        for client in desk.clients:
+            client.close()
+    for server in reversed(servers):
+        server.__exit__(None, None, None)

@@ -1,0 +1,109 @@
+"""Signing in to the desk: sessions, roles, CSRF, and the API token beside it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from reclaim.matcher.desk.accounts import Role
+from tests.matcher.desk.conftest import PASSWORD, Desk, csrf_of
+
+
+def test_pages_need_sign_in_and_a_session_signs_out(
+    serve_desk: Callable[..., Desk],
+) -> None:
+    desk = serve_desk()
+    with desk.client() as anonymous:
+        reply = anonymous.get("/desk/audit?actor=x")
+        assert reply.status_code == 303
+        assert reply.headers["location"] == "/desk/login?next=%2Fdesk%2Faudit%3Factor%3Dx"
+        login = anonymous.get("/desk/login")
+        assert login.status_code == 200 and 'type="password"' in login.text
+        assert "script-src 'self'" in login.headers["content-security-policy"]
+    ana = desk.sign_in("ana", Role.LEAD)
+    cookie = ana.cookies["reclaim_desk"]
+    # The store keeps only a digest of the cookie.
+    with desk.service.engine.connect() as connection:
+        stored = connection.exec_driver_sql("SELECT digest FROM desk_sessions").all()
+    assert [row[0] for row in stored] != [cookie] and len(stored) == 1
+    page = ana.get("/desk")
+    assert page.status_code == 200 and "ana (lead)" in page.text
+    assert ana.get("/desk/audit").status_code == 200
+    out = ana.post("/desk/logout", data={"csrf": csrf_of(page)})
+    assert out.status_code == 303
+    ana.cookies.set("reclaim_desk", cookie)  # a copy of the old cookie
+    assert ana.get("/desk").status_code == 303
+
+
+def test_wrong_passwords_are_refused_then_locked(
+    serve_desk: Callable[..., Desk],
+) -> None:
+    desk = serve_desk()
+    desk.account("bo")
+    with desk.client() as client:
+        for _ in range(5):
+            reply = client.post("/desk/login", data={"name": "bo", "password": "nope"})
+            assert reply.status_code == 401
+            assert "do not match an active account" in reply.text
+        unknown = client.post(
+            "/desk/login", data={"name": "nobody", "password": PASSWORD}
+        )
+        assert "do not match an active account" in unknown.text
+        locked = client.post("/desk/login", data={"name": "bo", "password": PASSWORD})
+        assert locked.status_code == 401 and "locked" in locked.text
+
+
+def test_roles_limit_pages(serve_desk: Callable[..., Desk]) -> None:
+    desk = serve_desk()
+    cy = desk.sign_in("cy", Role.REVIEWER)
+    refused = cy.get("/desk/audit")
+    assert refused.status_code == 403 and "needs the lead role" in refused.text
+    assert cy.get("/desk/accounts").status_code == 403
+    admin = desk.sign_in("dee", Role.ADMIN)
+    page = admin.get("/desk/accounts")
+    assert page.status_code == 200
+    added = admin.post(
+        "/desk/accounts",
+        data={
+            "csrf": csrf_of(page),
+            "action": "add",
+            "name": "eve",
+            "password": PASSWORD,
+            "role": "lead",
+        },
+    )
+    assert added.status_code == 303
+    assert desk.sign_in_existing("eve").get("/desk/audit").status_code == 200
+    trail = admin.get("/desk/audit").text
+    assert "account.add" in trail and "account:eve" in trail
+
+
+def test_forms_need_this_sessions_token_and_origin(
+    serve_desk: Callable[..., Desk],
+) -> None:
+    desk = serve_desk()
+    admin = desk.sign_in("fay", Role.ADMIN)
+    token = csrf_of(admin.get("/desk/accounts"))
+    form = {"action": "add", "name": "gil", "password": PASSWORD, "role": "lead"}
+    missing = admin.post("/desk/accounts", data=form)
+    assert missing.status_code == 400 and "out of date" in missing.text
+    foreign = admin.post(
+        "/desk/accounts",
+        data={**form, "csrf": token},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert foreign.status_code == 400 and "another site" in foreign.text
+    assert [a.name for a in desk.service_accounts()] == ["fay"]
+
+
+def test_the_api_token_guards_the_api_not_the_desk(
+    serve_desk: Callable[..., Desk],
+) -> None:
+    desk = serve_desk(serve={"token": "t" * 32})
+    with desk.client() as client:
+        assert client.get("/v1/review").status_code == 401
+        assert client.get("/desk/login").status_code == 200
+        assert client.get("/desk").status_code == 303  # to sign-in, not 401
+        assert client.get("/desk/static/desk.css").status_code == 200
+    signed = desk.sign_in("hal", Role.REVIEWER)
+    assert signed.get("/desk").status_code == 200
+    assert signed.get("/v1/review").status_code == 401  # a session is not a token
