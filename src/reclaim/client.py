@@ -2,8 +2,8 @@
 
 `reclaim submit`/`status`/`withdraw` use the person's half (cases); the
 platform matcher's registry source uses the platform's half (snapshot,
-change feed, feedback). Both share the transport: one httpx client, retries
-of what is safe to resend, and one reading of an answer.
+change feed, feedback and its summary). Both share the transport: one httpx
+client, retries of what is safe to resend, and one reading of an answer.
 
 Every request here is safe to send again: case creation carries an
 `Idempotency-Key` (a retry gets the first answer, the same case number and
@@ -214,6 +214,15 @@ class RegistryClient:
         """Report what the platform did with matched hashes."""
         return self._send(
             "POST", f"{PLATFORM}/feedback", body={"items": list(items)}, what="feedback"
+        )
+
+    def feedback_summary(self, hashes: Sequence[tuple[str, str]]) -> dict[str, Any]:
+        """What other platforms reported about listed hashes (type, value):
+        `results`, one per hash in order (`listed`, `quarantined`, `reports`
+        counts). At most 100 hashes a call."""
+        body = {"hashes": [{"type": kind, "value": value} for kind, value in hashes]}
+        return self._send(
+            "POST", f"{PLATFORM}/feedback/summary", body=body, what="feedback summary"
         )
 
     # ---- the transport ----------------------------------------------------

@@ -104,6 +104,7 @@ OPERATIONS = {
     ("GET", "/api/v1/platform/changes"),
     ("GET", "/api/v1/platform/snapshot"),
     ("POST", "/api/v1/platform/feedback"),
+    ("POST", "/api/v1/platform/feedback/summary"),
     ("POST", "/api/v1/platform/match"),
     ("GET", "/stopncii/v1/FetchHashes"),
     ("POST", "/stopncii/v1/SubmitFeedback"),

@@ -15,7 +15,11 @@ from reclaim.api.list_index import ListIndex, parse_queries
 from reclaim.api.schemas import (
     ChangesReply,
     FeedbackBatch,
+    FeedbackCounts,
     FeedbackReply,
+    FeedbackSummary,
+    FeedbackSummaryQuery,
+    FeedbackSummaryReply,
     MatchOut,
     MatchQuery,
     MatchReply,
@@ -193,3 +197,32 @@ async def give_feedback(
     items = [item.model_dump() for item in body.items]
     accepted, unknown = await run_in_threadpool(registry.give_feedback, platform, items)
     return FeedbackReply(accepted=accepted, unknown=unknown)
+
+
+@router.post(
+    "/feedback/summary",
+    response_model=FeedbackSummaryReply,
+    responses=ERRORS,
+    summary="Count what other platforms reported about listed hashes",
+)
+async def feedback_summary(
+    body: FeedbackSummaryQuery, platform: PlatformDep, registry: RegistryDep
+) -> FeedbackSummaryReply:
+    """Per hash: whether it is listed for you, quarantined, and how many other
+    platforms' current feedback is each value. Your own feedback is left out,
+    and no platform is named; a hash not listed for you gets zeros."""
+    found = await run_in_threadpool(
+        registry.feedback_summary, platform, [(h.type, h.value) for h in body.hashes]
+    )
+    return FeedbackSummaryReply(
+        results=[
+            FeedbackSummary(
+                type=r.signal_type,
+                value=r.value,
+                listed=r.listed,
+                quarantined=r.quarantined,
+                reports=FeedbackCounts(**{k.value: n for k, n in r.counts.items()}),
+            )
+            for r in found
+        ]
+    )

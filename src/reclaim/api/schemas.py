@@ -205,6 +205,45 @@ class FeedbackReply(BaseModel):
     unknown: list[int] = Field(description="indexes of items whose hash is not listed")
 
 
+class ListedHashIn(Strict):
+    """A listed hash to ask about, as the list gave it."""
+
+    type: HashType = Field(description="pdq, md5 or vpdq")
+    value: str = Field(max_length=2_000_000, pattern=HASH_TEXT)
+
+
+class FeedbackSummaryQuery(Strict):
+    """Listed hashes whose feedback from other platforms to count."""
+
+    hashes: list[ListedHashIn] = Field(min_length=1, max_length=100)
+
+
+class FeedbackCounts(BaseModel):
+    """How many other platforms' current feedback on a hash is each value."""
+
+    match_found: int
+    pending_review: int
+    blocked: int
+    not_blocked: int
+
+
+class FeedbackSummary(BaseModel):
+    """Other platforms' feedback on one hash, counted; never who gave it."""
+
+    type: str = Field(json_schema_extra=one_of(HashType))
+    value: str = Field(description="canonical form")
+    listed: bool = Field(description="active in a program you read")
+    quarantined: bool = Field(description="disputed: flagged for the operator")
+    reports: FeedbackCounts = Field(description="all 0 when not listed")
+
+
+class FeedbackSummaryReply(BaseModel):
+    """One summary per hash asked about, in the order sent."""
+
+    ok: Literal[True] = True
+    results: list[FeedbackSummary]
+
+
 class MatchHashIn(Strict):
     """A hash to look up."""
 

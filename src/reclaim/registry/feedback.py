@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -22,6 +23,7 @@ from reclaim.hashing.vpdq_format import VpdqHash
 from reclaim.registry import audit
 from reclaim.registry.errors import InvalidRequestError
 from reclaim.registry.feed import utcnow
+from reclaim.registry.hashlist import HashStatus
 from reclaim.registry.models import Feedback, HashRecord
 from reclaim.registry.platforms import PlatformIdentity
 from reclaim.registry.submissions import SubmittedHash
@@ -182,3 +184,120 @@ def _not_blocked_count(session: Session, record: HashRecord) -> int:
         Feedback.hash_id == record.id, Feedback.value == FeedbackValue.NOT_BLOCKED.value
     )
     return int(session.scalar(query) or 0)
+
+
+#: The most hashes one summary of feedback may ask about.
+MAX_SUMMARY = 100
+
+
+@dataclass(frozen=True, slots=True)
+class HashReports:
+    """What other platforms reported about one hash: counts, never names.
+
+    `listed` is whether the hash is active in a program the asking platform
+    reads; when it is not, the counts are zero and `quarantined` false, so an
+    answer says nothing about hashes the platform cannot see.
+    """
+
+    signal_type: str
+    value: str
+    listed: bool
+    quarantined: bool
+    counts: Mapping[FeedbackValue, int]
+
+
+def parse_hashes(
+    items: Sequence[tuple[str, object]], *, limit: int
+) -> list[tuple[str, str]]:
+    """(type, canonical value) of each hash; refuse all if any is malformed."""
+    if not items:
+        raise InvalidRequestError("'hashes' must be a non-empty list of hashes")
+    if len(items) > limit:
+        raise InvalidRequestError(
+            f"{len(items)} hashes is too many: at most {limit}; send them in "
+            "several requests"
+        )
+    parsed, problems = [], []
+    for index, (kind, value) in enumerate(items):
+        try:
+            parsed.append((kind, canonical_value(kind, value)))
+        except InvalidHashError as error:
+            problems.append(f"hashes[{index}]: {error}")
+    if problems:
+        raise InvalidRequestError(
+            f"{len(problems)} of {len(items)} hashes were refused; nothing was "
+            "looked up",
+            problems,
+        )
+    return parsed
+
+
+def summarize(
+    session: Session, platform: PlatformIdentity, hashes: Sequence[tuple[str, str]]
+) -> list[HashReports]:
+    """Each hash's current feedback from every platform but `platform`, counted.
+
+    `hashes` are canonical (`parse_hashes`). Only active records in the
+    programs the platform reads count. A platform counts once per hash: where
+    it gave different values on the hash's records in two programs, its
+    newest value counts.
+    """
+    keys = [(kind, _digest(kind, value)) for kind, value in hashes]
+    rows = session.execute(
+        select(
+            HashRecord.id,
+            HashRecord.signal_type,
+            HashRecord.digest,
+            HashRecord.quarantined,
+        ).where(
+            HashRecord.signal_type.in_({kind for kind, _ in keys}),
+            HashRecord.digest.in_({digest for _, digest in keys}),
+            HashRecord.program.in_(platform.programs),
+            HashRecord.status == HashStatus.ACTIVE.value,
+        )
+    ).all()
+    wanted = set(keys)
+    owner: dict[int, tuple[str, str]] = {}
+    quarantined: set[tuple[str, str]] = set()
+    for record_id, kind, digest, flagged in rows:
+        if (kind, digest) in wanted:
+            owner[record_id] = (kind, digest)
+            if flagged:
+                quarantined.add((kind, digest))
+    newest: dict[tuple[tuple[str, str], int], tuple[datetime, str]] = {}
+    if owner:
+        opinions = session.execute(
+            select(
+                Feedback.hash_id,
+                Feedback.platform_id,
+                Feedback.updated_at,
+                Feedback.value,
+            ).where(
+                Feedback.hash_id.in_(sorted(owner)),
+                Feedback.platform_id != platform.id,
+            )
+        ).all()
+        for record_id, platform_id, updated, value in opinions:
+            slot = (owner[record_id], platform_id)
+            if slot not in newest or (updated, value) > newest[slot]:
+                newest[slot] = (updated, value)
+    counts: dict[tuple[str, str], dict[FeedbackValue, int]] = {}
+    for (key, _), (_, value) in newest.items():
+        tally = counts.setdefault(key, dict.fromkeys(FeedbackValue, 0))
+        tally[FeedbackValue(value)] += 1
+    listed = set(owner.values())
+    return [
+        HashReports(
+            signal_type=kind,
+            value=value,
+            listed=key in listed,
+            quarantined=key in quarantined,
+            counts=counts.get(key) or dict.fromkeys(FeedbackValue, 0),
+        )
+        for (kind, value), key in zip(hashes, keys, strict=True)
+    ]
+
+
+def _digest(kind: str, value: str) -> str:
+    """The storage key of a canonical hash value."""
+    return SubmittedHash(SignalType(kind), value, None).digest

@@ -96,6 +96,25 @@ class PlatformDesk(RegistryCore):
         parsed = feedback.parse_items(items, limit=MAX_PAGE)
         return self._store_feedback(platform, parsed, api="reclaim")
 
+    def feedback_summary(
+        self, platform: PlatformIdentity, hashes: Sequence[tuple[str, object]]
+    ) -> list[feedback.HashReports]:
+        """What other platforms reported about listed hashes, as counts.
+
+        The platform's own feedback never counts, and no platform is named.
+        Audited as a read of the list (`kind=feedback_summary`).
+        """
+        parsed = feedback.parse_hashes(hashes, limit=feedback.MAX_SUMMARY)
+        with self.db.read() as session:
+            found = feedback.summarize(session, platform, parsed)
+        self.note_fetch(
+            platform,
+            kind="feedback_summary",
+            queries=len(found),
+            listed=sum(r.listed for r in found),
+        )
+        return found
+
     def _store_feedback(
         self,
         platform: PlatformIdentity,
