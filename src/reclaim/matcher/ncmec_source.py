@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from urllib.parse import quote
 
 import httpx
@@ -37,7 +37,7 @@ from reclaim.matcher import ncmec_wire
 from reclaim.matcher.config import SourceConfig
 from reclaim.matcher.errors import SourceRejected, SourceUnavailable
 from reclaim.matcher.ncmec_wire import EntriesPage, Update
-from reclaim.matcher.records import Outcome, Page
+from reclaim.matcher.records import Outcome, Page, Reports
 from reclaim.matcher.source import check, unreachable
 
 logger = logging.getLogger(__name__)
@@ -269,6 +269,14 @@ class NcmecSource:
                 )
             self._reasons[kind] = _best_reason(offered)
         return self._reasons[kind]
+
+    def reports(
+        self, hashes: Sequence[tuple[SignalType | str, str]]
+    ) -> Mapping[tuple[str, str], Reports]:
+        """Always empty: this source reads NCMEC's entries for their
+        fingerprints only, not other members' votes, so it has nothing to
+        count."""
+        return {}
 
     def close(self) -> None:
         """Close the HTTP connections."""

@@ -1,4 +1,5 @@
-"""How a source delivers the list (pages of `ListRecord`s) and takes feedback.
+"""How a source delivers the list (pages of `ListRecord`s), takes feedback and
+reports what other platforms said about a hash.
 
 The records themselves (`reclaim.index.ListRecord`) belong to the matching
 core, which the registry's own index shares.
@@ -45,3 +46,19 @@ class Outcome:
     feedback: str
     #: The source's entries that list the hash (for sources with entries).
     entries: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Reports:
+    """What other platforms currently report about one listed hash, counted.
+
+    Never who reported it: a source only gives counts (our registry leaves
+    out the asking platform's own feedback). `quarantined`: enough platforms
+    disputed the hash that its list's operator is reviewing it.
+    """
+
+    match_found: int = 0
+    pending_review: int = 0
+    blocked: int = 0
+    not_blocked: int = 0
+    quarantined: bool = False

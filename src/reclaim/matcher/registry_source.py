@@ -1,9 +1,10 @@
-"""Our registry's platform API as a source: snapshot, change feed, feedback."""
+"""Our registry's platform API as a source: snapshot, change feed, feedback,
+and other platforms' feedback on listed hashes, counted."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -17,13 +18,15 @@ from reclaim.client import (
 from reclaim.hashing import SignalType
 from reclaim.index import ListRecord
 from reclaim.matcher.config import SourceConfig
-from reclaim.matcher.errors import SourceError, SourceUnavailable
-from reclaim.matcher.records import Outcome, Page
+from reclaim.matcher.errors import SourceError, SourceRejected, SourceUnavailable
+from reclaim.matcher.records import Outcome, Page, Reports
 from reclaim.matcher.source import failed
 
 logger = logging.getLogger(__name__)
 
 KINDS = {kind.value: kind for kind in SignalType}
+#: The most hashes the registry answers in one feedback summary.
+SUMMARY_BATCH = 100
 
 
 class RegistrySource:
@@ -120,6 +123,22 @@ class RegistrySource:
         except RegistryError as error:
             raise _source_error(error, "feedback") from None
 
+    def reports(
+        self, hashes: Sequence[tuple[SignalType | str, str]]
+    ) -> Mapping[tuple[str, str], Reports]:
+        """Other platforms' feedback on listed hashes, from the registry's
+        feedback summary (100 hashes a request); unlisted hashes are absent."""
+        asked = list(dict.fromkeys((str(kind), value) for kind, value in hashes))
+        found: dict[tuple[str, str], Reports] = {}
+        for start in range(0, len(asked), SUMMARY_BATCH):
+            batch = asked[start : start + SUMMARY_BATCH]
+            try:
+                answer = self.client.feedback_summary(batch)
+            except RegistryError as error:
+                raise _reports_error(error) from None
+            found.update(_summaries(batch, answer))
+        return found
+
     def close(self) -> None:
         """Close the HTTP connections."""
         self.client.close()
@@ -141,6 +160,48 @@ def _source_error(error: RegistryError, what: str) -> SourceError:
     return SourceUnavailable(
         f"{error}: the matcher keeps its last good list and retries"
     )
+
+
+def _reports_error(error: RegistryError) -> SourceError:
+    what = "the feedback summary"
+    if isinstance(error, RegistryRefusal) and error.status == 404:
+        return SourceRejected(
+            f"the registry has no {what} (HTTP 404): it is older than this "
+            "matcher; reports are unavailable until it is upgraded"
+        )
+    if isinstance(error, RegistryRefusal):
+        return failed(error.status, error.reason, what)
+    if isinstance(error, RegistryUnavailable) and error.status is not None:
+        return failed(error.status, "", what)
+    return SourceUnavailable(f"{error}: reports are unavailable; try again later")
+
+
+def _summaries(
+    batch: Sequence[tuple[str, str]], answer: dict[str, Any]
+) -> dict[tuple[str, str], Reports]:
+    """The listed hashes of one summary answer, keyed as asked."""
+    try:
+        results = answer["results"]
+        if not isinstance(results, list) or len(results) != len(batch):
+            raise ValueError("one result per hash asked")
+        found: dict[tuple[str, str], Reports] = {}
+        for key, item in zip(batch, results, strict=True):
+            if item["listed"] is not True:
+                continue
+            counts = item["reports"]
+            found[key] = Reports(
+                match_found=int(counts["match_found"]),
+                pending_review=int(counts["pending_review"]),
+                blocked=int(counts["blocked"]),
+                not_blocked=int(counts["not_blocked"]),
+                quarantined=item["quarantined"] is True,
+            )
+    except (ValueError, KeyError, TypeError):
+        raise SourceUnavailable(
+            f"the feedback summary answered {len(batch)} hashes with something "
+            "that is not one summary per hash: is the URL a reclaim registry?"
+        ) from None
+    return found
 
 
 def _record(item: dict[str, Any], source: str) -> ListRecord | None:

@@ -1,21 +1,23 @@
 """The source of the list: the protocol every source follows, and HTTP plumbing.
 
 A source hands out pages (`records.Page`) after a cursor, or a snapshot when
-there is no cursor yet, and takes feedback. Errors are `SourceUnavailable`
+there is no cursor yet, takes feedback, and may say what other platforms
+reported about listed hashes (`records.Reports`). Errors are `SourceUnavailable`
 (retry later: down, slow, 5xx, 429) or `SourceRejected` (the key was refused
 or the request was wrong: retrying will not help until someone fixes it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Protocol
 
 import httpx
 
+from reclaim.hashing import SignalType
 from reclaim.matcher.config import SourceConfig
 from reclaim.matcher.errors import SourceError, SourceRejected, SourceUnavailable
-from reclaim.matcher.records import Outcome, Page
+from reclaim.matcher.records import Outcome, Page, Reports
 
 
 class Source(Protocol):
@@ -32,6 +34,17 @@ class Source(Protocol):
 
     def report(self, outcomes: Sequence[Outcome]) -> None:
         """Send feedback; raises SourceError if it was not accepted."""
+        ...
+
+    def reports(
+        self, hashes: Sequence[tuple[SignalType | str, str]]
+    ) -> Mapping[tuple[str, str], Reports]:
+        """Other platforms' feedback on listed (type, value) hashes, counted.
+
+        Keyed by (type name, value) as asked; a hash the source does not list,
+        or cannot report on, is absent. Raises SourceError when the source
+        could not be asked (the caller shows "reports unavailable").
+        """
         ...
 
     def close(self) -> None:

@@ -8,7 +8,7 @@ second's records, which the store applies again harmlessly.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -17,7 +17,7 @@ from reclaim.hashing import SignalType
 from reclaim.index import ListRecord
 from reclaim.matcher.config import SourceConfig
 from reclaim.matcher.errors import SourceUnavailable
-from reclaim.matcher.records import Outcome, Page
+from reclaim.matcher.records import Outcome, Page, Reports
 from reclaim.matcher.source import check, unreachable
 
 KINDS = {"ImagePDQ": SignalType.PDQ, "VideoMD5": SignalType.MD5}
@@ -118,6 +118,17 @@ class StopnciiSource:
             )
         except httpx.HTTPError as error:
             raise unreachable(error, "SubmitFeedback") from None
+
+    def reports(
+        self, hashes: Sequence[tuple[SignalType | str, str]]
+    ) -> Mapping[tuple[str, str], Reports]:
+        """Always empty: StopNCII has no summary of other platforms' feedback.
+
+        It sends platforms' feedback (`CSPFeedbacks`) only inside the records
+        FetchHashes returns, and this source does not keep it (it reads a
+        record's hash and status only), so there is nothing to count here.
+        """
+        return {}
 
     def close(self) -> None:
         """Close the HTTP connections."""
