@@ -15,6 +15,9 @@ ReclaimError
       |    +-- DecisionError       not a decision (or state) the queue knows
       |    +-- AlreadyDecidedError the match is not pending any more
       |    +-- UndoError           the decision can no longer be undone
+      +-- RemovalError         a removal request action that cannot be done
+      |    +-- UnknownRemovalError no removal request has that id (or receipt)
+      |    +-- RemovalStateError   not allowed in the request's state
       +-- DeskError            the desk refused an action
            +-- LoginError          wrong name or password, or locked for a while
            +-- AccountError        an account that cannot be made or changed
@@ -92,6 +95,18 @@ class AlreadyDecidedError(ReviewError):
 
 class UndoError(ReviewError):
     """The decision was not made on the desk, or its undo window has closed."""
+
+
+class RemovalError(MatcherError):
+    """A removal request action that cannot be done (bad input: HTTP 422)."""
+
+
+class UnknownRemovalError(RemovalError):
+    """No removal request has this id, or the receipt does not match (404)."""
+
+
+class RemovalStateError(RemovalError):
+    """The action is not allowed in the request's state (HTTP 409)."""
 
 
 class DeskError(MatcherError):

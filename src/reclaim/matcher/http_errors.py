@@ -21,7 +21,9 @@ from reclaim.matcher.errors import (
     MatcherError,
     NotReadyError,
     QueryError,
+    RemovalStateError,
     UnknownMatchError,
+    UnknownRemovalError,
 )
 from reclaim.strict import (
     allowed_methods,
@@ -57,9 +59,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(MatcherError)
     async def _matcher(_: Request, error: MatcherError) -> JSONResponse:
-        if isinstance(error, UnknownMatchError):
+        if isinstance(error, UnknownMatchError | UnknownRemovalError):
             return error_response(404, str(error))
-        if isinstance(error, AlreadyDecidedError):
+        if isinstance(error, AlreadyDecidedError | RemovalStateError):
             return error_response(409, str(error))
         if isinstance(error, NotReadyError):
             return error_response(
