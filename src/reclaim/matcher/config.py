@@ -48,6 +48,13 @@ keep_media_hours = 0          # previews of matched uploads: 0 keeps none
 
 [removals]                    # legal removal requests: see RemovalsConfig
 reference_patterns = ["^https://platform.example/p/(?P<reference>[A-Za-z0-9]+)$"]
+
+[dsa]                         # DSA statements of reasons: dsa.DsaConfig's fields
+terms_url = "https://platform.example/terms#intimate-images"
+
+[[alerts]]                    # spike alerts: see reclaim.matcher.alerts
+name = "adult-spike"
+program = "adult"
 ```
 """
 
@@ -63,7 +70,9 @@ from typing import Any, NoReturn, TypeVar
 
 from reclaim.hashing import MATCH_DISTANCE, MAX_PIXELS
 from reclaim.index import DEFAULT_SOURCE
-from reclaim.matcher.errors import ConfigError
+from reclaim.matcher.alerts import SpikeRule, parse_rules
+from reclaim.matcher.dsa import DsaConfig
+from reclaim.matcher.errors import ConfigError, MatcherError
 
 T = TypeVar("T")
 
@@ -250,6 +259,10 @@ class MatcherConfig:
     catalog: CatalogConfig = field(default_factory=CatalogConfig)
     desk: DeskConfig = field(default_factory=DeskConfig)
     removals: RemovalsConfig = field(default_factory=RemovalsConfig)
+    #: `[dsa]`: what every DSA statement of reasons says (dsa.DsaConfig).
+    dsa: DsaConfig = field(default_factory=DsaConfig)
+    #: `[[alerts]]`: the spike rules (alerts.SpikeRule), none by default.
+    alerts: tuple[SpikeRule, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.sources:
@@ -319,7 +332,48 @@ class MatcherConfig:
             catalog=_catalog(reader),
             desk=_desk(reader),
             removals=_removals(reader),
+            dsa=_dsa(reader),
+            alerts=parse_rules(data.get("alerts", []), origin=origin),
         )
+
+
+def _dsa(reader: _Reader) -> DsaConfig:
+    """The `[dsa]` table: DsaConfig's fields, each typed as its default is
+    ("" leaves an optional text out). A statement is built from it at once,
+    so a text the Transparency Database would refuse fails here, not later."""
+    from reclaim.matcher import dsa
+
+    default = DsaConfig()
+    values: dict[str, Any] = {}
+    for key in reader.data.get("dsa", {}):
+        current = getattr(default, key)
+        if isinstance(current, tuple):
+            values[key] = tuple(reader.get("dsa", key, _strings, []))
+        elif key == "incompatible_also_illegal":
+            values[key] = reader.get("dsa", key, _boolean, False)
+        else:
+            text = reader.get("dsa", key, _text, "")
+            optional = current is None
+            values[key] = None if optional and not text.strip() else text
+    try:
+        found = DsaConfig(**values)
+        grounds: tuple[dsa.Ground, ...] = ("illegal", "incompatible")
+        for ground in grounds:
+            trial = dsa.StatementInput(
+                puid="config-check",
+                decided_at=datetime.now(UTC),
+                content_type="image",
+                automated_detection=True,
+                automated_decision="partially",
+                source="notice",
+                ground=ground,
+            )
+            dsa.statement(trial, found)
+    except MatcherError as error:
+        raise ConfigError(
+            f"{reader.origin}: [dsa] is not valid: {error}; fix the config file"
+        ) from None
+    return found
 
 
 def _desk(reader: _Reader) -> DeskConfig:
@@ -543,6 +597,7 @@ class _Reader:
         "serve": {"host", "port", "max_upload_bytes", "max_batch", "token"},
         "decode": set(DECODE_HELP),
         "desk": {"session_hours", "undo_seconds", "keep_media_hours", "secure_cookies"},
+        "dsa": set(DsaConfig.__dataclass_fields__),
         "removals": {
             "reference_patterns",
             "remind_hours",
@@ -571,7 +626,9 @@ class _Reader:
         self.origin = origin
         self.titles = dict(titles or {})
         for section, table in data.items():
-            if section == "sources" and isinstance(table, list):
+            if (section == "sources" and isinstance(table, list)) or (
+                section == "alerts"
+            ):
                 continue  # each table is read by a reader of its own
             if section not in self.KNOWN or not isinstance(table, dict):
                 raise ConfigError(
