@@ -147,6 +147,12 @@ def prepare(engine: Engine) -> None:
                 "ON list_records (listed_at)"
             )
         )
+        connection.execute(
+            text(
+                "CREATE INDEX IF NOT EXISTS ix_matches_created_at "
+                "ON matches (created_at)"
+            )
+        )
         old = connection.execute(select(sync_state).where(sync_state.c.id == 1)).first()
         if old is not None:
             # A single-source store: its cursor becomes the source "default"'s.

@@ -116,6 +116,8 @@ matches = Table(
     # as it came.
     Column("variant", String(32), nullable=True),
     Index("ix_matches_state", "state", "id"),
+    # Reports, the dashboard and spike alerts count matches by time.
+    Index("ix_matches_created_at", "created_at"),
 )
 
 catalog_spool = Table(
