@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -144,7 +145,11 @@ def create_app(service: MatcherService, *, background: bool = False) -> FastAPI:
         try:
             data = await _read_upload(request)
             started = time.perf_counter()
-            hashes = await place.hash(data, dihedral=config.dihedral)
+            # A preview for the desk is made by the worker too, never here.
+            decoded = await place.decode(
+                data, dihedral=config.dihedral, preview=service.preview_side
+            )
+            hashes = decoded.hashes
         except Exception:
             service.metrics.uploads.labels("unreadable").inc()
             raise
@@ -152,7 +157,12 @@ def create_app(service: MatcherService, *, background: bool = False) -> FastAPI:
             place.release()
             data = b""  # the upload leaves memory as soon as it is hashed
         result = await run_in_threadpool(
-            service.match_media, hashes, reference=reference
+            functools.partial(
+                service.match_media,
+                hashes,
+                reference=reference,
+                preview=decoded.preview,
+            )
         )
         service.metrics.uploads.labels("matched" if result.matches else "clear").inc()
         service.metrics.latency.labels("media").observe(time.perf_counter() - started)

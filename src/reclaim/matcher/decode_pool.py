@@ -15,6 +15,12 @@ worker:
   worker with SIGXCPU);
 * is killed and replaced when one upload takes over `timeout_seconds`.
 
+When the desk keeps previews (`[desk] keep_media_hours` > 0) the service
+asks for one with the hashes (`Reservation.decode(..., preview=480)`): the
+same worker, within the same limits and only after the upload passed the
+pixel budget, makes a small JPEG of the image (never of a video), with no
+metadata. The server process never decodes an upload itself.
+
 At most `workers` uploads are hashed at once and `queue` more wait for a
 worker. Past that, `reserve()` refuses before the body is read: BusyError,
 which the API answers 503 with Retry-After. A place is held from
@@ -24,6 +30,7 @@ which the API answers 503 with Retry-After. A place is held from
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import math
 import multiprocessing
@@ -32,11 +39,13 @@ import resource
 import signal
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.context import ForkServerContext
 from multiprocessing.process import BaseProcess
 
 from reclaim.hashing import MediaError, MediaTooLargeError, UnreadableMediaError
+from reclaim.hashing.decoder import looks_like_image, truncated_images
 from reclaim.matcher.config import DecodeConfig
 from reclaim.matcher.errors import BusyError
 from reclaim.matcher.media import MediaHashes, hash_upload
@@ -46,6 +55,17 @@ logger = logging.getLogger(__name__)
 
 #: What a 503 asks the client to wait: about one image job on a busy worker.
 RETRY_AFTER_SECONDS = 5
+#: JPEG quality of previews: enough to recognise, small to keep.
+PREVIEW_QUALITY = 70
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """An upload's hashes, and its preview when one was asked for and could
+    be made (a downscaled JPEG, never the upload)."""
+
+    hashes: MediaHashes
+    preview: bytes | None = None
 
 
 class DecodePool:
@@ -95,7 +115,7 @@ class DecodePool:
         """Hash one upload in a worker, waiting for one (reserve, then run)."""
         reservation = self.reserve()
         try:
-            return self._job(data, dihedral)
+            return self._job(data, dihedral, 0).hashes
         finally:
             reservation.release()
 
@@ -111,7 +131,7 @@ class DecodePool:
         with self._lock:
             self._admitted -= 1
 
-    def _job(self, data: bytes, dihedral: bool) -> MediaHashes:
+    def _job(self, data: bytes, dihedral: bool, preview: int) -> Decoded:
         """In a pool thread: take an idle worker, hash, give the worker back."""
         worker = self._idle.get()
         try:
@@ -121,7 +141,7 @@ class DecodePool:
                     f"{RETRY_AFTER_SECONDS} s",
                     retry_after=RETRY_AFTER_SECONDS,
                 )
-            return worker.run(data, dihedral)
+            return worker.run(data, dihedral, preview)
         finally:
             self._idle.put(worker)
 
@@ -135,12 +155,17 @@ class Reservation:
 
     async def hash(self, data: bytes, *, dihedral: bool) -> MediaHashes:
         """Hash the upload in a worker; the place is given back when it ends."""
+        return (await self.decode(data, dihedral=dihedral)).hashes
+
+    async def decode(self, data: bytes, *, dihedral: bool, preview: int = 0) -> Decoded:
+        """Hash the upload in a worker, and with `preview` > 0 make a JPEG
+        preview at most that many pixels on its longer side (images only)."""
         if not self._held:
             raise RuntimeError("this reservation was used or released already")
         self._held = False
         try:
-            future: Future[MediaHashes] = self._pool._threads.submit(
-                self._pool._job, data, dihedral
+            future: Future[Decoded] = self._pool._threads.submit(
+                self._pool._job, data, dihedral, preview
             )
         except RuntimeError:  # the pool was closed meanwhile
             self._pool._release()
@@ -175,11 +200,11 @@ class _Worker:
         self.process: BaseProcess | None = None
         self.pipe: Connection | None = None
 
-    def run(self, data: bytes, dihedral: bool) -> MediaHashes:
+    def run(self, data: bytes, dihedral: bool, preview: int = 0) -> Decoded:
         """Hash one upload in this worker, within its limits."""
         process, pipe = self._ready()
         try:
-            pipe.send(dihedral)
+            pipe.send((dihedral, preview))
             pipe.send_bytes(data)
             answered = pipe.poll(self.limits.timeout_seconds)
         except (OSError, EOFError):
@@ -198,7 +223,7 @@ class _Worker:
         if retire:
             self.stop()
         if kind == "ok":
-            assert isinstance(value, MediaHashes)
+            assert isinstance(value, Decoded)
             return value
         if kind == "error":
             assert isinstance(value, MediaError)
@@ -268,7 +293,7 @@ def _serve(pipe: Connection, limits: DecodeConfig) -> None:
 def _serve_one(pipe: Connection, limits: DecodeConfig, start: int | None) -> bool:
     """Hash one upload from the pipe; False when the worker should end."""
     try:
-        dihedral = pipe.recv()
+        dihedral, preview = pipe.recv()
         data = pipe.recv_bytes()
     except (EOFError, OSError):
         return False
@@ -279,7 +304,10 @@ def _serve_one(pipe: Connection, limits: DecodeConfig, start: int | None) -> boo
     retire = False
     answer: tuple[str, object]
     try:
-        answer = ("ok", hash_upload(data, dihedral=dihedral, limits=limits))
+        hashes = hash_upload(data, dihedral=dihedral, limits=limits)
+        # Only after hashing: the pixel budget has been checked by then.
+        shown = make_preview(data, max_side=preview) if preview > 0 else None
+        answer = ("ok", Decoded(hashes, shown))
     except MediaTooLargeError as error:
         # Often a failed allocation: the heap may be left fragmented.
         answer, retire = ("error", error), True
@@ -300,6 +328,28 @@ def _serve_one(pipe: Connection, limits: DecodeConfig, start: int | None) -> boo
     except (OSError, MemoryError):
         return False
     return not retire
+
+
+def make_preview(data: bytes, *, max_side: int) -> bytes | None:
+    """A JPEG of an image at most `max_side` pixels on its longer side, with
+    no metadata; None for videos and anything that fails. Runs in a worker,
+    after `hash_upload` has checked the image against the pixel budget."""
+    if not looks_like_image(data):
+        return None  # videos: no preview
+    from PIL import Image, ImageOps
+
+    try:
+        with truncated_images(), Image.open(io.BytesIO(data)) as image:
+            image.draft("RGB", (max_side, max_side))  # JPEG: decode smaller
+            shown = ImageOps.exif_transpose(image).convert("RGB")
+            shown.thumbnail((max_side, max_side))
+            out = io.BytesIO()
+            shown.save(out, "JPEG", quality=PREVIEW_QUALITY)
+            return out.getvalue()
+    except MemoryError:
+        raise
+    except Exception:  # noqa: BLE001 - a preview is optional; the hashes stand
+        return None
 
 
 def _out_of_memory(limits: DecodeConfig) -> MediaTooLargeError:

@@ -4,6 +4,10 @@ A message is written in the same transaction as the match or decision it is
 about, so nothing acknowledged is ever lost; it is deleted only when the
 other side answers with success, and retried with capped exponential backoff
 until then.
+
+A decision made on the desk is *held*: its messages carry the match's id and
+are not due until its undo window has passed, so undoing it (`withdraw_held`)
+deletes exactly what it would have sent, before anything left.
 """
 
 from __future__ import annotations
@@ -32,17 +36,42 @@ class Message:
     attempts: int
 
 
-def enqueue(connection: Connection, channel: str, payload: Mapping[str, Any]) -> None:
-    """Add a message inside the caller's transaction."""
+def enqueue(
+    connection: Connection,
+    channel: str,
+    payload: Mapping[str, Any],
+    *,
+    match_id: int | None = None,
+    not_before: float = 0.0,
+) -> None:
+    """Add a message inside the caller's transaction.
+
+    `not_before` (a Unix time) holds it until then; `match_id` names the
+    decision it belongs to, so an undo can take it back while it is held.
+    """
     connection.execute(
         insert(outbox).values(
             channel=channel,
             payload=json.dumps(payload, sort_keys=True),
             created_at=datetime.now(UTC),
             attempts=0,
-            next_attempt=0.0,
+            next_attempt=not_before,
+            match_id=match_id,
         )
     )
+
+
+def withdraw_held(connection: Connection, match_id: int) -> int:
+    """Delete a decision's messages that have not been sent (inside the
+    caller's transaction); returns how many there were."""
+    deleted = connection.execute(
+        delete(outbox).where(
+            outbox.c.match_id == match_id,
+            outbox.c.attempts == 0,
+            outbox.c.next_attempt > time.time(),
+        )
+    )
+    return int(deleted.rowcount)
 
 
 class Outbox:

@@ -5,6 +5,13 @@ messages it causes (feedback to the source, a webhook to the platform) in one
 transaction, so an answered match request or decision is never lost. Each
 entry remembers which source listed each hash it matched (its *listings*),
 so feedback goes to every source that listed a matched hash, and only there.
+
+Every decision, and every undo, writes an audit event (`desk.audit`) in the
+same transaction. A decision made on the desk is *held* for `[desk]
+undo_seconds`: its feedback and webhook wait in the outbox, marked with the
+match's id, until the window (plus a small guard) has passed, and `undo`
+deletes them and puts the match back in the queue. API and command-line
+decisions are not held: they leave at once and cannot be undone.
 """
 
 from __future__ import annotations
@@ -13,19 +20,23 @@ import enum
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from reclaim.index.matching import Match
 from reclaim.matcher.config import PolicyConfig
+from reclaim.matcher.desk import audit
+from reclaim.matcher.desk.tables import audit as audit_table
 from reclaim.matcher.errors import (
     AlreadyDecidedError,
     DecisionError,
+    ReviewError,
+    UndoError,
     UnknownMatchError,
 )
-from reclaim.matcher.outbox import FEEDBACK, WEBHOOK, enqueue
+from reclaim.matcher.outbox import FEEDBACK, WEBHOOK, enqueue, withdraw_held
 from reclaim.matcher.tables import matches
 
 
@@ -48,6 +59,10 @@ class Origin(enum.StrEnum):
 
 DECISIONS = (State.BLOCKED, State.NOT_BLOCKED)
 
+#: Seconds a held decision's messages wait beyond its undo window, so an undo
+#: accepted at the window's last moment still finds them unsent.
+HOLD_GUARD_SECONDS = 2.0
+
 
 @dataclass(frozen=True, slots=True)
 class QueuedMatch:
@@ -69,6 +84,10 @@ class QueuedMatch:
     #: before several sources (their feedback goes to the first source).
     listings: tuple[tuple[str, str, str], ...] = ()
     origin: Origin = Origin.UPLOAD
+    #: The lead listing's source ("" in entries made before the desk).
+    source: str = ""
+    #: Which view of the upload matched ("rotate90", "inner", ...), if known.
+    variant: str | None = None
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -154,6 +173,8 @@ class ReviewQueue:
                     related=json.dumps(related) if related else "",
                     listings=json.dumps(listings),
                     origin=origin.value,
+                    source=match.source,
+                    variant=match.variant,
                 )
                 .returning(matches.c.id)
             ).scalar_one()
@@ -171,6 +192,8 @@ class ReviewQueue:
                 related,
                 listings,
                 origin,
+                match.source,
+                match.variant,
             )
             feedback = "blocked" if auto else "pending_review"
             self._announce(connection, item, feedback)
@@ -178,38 +201,189 @@ class ReviewQueue:
         return queued
 
     def decide(
-        self, match_id: int, decision: str, *, reviewer: str | None = None
+        self,
+        match_id: int,
+        decision: str,
+        *,
+        reviewer: str | None = None,
+        actor: str = "system",
     ) -> QueuedMatch:
-        """A moderator's decision on a pending match (blocked or not_blocked)."""
+        """A decision on a pending match (blocked or not_blocked), sent at once.
+
+        `actor` is who the audit trail names ("api", "system" or an account);
+        UnknownMatchError or AlreadyDecidedError if it cannot be decided.
+        """
+        decided = self.decide_many([match_id], decision, reviewer=reviewer, actor=actor)
+        if decided.skipped:
+            raise decided.skipped[0][1]
+        return decided.done[0]
+
+    def decide_many(
+        self,
+        match_ids: Sequence[int],
+        decision: str,
+        *,
+        reviewer: str | None,
+        actor: str,
+        hold_seconds: float = 0.0,
+    ) -> Decided:
+        """Decide several pending matches in one transaction, each with its
+        audit event; those already decided (or unknown) are skipped, with why.
+
+        `hold_seconds` > 0 holds the decisions' messages that long (plus a
+        guard) so they can be undone; 0 sends them at once.
+        """
         if decision not in {d.value for d in DECISIONS}:
             raise DecisionError(
                 f"{decision[:30]!r} is not a decision: expected 'blocked' (confirmed "
                 "and removed) or 'not_blocked' (not a match)"
             )
         now = datetime.now(UTC)
+        held = hold_seconds > 0
+        undo_until = now + timedelta(seconds=hold_seconds)
+        not_before = undo_until.timestamp() + HOLD_GUARD_SECONDS if held else 0.0
+        done: list[QueuedMatch] = []
+        skipped: list[tuple[int, ReviewError]] = []
+        with self.engine.begin() as connection:
+            for match_id in dict.fromkeys(match_ids):
+                try:
+                    current = self._get(connection, match_id)
+                except UnknownMatchError as error:
+                    skipped.append((match_id, error))
+                    continue
+                changed = connection.execute(
+                    update(matches)
+                    .where(
+                        matches.c.id == match_id,
+                        matches.c.state == State.PENDING.value,
+                    )
+                    .values(state=decision, decided_at=now, reviewer=reviewer)
+                )
+                if changed.rowcount != 1:
+                    skipped.append(
+                        (
+                            match_id,
+                            AlreadyDecidedError(
+                                f"match {match_id} is already "
+                                f"{current.state.value}: only pending matches "
+                                "can be decided"
+                            ),
+                        )
+                    )
+                    continue
+                item = self._get(connection, match_id)
+                self._announce(
+                    connection,
+                    item,
+                    decision,
+                    match_id=match_id if held else None,
+                    not_before=not_before,
+                )
+                detail: dict[str, Any] = {"decision": decision}
+                if reviewer is not None:
+                    detail["reviewer"] = reviewer
+                if held:
+                    detail["undo_until"] = _iso(undo_until)
+                audit.record(
+                    connection,
+                    actor=actor,
+                    action="match.decide",
+                    subject=f"match:{match_id}",
+                    detail=detail,
+                )
+                done.append(item)
+        return Decided(tuple(done), tuple(skipped))
+
+    def undo(self, match_id: int, *, actor: str, anyones: bool = False) -> QueuedMatch:
+        """Take back a held decision within its window: its unsent messages
+        are deleted and the match is pending again (audited "match.undo").
+
+        Only whoever decided may undo it, unless `anyones` (a lead). UndoError
+        when it was not held, its window has passed, or it is not theirs.
+        """
+        now = datetime.now(UTC)
         with self.engine.begin() as connection:
             current = self._get(connection, match_id)
-            if current.state is not State.PENDING:
-                raise AlreadyDecidedError(
-                    f"match {match_id} is already {current.state.value}: only "
-                    "pending matches can be decided"
+            if current.state not in DECISIONS:
+                raise UndoError(
+                    f"match {match_id} is {current.state.value}: only a decision "
+                    "(blocked or not a match) can be undone"
                 )
+            last = _last_decision(connection, match_id)
+            until = _held_until(last)
+            if last is None or until is None:
+                raise UndoError(
+                    f"the decision on match {match_id} was sent at once (made "
+                    "through the API or the command line): it cannot be undone; "
+                    "tell the source and the platform yourself"
+                )
+            if last.actor != actor and not anyones:
+                raise UndoError(
+                    f"match {match_id} was decided by {last.actor}: only they, "
+                    "or a lead, can undo it"
+                )
+            if now >= until:
+                raise UndoError(
+                    f"the undo window of match {match_id} closed at "
+                    f"{_iso(until)}: its feedback and webhook are being sent; "
+                    "decide again by hand if it was wrong"
+                )
+            withdrawn = withdraw_held(connection, match_id)
             changed = connection.execute(
                 update(matches)
-                .where(matches.c.id == match_id, matches.c.state == State.PENDING.value)
-                .values(state=decision, decided_at=now, reviewer=reviewer)
+                .where(matches.c.id == match_id, matches.c.state == current.state)
+                .values(state=State.PENDING.value, decided_at=None, reviewer=None)
             )
             if changed.rowcount != 1:
-                raise AlreadyDecidedError(
-                    f"match {match_id} was decided by someone else just now; "
-                    "show it again"
+                raise UndoError(f"match {match_id} changed just now: show it again")
+            audit.record(
+                connection,
+                actor=actor,
+                action="match.undo",
+                subject=f"match:{match_id}",
+                detail={"undid": current.state.value, "messages": withdrawn},
+            )
+            return self._get(connection, match_id)
+
+    def undoable(self, actor: str, *, limit: int = 10) -> list[UndoableDecision]:
+        """`actor`'s decisions that can still be undone, newest first."""
+        now = datetime.now(UTC)
+        found: list[UndoableDecision] = []
+        seen: set[str] = set()
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(audit_table)
+                .where(
+                    audit_table.c.actor == actor,
+                    audit_table.c.action.in_(("match.decide", "match.undo")),
+                    audit_table.c.at >= now - timedelta(days=1),
                 )
-            item = self._get(connection, match_id)
-            self._announce(connection, item, decision)
-        return item
+                .order_by(audit_table.c.id.desc())
+                .limit(200)
+            ).all()
+            for row in rows:
+                if row.subject in seen:
+                    continue
+                seen.add(row.subject)
+                until = _held_until(row)
+                if row.action != "match.decide" or until is None or until <= now:
+                    continue
+                match_id = int(row.subject.split(":", 1)[1])
+                item = self._get(connection, match_id)
+                if item.state in DECISIONS:
+                    found.append(UndoableDecision(item, until))
+                if len(found) >= limit:
+                    break
+        return found
 
     def _announce(
-        self, connection: Connection, item: QueuedMatch, feedback: str
+        self,
+        connection: Connection,
+        item: QueuedMatch,
+        feedback: str,
+        *,
+        match_id: int | None = None,
+        not_before: float = 0.0,
     ) -> None:
         if item.listings:
             for source, kind, value in item.listings:
@@ -222,6 +396,8 @@ class ReviewQueue:
                         "feedback": feedback,
                         "source": source,
                     },
+                    match_id=match_id,
+                    not_before=not_before,
                 )
         else:
             # An entry from before several sources: the first source's.
@@ -230,6 +406,8 @@ class ReviewQueue:
                     connection,
                     FEEDBACK,
                     {"type": kind, "value": value, "feedback": feedback},
+                    match_id=match_id,
+                    not_before=not_before,
                 )
         if self.webhooks:
             event = "match.review" if item.state is State.PENDING else "match.action"
@@ -237,7 +415,13 @@ class ReviewQueue:
                 event = "match.cleared"
             if item.state is State.WITHDRAWN:
                 event = "match.withdrawn"
-            enqueue(connection, WEBHOOK, {"event": event, "match": item.summary()})
+            enqueue(
+                connection,
+                WEBHOOK,
+                {"event": event, "match": item.summary()},
+                match_id=match_id,
+                not_before=not_before,
+            )
 
     def withdraw(self, connection: Connection, match_ids: Sequence[int]) -> int:
         """Mark these pending catalog matches withdrawn (their listings left
@@ -320,7 +504,48 @@ def _queued(row: Any) -> QueuedMatch:
         tuple(tuple(pair) for pair in json.loads(row.related)) if row.related else (),
         tuple(tuple(item) for item in json.loads(row.listings)) if row.listings else (),
         Origin(row.origin),
+        row.source or "",
+        row.variant,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """What `decide_many` did: the matches decided, and those skipped with why."""
+
+    done: tuple[QueuedMatch, ...]
+    skipped: tuple[tuple[int, ReviewError], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class UndoableDecision:
+    """A held decision that its reviewer can still undo, until `until`."""
+
+    match: QueuedMatch
+    until: datetime
+
+
+def _last_decision(connection: Connection, match_id: int) -> Any:
+    """The match's latest "match.decide" audit row (None if there is none)."""
+    return connection.execute(
+        select(audit_table)
+        .where(
+            audit_table.c.subject == f"match:{match_id}",
+            audit_table.c.action == "match.decide",
+        )
+        .order_by(audit_table.c.id.desc())
+        .limit(1)
+    ).first()
+
+
+def _held_until(row: Any) -> datetime | None:
+    """When a held decision's undo window closes (None: it was not held)."""
+    if row is None:
+        return None
+    value = json.loads(row.detail or "{}").get("undo_until")
+    if not isinstance(value, str):
+        return None
+    return _aware(datetime.fromisoformat(value.replace("Z", "+00:00")))
 
 
 def _aware(value: datetime) -> datetime:

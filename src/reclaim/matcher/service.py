@@ -33,12 +33,13 @@ from reclaim.index import (
     match_vpdq,
 )
 from reclaim.matcher.config import MatcherConfig
+from reclaim.matcher.desk.previews import PREVIEW_SIDE, Previews
 from reclaim.matcher.errors import ConfigError, NotReadyError
 from reclaim.matcher.feedback import Flushed, flush_feedback
 from reclaim.matcher.media import MediaHashes
 from reclaim.matcher.metrics import Metrics
 from reclaim.matcher.outbox import Outbox
-from reclaim.matcher.review import QueuedMatch, ReviewQueue
+from reclaim.matcher.review import Decided, QueuedMatch, ReviewQueue
 from reclaim.matcher.source import Source, open_source
 from reclaim.matcher.store import (
     Applied,
@@ -148,6 +149,8 @@ class MatcherService:
             config.webhook, self.outbox, transport=webhook_transport
         )
         self.metrics = Metrics()
+        #: Previews of matched uploads for the desk (`[desk] keep_media_hours`).
+        self.previews = Previews(self.engine, hours=config.desk.keep_media_hours)
         self._matchable_lock = threading.Lock()
         self._sync_locks = {name: threading.Lock() for name in names}
         self._stop = threading.Event()
@@ -402,19 +405,61 @@ class MatcherService:
             Result(tuple((m, entry_of[id(m)]) for m in matches)) for matches in found
         ]
 
-    def match_media(self, hashes: MediaHashes, *, reference: str | None) -> Result:
-        """Match an upload's hashes (image: PDQ variants + MD5; video: MD5 + vPDQ)."""
-        return self.match([Query.of_media(hashes, reference=reference)])[0]
+    def match_media(
+        self,
+        hashes: MediaHashes,
+        *,
+        reference: str | None,
+        preview: bytes | None = None,
+    ) -> Result:
+        """Match an upload's hashes (image: PDQ variants + MD5; video: MD5 + vPDQ).
+
+        `preview` (made by a decode worker) is kept for the desk only when
+        the upload matched and previews are on; otherwise it is dropped here.
+        """
+        result = self.match([Query.of_media(hashes, reference=reference)])[0]
+        if preview and result.matches:
+            self.previews.keep({item.id for _, item in result.matches}, preview)
+        return result
+
+    @property
+    def preview_side(self) -> int:
+        """The preview size to ask decode workers for (0: keep none)."""
+        return PREVIEW_SIDE if self.previews.enabled else 0
 
     # ---- review and delivery ----------------------------------------------
 
     def decide(
-        self, match_id: int, decision: str, *, reviewer: str | None = None
+        self,
+        match_id: int,
+        decision: str,
+        *,
+        reviewer: str | None = None,
+        actor: str = "api",
     ) -> QueuedMatch:
-        """Record a reviewer's decision; feedback and webhook follow."""
-        item = self.queue.decide(match_id, decision, reviewer=reviewer)
+        """Record a decision made through the API (audited as `actor`, the
+        reviewer in its detail); feedback and webhook follow at once."""
+        item = self.queue.decide(match_id, decision, reviewer=reviewer, actor=actor)
         self._wake_delivery.set()
         return item
+
+    def decide_on_desk(
+        self, match_ids: Sequence[int], decision: str, *, account: str
+    ) -> Decided:
+        """A desk account's decision on one or more matches, held for
+        `[desk] undo_seconds` before its feedback and webhook leave."""
+        return self.queue.decide_many(
+            match_ids,
+            decision,
+            reviewer=account,
+            actor=account,
+            hold_seconds=self.config.desk.undo_seconds,
+        )
+
+    def undo(self, match_id: int, *, account: str, lead: bool) -> QueuedMatch:
+        """Undo a held desk decision (a lead may undo anyone's); UndoError
+        after the window."""
+        return self.queue.undo(match_id, actor=account, anyones=lead)
 
     def deliver(self) -> None:
         """Send due feedback and webhooks now."""
@@ -422,6 +467,7 @@ class MatcherService:
             self.outbox, self.sources, stores=self.stores
         )
         self.last_webhook = self.webhooks.flush()
+        self.previews.purge()  # expired previews go as the loop comes round
         for channel, count in self.outbox.pending().items():
             self.metrics.outbox.labels(channel).set(count)
 
