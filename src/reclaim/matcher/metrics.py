@@ -1,6 +1,17 @@
-"""Prometheus metrics of one matcher service (its own registry, no globals)."""
+"""Prometheus metrics of one matcher service (its own registry, no globals).
+
+Most are counted as things happen. What the store already knows (the review
+queue's age and size, open removal requests) is read when Prometheus scrapes
+(`StoreCollector`), with a few indexed queries, so it is never stale and no
+code path has to remember to update it.
+"""
 
 from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from prometheus_client import (
     CollectorRegistry,
@@ -9,6 +20,22 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import Engine, func, select
+
+from reclaim.matcher.removals.tables import requests as removal_requests
+from reclaim.matcher.tables import matches
+
+if TYPE_CHECKING:
+    from reclaim.matcher.review import QueuedMatch
+
+logger = logging.getLogger(__name__)
+
+#: Seconds from a match to a moderator's decision: a minute to a week.
+DECISION_BUCKETS = (60, 300, 900, 1800, 3600, 7200, 14400, 43200, 86400, 172800, 604800)
+#: Removal request states still waiting for an outcome.
+OPEN_REQUEST_STATES = ("received", "valid")
 
 
 class Metrics:
@@ -120,6 +147,112 @@ class Metrics:
             ),
         )
 
+        self.decision_seconds = Histogram(
+            "reclaim_matcher_decision_seconds",
+            "Time from a match to a moderator's decision, by decision.",
+            ["decision"],
+            registry=self.registry,
+            buckets=DECISION_BUCKETS,
+        )
+        self.spike_alerts = Counter(
+            "reclaim_matcher_spike_alerts",
+            "Spike alerts fired, by rule (one per rule and window).",
+            ["rule"],
+            registry=self.registry,
+        )
+        self._store: StoreCollector | None = None
+
+    def watch(self, engine: Engine) -> None:
+        """Expose the store's queue and removal-request gauges at scrape time."""
+        if self._store is None:
+            self._store = StoreCollector(engine)
+            self.registry.register(self._store)
+
+    def decided(self, item: QueuedMatch) -> None:
+        """Observe a moderator's decision on a match (its time to decision)."""
+        if item.decided_at is None:
+            return
+        seconds = (item.decided_at - item.created_at).total_seconds()
+        self.decision_seconds.labels(item.state.value).observe(max(0.0, seconds))
+
     def render(self) -> bytes:
         """The text exposition format."""
         return generate_latest(self.registry)
+
+
+class StoreCollector(Collector):
+    """Gauges read from the store when scraped: the review queue (oldest
+    pending match's age, pending per program) and removal requests (open per
+    state, and overdue: open past their deadline)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def describe(self) -> Iterable[Metric]:
+        return list(self._families())
+
+    def collect(self) -> Iterable[Metric]:
+        try:
+            return list(self._families(read=True))
+        except Exception:  # a scrape must not fail with the database
+            logger.exception("reading the store for /metrics failed")
+            return []
+
+    def _families(self, *, read: bool = False) -> Iterator[Metric]:
+        oldest = GaugeMetricFamily(
+            "reclaim_matcher_review_oldest_pending_age_seconds",
+            "Age of the oldest match waiting for review (0: none waiting).",
+        )
+        pending = GaugeMetricFamily(
+            "reclaim_matcher_review_pending",
+            "Matches waiting for review, by program.",
+            labels=["program"],
+        )
+        open_ = GaugeMetricFamily(
+            "reclaim_matcher_removal_requests_open",
+            "Removal requests waiting for an outcome, by state.",
+            labels=["state"],
+        )
+        overdue = GaugeMetricFamily(
+            "reclaim_matcher_removal_requests_overdue",
+            "Removal requests still open after their 48-hour deadline.",
+        )
+        if read:
+            now = datetime.now(UTC)
+            with self.engine.connect() as connection:
+                first = connection.execute(
+                    select(matches.c.created_at)
+                    .where(matches.c.state == "pending")
+                    .order_by(matches.c.id)
+                    .limit(1)
+                ).scalar()
+                oldest.add_metric(
+                    [],
+                    0.0
+                    if first is None
+                    else max(0.0, (now - _aware(first)).total_seconds()),
+                )
+                for program, count in connection.execute(
+                    select(matches.c.program, func.count())
+                    .where(matches.c.state == "pending")
+                    .group_by(matches.c.program)
+                ):
+                    pending.add_metric([program], count)
+                counts = dict.fromkeys(OPEN_REQUEST_STATES, 0)
+                late = 0
+                for state, deadline in connection.execute(
+                    select(removal_requests.c.state, removal_requests.c.deadline).where(
+                        removal_requests.c.state.in_(OPEN_REQUEST_STATES)
+                    )
+                ):
+                    counts[state] += 1
+                    late += _aware(deadline) < now
+                for state, count in counts.items():
+                    open_.add_metric([state], count)
+                overdue.add_metric([], late)
+        yield from (oldest, pending, open_, overdue)
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; they were stored as UTC.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

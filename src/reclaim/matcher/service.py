@@ -41,6 +41,7 @@ from reclaim.matcher.metrics import Metrics
 from reclaim.matcher.outbox import Outbox
 from reclaim.matcher.review import Decided, QueuedMatch, ReviewQueue
 from reclaim.matcher.source import Source, open_source
+from reclaim.matcher.spikes import Fired, SpikeWatch
 from reclaim.matcher.store import (
     Applied,
     ListStore,
@@ -52,12 +53,16 @@ from reclaim.matcher.store import (
     stored_sources,
 )
 from reclaim.matcher.sync import Syncer, SyncStatus
+from reclaim.matcher.sync_samples import SyncSamples
 from reclaim.matcher.webhook import WebhookSender
 
 if TYPE_CHECKING:
     from reclaim.matcher.catalog import MatcherCatalog, RescanOutcome
 
 logger = logging.getLogger(__name__)
+
+#: How often the background thread checks the spike rules.
+ALERT_SECONDS = 60.0
 
 _NONE = {kind.value: 0 for kind in (SignalType.PDQ, SignalType.MD5, SignalType.VPDQ)}
 
@@ -149,6 +154,13 @@ class MatcherService:
             config.webhook, self.outbox, transport=webhook_transport
         )
         self.metrics = Metrics()
+        self.metrics.watch(self.engine)
+        #: Spike alerts (`[[alerts]]`), checked every minute by `start`.
+        self.spikes = SpikeWatch(
+            self.engine, config.alerts, webhooks=config.webhook.enabled
+        )
+        #: Each source's sync lag over time, for the desk's dashboard.
+        self.samples = SyncSamples(self.engine)
         #: Previews of matched uploads for the desk (`[desk] keep_media_hours`).
         self.previews = Previews(self.engine, hours=config.desk.keep_media_hours)
         self._matchable_lock = threading.Lock()
@@ -268,11 +280,21 @@ class MatcherService:
                     self._reload()
             self.metrics.syncs.labels(syncer.status.result).inc()
             self.metrics.source_syncs.labels(name, syncer.status.result).inc()
+            self._sample(name, syncer.status)
             self._published = self._view()
             self._observe()
             if self.catalog is not None and self._catalog_due:
                 self._wake_catalog.set()  # now that readiness is up to date
         return syncer.status
+
+    def _sample(self, name: str, status: SyncStatus) -> None:
+        """Record the attempt for the dashboard's lag chart (never fails a sync)."""
+        try:
+            self.samples.record(
+                name, result=status.result, last_success=status.last_success
+            )
+        except Exception:
+            logger.exception("recording a sync sample of %s failed", name)
 
     def _view(self) -> _View:
         """The matchable with each source's sync status and stored state, read
@@ -440,6 +462,7 @@ class MatcherService:
         """Record a decision made through the API (audited as `actor`, the
         reviewer in its detail); feedback and webhook follow at once."""
         item = self.queue.decide(match_id, decision, reviewer=reviewer, actor=actor)
+        self.metrics.decided(item)
         self._wake_delivery.set()
         return item
 
@@ -448,13 +471,26 @@ class MatcherService:
     ) -> Decided:
         """A desk account's decision on one or more matches, held for
         `[desk] undo_seconds` before its feedback and webhook leave."""
-        return self.queue.decide_many(
+        decided = self.queue.decide_many(
             match_ids,
             decision,
             reviewer=account,
             actor=account,
             hold_seconds=self.config.desk.undo_seconds,
         )
+        for item in decided.done:
+            self.metrics.decided(item)
+        return decided
+
+    def check_alerts(self, now: datetime | None = None) -> list[Fired]:
+        """Evaluate the spike rules now (or at `now`); each new spike is in
+        desk_alerts and, with webhooks on, the outbox (see spikes.py)."""
+        fired = self.spikes.check(now)
+        for one in fired:
+            self.metrics.spike_alerts.labels(one.rule.name).inc()
+        if fired:
+            self._wake_delivery.set()
+        return fired
 
     def undo(self, match_id: int, *, account: str, lead: bool) -> QueuedMatch:
         """Undo a held desk decision (a lead may undo anyone's); UndoError
@@ -554,6 +590,8 @@ class MatcherService:
             for name in self.syncers
         ]
         loops.append(("delivery", self._deliver_loop))
+        if self.spikes.rules:
+            loops.append(("alerts", self._alert_loop))
         if self.catalog is not None:
             loops.append(("catalog", self._catalog_loop))
         for name, target in loops:
@@ -582,6 +620,15 @@ class MatcherService:
                 logger.exception("delivery failed unexpectedly")
             self._wake_delivery.wait(1.0)
             self._wake_delivery.clear()
+
+    def _alert_loop(self) -> None:
+        """Check the spike rules about once a minute."""
+        while not self._stop.is_set():
+            try:
+                self.check_alerts()
+            except Exception:  # the loop must outlive a database hiccup
+                logger.exception("checking spike alerts failed; retried")
+            self._stop.wait(ALERT_SECONDS)
 
     def _catalog_loop(self) -> None:
         """Rescan after syncs that changed the list (retrying, while one is
