@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
@@ -214,6 +215,22 @@ class CatalogStore:
                 f"{self.root[:200]!r}: {error}; a damaged shard can be deleted "
                 "and its items backfilled again"
             ) from None
+
+    def find(self, reference: str) -> pa.Table:
+        """Every catalogued item of one reference, from every shard.
+
+        Reads every shard's reference column first and the rest only of
+        shards that hold it: for the few look-ups a removal request makes,
+        not for bulk work.
+        """
+        found: list[pa.Table] = []
+        for shard in self.shards():
+            names = self.read(shard, columns=["reference"]).column("reference")
+            if not pc.any(pc.equal(names, reference)).as_py():
+                continue
+            table = self.read(shard, columns=list(SCHEMA.names))
+            found.append(table.filter(pc.equal(table.column("reference"), reference)))
+        return pa.concat_tables(found) if found else SCHEMA.empty_table()
 
     def nbytes(self) -> int:
         """Bytes the shards take on the filesystem."""

@@ -39,6 +39,7 @@ from reclaim.matcher.feedback import Flushed, flush_feedback
 from reclaim.matcher.media import MediaHashes
 from reclaim.matcher.metrics import Metrics
 from reclaim.matcher.outbox import Outbox
+from reclaim.matcher.removals.requests import RemovalRequests
 from reclaim.matcher.review import Decided, QueuedMatch, ReviewQueue
 from reclaim.matcher.source import Source, open_source
 from reclaim.matcher.spikes import Fired, SpikeWatch
@@ -176,6 +177,14 @@ class MatcherService:
         self.catalog: MatcherCatalog | None = None
         if config.catalog.enabled:
             self.catalog = _open_catalog(self, names)
+        #: Legal removal requests (`reclaim.matcher.removals`).
+        self.removals = RemovalRequests(
+            self.engine,
+            config.removals,
+            rule=self.rule,
+            catalog=self.catalog,
+            webhooks=config.webhook.enabled,
+        )
         self.last_feedback = Flushed(0, 0)
         self.last_webhook = Flushed(0, 0)
         started = time.perf_counter()
@@ -416,6 +425,7 @@ class MatcherService:
             self.metrics.matches.labels(item.kind, item.state.value).inc()
         if entries:
             self._wake_delivery.set()
+        self.removals.uploaded(queries)  # copies of reported content
         if self.catalog is not None:
             self.catalog.keep(_catalog_items(queries))
             if self.matchable is not version:
@@ -590,6 +600,7 @@ class MatcherService:
             for name in self.syncers
         ]
         loops.append(("delivery", self._deliver_loop))
+        loops.append(("removals", self._removals_loop))
         if self.spikes.rules:
             loops.append(("alerts", self._alert_loop))
         if self.catalog is not None:
@@ -629,6 +640,16 @@ class MatcherService:
             except Exception:  # the loop must outlive a database hiccup
                 logger.exception("checking spike alerts failed; retried")
             self._stop.wait(ALERT_SECONDS)
+
+    def _removals_loop(self) -> None:
+        """Removal requests' reminders, escalations and purge, each minute."""
+        while not self._stop.is_set():
+            try:
+                self.removals.tick()
+            except Exception:  # the loop must outlive a database hiccup
+                logger.exception("the removal requests' clock failed; retried")
+            self._wake_delivery.set()
+            self._stop.wait(60.0)
 
     def _catalog_loop(self) -> None:
         """Rescan after syncs that changed the list (retrying, while one is

@@ -1,0 +1,291 @@
+"""A removal request as the service sees it: states, the four parts, the check.
+
+The TAKE IT DOWN Act's valid request has four parts: a signature, the
+content and where to find it, a good-faith statement that it was published
+without consent, and contact information. `Intake.of` parses a request
+body into typed values at the edge; `problems` says, in plain words, which
+parts are missing (none: the request is valid).
+
+Personal data (the typed signature, contact details, the statement, the
+content descriptions and whom an agent acts for) is kept apart, in
+`Personal`, so it is stored in one column, shown only to leads and admins,
+and blanked after retention; everything else here is the record of efforts.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from reclaim.hashing import InvalidHashError, Md5Hash, PdqHash
+from reclaim.matcher.errors import RemovalError
+from reclaim.matcher.removals.schemas import RemovalRequestIn
+
+#: The Act's clock: a valid request is acted on within 48 hours of receipt.
+DEADLINE = timedelta(hours=48)
+
+
+class State(enum.StrEnum):
+    """Where a request stands. Names are storage and wire keys."""
+
+    RECEIVED = "received"  # recorded, not yet checked
+    VALID = "valid"  # all four parts present (or a lead said so)
+    INVALID = "invalid"  # a part missing (or a lead said so), with a reason
+    REMOVED = "removed"  # every copy found was removed
+    REJECTED = "rejected"  # a lead refused it, with a reason
+
+
+#: States whose clock runs: reminders, escalation and the watch on uploads.
+OPEN = frozenset({State.RECEIVED, State.VALID})
+#: States after which personal data is blanked `retention_days` later.
+CLOSED = frozenset({State.INVALID, State.REMOVED, State.REJECTED})
+
+
+@dataclass(frozen=True, slots=True)
+class Personal:
+    """The requester's personal data: stored in one column, never logged,
+    never sent, blanked after retention."""
+
+    signature: str = ""
+    email: str | None = None
+    phone: str | None = None
+    postal_address: str | None = None
+    statement: str = ""
+    on_behalf_of: str | None = None
+    descriptions: tuple[str | None, ...] = ()
+
+    def to_json(self) -> str:
+        """The stored form."""
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str | None) -> Personal | None:
+        """Back from the stored form (None once blanked)."""
+        if not text:
+            return None
+        data = json.loads(text)
+        data["descriptions"] = tuple(data.get("descriptions") or ())
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class Intake:
+    """A request as received, parsed: who asks, what, and the four parts."""
+
+    role: str
+    personal: Personal
+    locations: tuple[str, ...]
+    hashes: tuple[tuple[str, str], ...]  # (type, value), checked
+    signature_confirmed: bool
+    statement_confirmed: bool
+    via: str = "api"  # api or form
+
+    @classmethod
+    def of(cls, body: RemovalRequestIn, *, via: str = "api") -> Intake:
+        """Parse a request body; RemovalError for a hash that is not one."""
+        hashes: list[tuple[str, str]] = []
+        for number, item in enumerate(body.hashes):
+            try:
+                value = (
+                    PdqHash.parse(item.value).hex
+                    if item.type == "pdq"
+                    else Md5Hash.parse(item.value).hex
+                )
+            except InvalidHashError as error:
+                raise RemovalError(f"hashes[{number}]: {error}") from None
+            if (item.type, value) not in hashes:
+                hashes.append((item.type, value))
+        signature = body.signature
+        statement = body.good_faith_statement
+        contact = body.contact
+        return cls(
+            role=body.requester.role,
+            personal=Personal(
+                signature=(signature.name.strip() if signature else ""),
+                email=_text(contact.email if contact else None),
+                phone=_text(contact.phone if contact else None),
+                postal_address=_text(contact.postal_address if contact else None),
+                statement=(statement.statement.strip() if statement else ""),
+                on_behalf_of=_text(body.requester.on_behalf_of),
+                descriptions=tuple(_text(c.description) for c in body.content),
+            ),
+            locations=tuple(c.location.strip() for c in body.content),
+            hashes=tuple(hashes),
+            signature_confirmed=bool(signature and signature.confirmed),
+            statement_confirmed=bool(statement and statement.confirmed),
+            via=via,
+        )
+
+
+def problems(intake: Intake) -> list[str]:
+    """The parts a request lacks, in plain words (empty: it is valid).
+
+    The lines name parts, never what was given, so they may be shown,
+    stored as the reason and sent without personal data.
+    """
+    found: list[str] = []
+    personal = intake.personal
+    if not personal.signature:
+        found.append("signature: the full name, typed as a signature, is missing")
+    elif not intake.signature_confirmed:
+        found.append(
+            "signature: it is not confirmed that the typed name is the "
+            "requester's signature"
+        )
+    if not any(location for location in intake.locations):
+        found.append("content: no link or location of the content was given")
+    if not intake.statement_confirmed:
+        found.append(
+            "good-faith statement: it is not confirmed that the content was "
+            "published without consent"
+        )
+    elif not personal.statement:
+        found.append("good-faith statement: the statement text is missing")
+    if not (personal.email or personal.phone or personal.postal_address):
+        found.append(
+            "contact: no email address, phone number or postal address was given"
+        )
+    elif personal.email and "@" not in personal.email:
+        found.append("contact: the email address is not a valid address")
+    if intake.role == "authorized_agent" and not personal.on_behalf_of:
+        found.append("requester: an authorised agent must say on whose behalf they ask")
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One location the requester named, and the reference it resolved to."""
+
+    location: str
+    reference: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Copy:
+    """A piece of the platform's content that is the reported item or a copy."""
+
+    reference: str
+    found_by: str  # reported, forward, catalog, platform
+    distance: int | None
+    found_at: datetime
+    removed_at: datetime | None = None
+    removed_by: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON form."""
+        return {
+            "reference": self.reference,
+            "found_by": self.found_by,
+            "distance": self.distance,
+            "found_at": iso(self.found_at),
+            "removed_at": iso(self.removed_at),
+            "removed_by": self.removed_by,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One step of the record of reasonable efforts (no personal data)."""
+
+    at: datetime
+    actor: str
+    action: str
+    detail: dict[str, Any]
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON form."""
+        return {
+            "at": iso(self.at),
+            "actor": self.actor,
+            "action": self.action,
+            "detail": self.detail,
+        }
+
+
+#: The events that are actions taken on the request or its content.
+ACTIONS = frozenset(
+    {"takedown_asked", "copy_removed", "valid", "invalid", "rejected", "closed"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RemovalRequest:
+    """One request with its items, copies and record of efforts."""
+
+    id: int
+    public_id: str
+    state: State
+    reason: str | None
+    role: str
+    received_at: datetime
+    deadline: datetime
+    closed_at: datetime | None
+    redacted_at: datetime | None
+    personal: Personal | None
+    items: tuple[Item, ...]
+    hashes: dict[str, int]  # origin -> how many
+    copies: tuple[Copy, ...]
+    events: tuple[Event, ...] = field(default=())
+
+    @property
+    def open(self) -> bool:
+        """Whether its clock runs."""
+        return self.state in OPEN
+
+    def validity(self) -> dict[str, Any]:
+        """Valid, or the parts missing (as last checked or decided)."""
+        valid, found = self.state is not State.INVALID, []
+        for event in self.events:
+            if event.action in ("checked", "valid", "invalid"):
+                valid = bool(event.detail.get("valid"))
+                found = list(event.detail.get("problems") or [])
+        return {"valid": valid, "problems": found}
+
+    def removed(self) -> bool:
+        """Whether every copy found has been removed (and there is one)."""
+        return bool(self.copies) and all(c.removed_at for c in self.copies)
+
+    def time_left(self, now: datetime) -> timedelta:
+        """Until the deadline (negative: overdue)."""
+        return self.deadline - now
+
+    def summary(self) -> dict[str, Any]:
+        """The API's JSON form: no personal data."""
+        return {
+            "id": self.public_id,
+            "state": self.state.value,
+            "reason": self.reason,
+            "requester": self.role,
+            "received_at": iso(self.received_at),
+            "deadline": iso(self.deadline),
+            "closed_at": iso(self.closed_at),
+            "redacted": self.redacted_at is not None,
+            "validity": self.validity(),
+            "content": [
+                {"location": i.location, "reference": i.reference} for i in self.items
+            ],
+            "hashes": self.hashes,
+            "copies": [c.summary() for c in self.copies],
+            "actions": [e.summary() for e in self.events if e.action in ACTIONS],
+            "events": [e.summary() for e in self.events],
+        }
+
+
+def aware(value: datetime) -> datetime:
+    """A stored time as UTC (SQLite gives naive times back)."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a Z, or None."""
+    if value is None:
+        return None
+    return aware(value).astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _text(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return value or None
