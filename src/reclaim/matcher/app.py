@@ -5,6 +5,7 @@
 | `POST /v1/match` | match a batch of hashes (pdq, md5, vpdq) |
 | `POST /v1/match/media` | match an uploaded image or video (hashed in memory) |
 | `GET /v1/review`, `GET/POST /v1/review/{id}` | the review queue and decisions |
+| `/v1/removal-requests...` | legal removal requests (removals/api.py) |
 | `/desk/...` | the moderators' desk (its own sign-in; docs/desk.md) |
 | `GET /status` | list size, cursor, lag, last sync result, backoff, outbox |
 | `GET /metrics` | Prometheus metrics |
@@ -27,13 +28,15 @@ from reclaim import __version__, apidocs
 from reclaim.body_limit import BodyLimit
 from reclaim.hashing import InvalidHashError, Md5Hash, PdqHash, VpdqHash
 from reclaim.index.matching import Match
-from reclaim.matcher import http_errors
+from reclaim.matcher import http_errors, transparency_api
 from reclaim.matcher.access import RequireToken
 from reclaim.matcher.decode_pool import DecodePool
 from reclaim.matcher.desk import site
 from reclaim.matcher.errors import BusyError
 from reclaim.matcher.headers import SecurityHeaders
 from reclaim.matcher.http_errors import BadQueryError
+from reclaim.matcher.media import MediaHashes
+from reclaim.matcher.removals import api as removals_api
 from reclaim.matcher.review import QueuedMatch
 from reclaim.matcher.schemas import (
     Decision,
@@ -226,7 +229,10 @@ def create_app(service: MatcherService, *, background: bool = False) -> FastAPI:
             media_type="text/plain; version=0.0.4; charset=utf-8",
         )
 
+    app.include_router(transparency_api.router(service))
     site.install(app, service)
+    upload = functools.partial(hash_upload, decoders=decoders, dihedral=config.dihedral)
+    app.include_router(removals_api.router(service, hash_upload=upload))
 
     @app.get(
         "/healthz",
@@ -298,6 +304,20 @@ def _match(match: Match, item: QueuedMatch) -> dict[str, Any]:
         body["query_percent"] = round(match.query_percent, 2)
         body["compared_percent"] = round(match.compared_percent or 0.0, 2)
     return body
+
+
+async def hash_upload(
+    request: Request, decoders: DecodePool, *, dihedral: bool
+) -> MediaHashes:
+    """An upload's hashes made in a decode worker, as `/v1/match/media`
+    makes them (for a removal request's attached file): the place is
+    reserved before the body is read (BusyError, 503, when all are taken),
+    and the bytes leave memory once hashed."""
+    place = decoders.reserve()
+    try:
+        return await place.hash(await _read_upload(request), dihedral=dihedral)
+    finally:
+        place.release()
 
 
 async def _read_upload(request: Request) -> bytes:

@@ -1,0 +1,122 @@
+"""The removal request API: public intake, and the platform's own endpoints.
+
+| endpoint (under `/v1/removal-requests`) | who | what |
+|---|---|---|
+| `POST` | anyone | file a request (the Act's four parts) |
+| `GET` | platform | requests (filters: state, due within hours) |
+| `GET /{id}` | platform | one request: copies, actions, events |
+| `POST /{id}/media` | platform | attach the reported file (hashed, dropped) |
+| `POST /{id}/actions` | platform | removed, valid, invalid, rejected |
+
+Intake is open to the public by law (access.py lets it through without the
+API token); the rest needs the token. Replies never carry personal data
+(signature, contact, statement): only the desk shows it, to leads. The
+requester's receipt is in the intake reply once and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from fastapi import Query as QueryParam
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from reclaim.matcher.media import MediaHashes
+from reclaim.matcher.removals.model import Intake, State
+from reclaim.matcher.removals.schemas import ActionIn, RemovalRequestIn
+from reclaim.matcher.schemas import error_responses
+from reclaim.matcher.service import MatcherService
+
+#: A request number in a path.
+PublicId = Annotated[str, Path(max_length=20, description="the request's RR- number")]
+#: How an attached upload is hashed: the API's one upload hasher.
+UploadHasher = Callable[[Request], Awaitable[MediaHashes]]
+
+INTAKE_ERRORS = error_responses(413, 422, 500)
+PLATFORM_ERRORS = error_responses(401, 404, 409, 413, 422, 500)
+
+
+def router(service: MatcherService, *, hash_upload: UploadHasher) -> APIRouter:
+    """The removal request endpoints of this matcher."""
+    routes = APIRouter(tags=["removal requests"])
+    removals = service.removals
+
+    @routes.post(
+        "/v1/removal-requests",
+        summary="File a removal request (TAKE IT DOWN Act): open to anyone",
+        status_code=201,
+        responses=INTAKE_ERRORS,
+    )
+    async def intake(body: RemovalRequestIn) -> JSONResponse:
+        parsed = Intake.of(body, via="api")
+        request, receipt = await run_in_threadpool(removals.file, parsed)
+        return JSONResponse(
+            {"ok": True, **request.summary(), "receipt": receipt}, status_code=201
+        )
+
+    @routes.get(
+        "/v1/removal-requests",
+        summary="Removal requests, open ones first by deadline",
+        responses=PLATFORM_ERRORS,
+    )
+    def listing(
+        state: State | None = QueryParam(None),
+        due_within_hours: float | None = QueryParam(None, ge=0, le=10_000),
+        limit: int = QueryParam(200, ge=1, le=1000),
+    ) -> dict[str, Any]:
+        found = removals.store.listed(
+            state=state.value if state else None,
+            due_within_hours=due_within_hours,
+            limit=limit,
+        )
+        return {"ok": True, "requests": [r.summary() for r in found]}
+
+    @routes.get(
+        "/v1/removal-requests/{public_id}",
+        summary="One removal request: deadline, copies, actions and events",
+        responses=PLATFORM_ERRORS,
+    )
+    def show(public_id: PublicId) -> dict[str, Any]:
+        return {"ok": True, **removals.store.get(public_id).summary()}
+
+    @routes.post(
+        "/v1/removal-requests/{public_id}/media",
+        summary="Attach the reported file (hashed in memory; hashes kept, bytes not)",
+        responses=PLATFORM_ERRORS,
+        openapi_extra={
+            "requestBody": {
+                "content": {"application/octet-stream": {}},
+                "required": True,
+            }
+        },
+    )
+    async def media(
+        request: Request,
+        public_id: PublicId,
+        reference: str | None = QueryParam(None, max_length=200),
+    ) -> dict[str, Any]:
+        removals.store.get(public_id)  # 404 before the upload is read
+        hashes = await hash_upload(request)
+        found = await run_in_threadpool(
+            removals.attach, public_id, hashes, reference=reference
+        )
+        return {"ok": True, **found.summary()}
+
+    @routes.post(
+        "/v1/removal-requests/{public_id}/actions",
+        summary="Record copies removed, or decide: valid, invalid, rejected",
+        responses=PLATFORM_ERRORS,
+    )
+    def act(public_id: PublicId, body: ActionIn) -> dict[str, Any]:
+        if body.action == "removed":
+            found = removals.store.mark_removed(public_id, body.references, actor="api")
+        else:
+            found = removals.store.decide(
+                public_id, body.action, reason=body.reason, actor="api"
+            )
+        return {"ok": True, **found.summary()}
+
+    return routes

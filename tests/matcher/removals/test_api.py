@@ -1,0 +1,212 @@
+"""Removal requests over HTTP against a real matcher with the catalog on:
+the deadline, the copies found (in the catalog, and uploaded later), the
+actions taken, and nothing personal in replies, webhooks or logs."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from reclaim.matcher.desk.audit import events
+from tests.conftest import encode
+from tests.matcher.desk.conftest import Desk
+from tests.matcher.receiver import Receiver
+from tests.matcher.removals.conftest import PERSONAL, body
+
+
+def turned(photo: np.ndarray, quality: int = 70) -> bytes:
+    """The photo turned a quarter, scaled to 70% and re-compressed."""
+    image = Image.fromarray(np.ascontiguousarray(np.rot90(photo)))
+    image = image.resize((image.width * 7 // 10, image.height * 7 // 10))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def upload(platform: httpx.Client, reference: str, data: bytes) -> None:
+    reply = platform.post(
+        "/v1/match/media", params={"reference": reference}, content=data
+    )
+    assert reply.status_code == 200, reply.text
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def test_a_request_shows_its_deadline_the_copies_found_and_the_actions_taken(
+    removals_desk: Callable[..., Desk],
+    receiver: Receiver,
+    photos: dict[str, np.ndarray],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    desk = removals_desk()
+    service = desk.service
+    platform = desk.client()
+    photo = photos["astronaut"]
+    upload(platform, "post-1", encode(photo, "JPEG", quality=95))  # reported
+    assert service.catalog is not None
+    service.catalog.flush(force=True)  # post-1 in a shard
+    upload(platform, "post-2", turned(photo))  # a copy, still in the spool
+    upload(platform, "post-other", encode(photos["camera"], "JPEG"))  # no copy
+
+    reply = platform.post("/v1/removal-requests", json=body())
+    assert reply.status_code == 201, reply.text
+    request = reply.json()
+    assert request["id"].startswith("RR-") and request["state"] == "valid"
+    assert at(request["deadline"]) - at(request["received_at"]) == timedelta(hours=48)
+    assert request["validity"] == {"valid": True, "problems": []}
+    assert len(request["receipt"]) >= 30
+    copies = {c["reference"]: c for c in request["copies"]}
+    assert set(copies) == {"post-1", "post-2"}
+    assert copies["post-1"]["found_by"] == "reported"
+    assert copies["post-2"]["found_by"] == "catalog"
+    assert copies["post-2"]["distance"] <= 31
+    assert request["hashes"] == {"catalog": 2}
+    steps = [e["action"] for e in request["events"]]
+    for step in ("received", "checked", "hashed", "searched_catalog"):
+        assert step in steps
+    assert "watching_uploads" in steps and "takedown_asked" in steps
+    searched = next(e for e in request["events"] if e["action"] == "searched_catalog")
+    assert searched["detail"]["items"] == 3 and searched["detail"]["copies"] == 2
+
+    # A copy uploaded after the request is found as it arrives.
+    upload(platform, "post-3", turned(photo, quality=40))
+    number = request["id"]
+    shown = platform.get(f"/v1/removal-requests/{number}").json()
+    found = {c["reference"]: c["found_by"] for c in shown["copies"]}
+    assert found == {"post-1": "reported", "post-2": "catalog", "post-3": "forward"}
+
+    # The platform removes them; the request is then removed.
+    reply = platform.post(
+        f"/v1/removal-requests/{number}/actions",
+        json={"action": "removed", "references": ["post-1", "post-2"]},
+    )
+    assert reply.status_code == 200 and reply.json()["state"] == "valid"
+    reply = platform.post(
+        f"/v1/removal-requests/{number}/actions",
+        json={"action": "removed", "references": ["post-3"]},
+    )
+    done = reply.json()
+    assert done["state"] == "removed" and done["closed_at"]
+    assert all(c["removed_at"] and c["removed_by"] == "api" for c in done["copies"])
+    taken = [a["action"] for a in done["actions"]]
+    assert taken.count("copy_removed") == 3 and taken[-1] == "closed"
+    assert done["actions"][-1]["detail"]["hours_to_removal"] >= 0
+
+    # The takedown system heard of every copy, and of nothing personal.
+    service.deliver()
+    asked = [d for d in receiver.deliveries if d["event"] == "removal.copies"]
+    assert {r for d in asked for r in d["references"]} == {"post-1", "post-2", "post-3"}
+    assert all(d["request"] == number for d in asked)
+    sent = json.dumps(receiver.deliveries)
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    replies = json.dumps([request | {"receipt": ""}, shown, done])
+    audit = json.dumps([e.detail for e in events(service.engine, limit=1000)])
+    assert f"request:{number}" in {e.subject for e in events(service.engine)}
+    for secret in PERSONAL:
+        assert secret not in sent and secret not in logged
+        assert secret not in replies and secret not in audit
+    assert request["receipt"] not in logged
+
+
+def test_a_request_missing_a_part_is_recorded_invalid_with_the_part_named(
+    removals_desk: Callable[..., Desk],
+) -> None:
+    platform = removals_desk().client()
+    reply = platform.post("/v1/removal-requests", json=body(contact=None))
+    assert reply.status_code == 201, reply.text
+    request = reply.json()
+    assert request["state"] == "invalid"
+    (problem,) = request["validity"]["problems"]
+    assert problem.startswith("contact:") and "email" in problem
+    assert request["reason"] == problem
+    reply = platform.post(
+        "/v1/removal-requests",
+        json=body(
+            signature={"name": "", "confirmed": True},
+            content=[],
+            good_faith_statement={"confirmed": False, "statement": ""},
+            requester={"role": "authorized_agent"},
+        ),
+    )
+    parts = [p.split(":")[0] for p in reply.json()["validity"]["problems"]]
+    assert parts == ["signature", "content", "good-faith statement", "requester"]
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        body(surprise=True),
+        body(content=[{"location": "https://social.example/p/x"}] * 51),
+        body(content=[{"location": "x" * 2001}]),
+        body(hashes=[{"type": "pdq", "value": "not a hash"}]),
+        body(requester={"role": "neighbour"}),
+        body(requester=None),
+        body(signature={"name": "A", "confirmed": "yes"}),
+    ],
+)
+def test_a_malformed_body_is_422_in_the_one_error_shape(
+    removals_desk: Callable[..., Desk], sent: dict[str, object]
+) -> None:
+    platform = removals_desk().client()
+    reply = platform.post("/v1/removal-requests", json=sent)
+    assert reply.status_code == 422, reply.text
+    error = reply.json()
+    assert set(error) == {"ok", "error", "errors", "status", "code"}
+    assert error["ok"] is False and error["status"] == 422
+    assert not platform.get("/v1/removal-requests").json()["requests"]
+
+
+def test_the_platform_api_needs_the_token_and_intake_does_not(
+    removals_desk: Callable[..., Desk],
+) -> None:
+    desk = removals_desk(serve={"token": "platform-token"})
+    public = desk.client()
+    reply = public.post("/v1/removal-requests", json=body())
+    assert reply.status_code == 201
+    number = reply.json()["id"]
+    assert public.get("/v1/removal-requests").status_code == 401
+    assert public.get(f"/v1/removal-requests/{number}").status_code == 401
+    refused = public.post(
+        f"/v1/removal-requests/{number}/actions",
+        json={"action": "rejected", "reason": "spam"},
+    )
+    assert refused.status_code == 401
+    platform = desk.client()
+    platform.headers["Authorization"] = "Bearer platform-token"
+    listed = platform.get("/v1/removal-requests", params={"state": "valid"}).json()
+    assert [r["id"] for r in listed["requests"]] == [number]
+    assert platform.get("/v1/removal-requests/RR-AAAAAAAAAA").status_code == 404
+
+
+def test_decisions_need_a_reason_and_follow_the_states(
+    removals_desk: Callable[..., Desk], receiver: Receiver
+) -> None:
+    desk = removals_desk()
+    platform = desk.client()
+    number = platform.post("/v1/removal-requests", json=body(contact=None)).json()["id"]
+    path = f"/v1/removal-requests/{number}/actions"
+    assert platform.post(path, json={"action": "valid"}).status_code == 422
+    made = platform.post(path, json={"action": "valid", "reason": "contact by post"})
+    assert made.json()["state"] == "valid"
+    assert made.json()["validity"] == {"valid": True, "problems": []}
+    again = platform.post(path, json={"action": "valid", "reason": "twice"})
+    assert again.status_code == 409
+    rejected = platform.post(path, json={"action": "rejected", "reason": "duplicate"})
+    assert rejected.json()["state"] == "rejected"
+    assert rejected.json()["reason"] == "duplicate"
+    late = platform.post(path, json={"action": "removed", "references": ["post-1"]})
+    assert late.status_code == 409
+    # Made valid, its reported copy went to the takedown system.
+    desk.service.deliver()
+    assert [d["references"] for d in receiver.deliveries] == [["post-1"]]
