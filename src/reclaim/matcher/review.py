@@ -345,6 +345,15 @@ class ReviewQueue:
             )
             return self._get(connection, match_id)
 
+    def undo_until(self, match_id: int) -> datetime | None:
+        """When the match's held decision can no longer be undone (None: it
+        is not decided, was not held, or its window has passed)."""
+        with self.engine.connect() as connection:
+            if self._get(connection, match_id).state not in DECISIONS:
+                return None
+            until = _held_until(_last_decision(connection, match_id))
+        return until if until is not None and until > datetime.now(UTC) else None
+
     def undoable(self, actor: str, *, limit: int = 10) -> list[UndoableDecision]:
         """`actor`'s decisions that can still be undone, newest first."""
         now = datetime.now(UTC)
@@ -464,7 +473,7 @@ class ReviewQueue:
                 f"there is no match {match_id}: list them with `reclaim matcher "
                 "review list`"
             )
-        return _queued(row)
+        return from_row(row)
 
     def list(self, *, state: str | None = None, limit: int = 50) -> list[QueuedMatch]:
         """Matches, newest first, optionally only those in one state."""
@@ -477,7 +486,7 @@ class ReviewQueue:
                 )
             query = query.where(matches.c.state == state)
         with self.engine.connect() as connection:
-            return [_queued(row) for row in connection.execute(query)]
+            return [from_row(row) for row in connection.execute(query)]
 
     def counts(self) -> dict[str, int]:
         """Matches per state."""
@@ -489,7 +498,8 @@ class ReviewQueue:
         return result
 
 
-def _queued(row: Any) -> QueuedMatch:
+def from_row(row: Any) -> QueuedMatch:
+    """A queue entry from its `matches` row."""
     return QueuedMatch(
         row.id,
         _aware(row.created_at),
