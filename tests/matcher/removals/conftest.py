@@ -55,7 +55,9 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def removals_desk(
-    serve_desk: Callable[..., Desk], receiver: Receiver, tmp_path: Path
+    serve_desk: Callable[..., Desk],  # noqa: F811 - the fixture imported above
+    receiver: Receiver,
+    tmp_path: Path,
 ) -> Callable[..., Desk]:
     """A served matcher with the catalog on, webhooks to `receiver`, and
     removal requests' locations resolved by PATTERN."""
