@@ -20,8 +20,9 @@ from reclaim.matcher.desk.transparency import Period, build
 from reclaim.matcher.schemas import error_responses
 from reclaim.matcher.service import MatcherService
 
-#: When a period is asked by dates or times (YYYY-MM-DD or ISO 8601).
-WHEN = Query(None, max_length=40, description="YYYY-MM-DD or an ISO 8601 time")
+#: How a period's ends are given (each parameter needs its own Query:
+#: FastAPI writes the parameter's name into it).
+WHEN = "YYYY-MM-DD (the day included) or an ISO 8601 time; default: the last 30 days"
 
 
 def router(service: MatcherService) -> APIRouter:
@@ -35,8 +36,8 @@ def router(service: MatcherService) -> APIRouter:
     )
     def statements(
         request: Request,
-        since: str | None = WHEN,
-        until: str | None = WHEN,
+        since: str | None = Query(None, max_length=40, description=WHEN),
+        until: str | None = Query(None, max_length=40, description=WHEN),
         page: int = Query(1, ge=1, le=10_000_000),
     ) -> Response:
         period = Period.parse(since, until)
@@ -64,8 +65,8 @@ def router(service: MatcherService) -> APIRouter:
         },
     )
     def report_csv(
-        start: str | None = Query(None, alias="from", max_length=40),
-        end: str | None = Query(None, alias="to", max_length=40),
+        start: str | None = Query(None, alias="from", max_length=40, description=WHEN),
+        end: str | None = Query(None, alias="to", max_length=40, description=WHEN),
     ) -> Response:
         period = Period.parse(start, end)
         return csv_response(build(service.engine, period).csv(), period)

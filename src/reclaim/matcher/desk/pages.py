@@ -10,7 +10,16 @@ if TYPE_CHECKING:
 
 def install(desk: Desk) -> None:
     """Add every feature's pages (in the order the navigation lists them)."""
-    from reclaim.matcher.desk import audit_page, queue
+    from reclaim.matcher.desk import (
+        audit_page,
+        dashboard,
+        queue,
+        removal_pages,
+        transparency_pages,
+    )
 
     queue.install(desk)
+    removal_pages.install(desk)
+    dashboard.install(desk)
+    transparency_pages.install(desk)
     audit_page.install(desk)

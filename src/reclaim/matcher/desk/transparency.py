@@ -84,7 +84,7 @@ class Period:
         """From `from`/`to` query values: dates (YYYY-MM-DD, `to` inclusive)
         or ISO 8601 times (UTC when no offset); by default the last 30 days.
         QueryError names a value that is not one."""
-        moment = now or datetime.now(UTC)
+        moment = now or datetime.now(UTC).replace(microsecond=0)
         finish = _moment(end, "to", inclusive=True) if end else moment
         begin = (
             _moment(start, "from", inclusive=False)
