@@ -122,6 +122,9 @@ class Desk:
         )
         response.headers["Content-Security-Policy"] = CSP
         response.headers["Cache-Control"] = "no-store"
+        # Not no-referrer: with it, Chromium posts forms with "Origin: null",
+        # which `form` refuses. Other sites still get no referrer.
+        response.headers["Referrer-Policy"] = "same-origin"
         return response
 
     async def form(self, request: Request, user: DeskUser | None) -> Form:
