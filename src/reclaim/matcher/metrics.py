@@ -55,6 +55,12 @@ class Metrics:
             ["type", "state"],
             registry=self.registry,
         )
+        self.program_matches = Counter(
+            "reclaim_matcher_program_matches",
+            "Matches found and queued, by program and verdict.",
+            ["program", "state"],
+            registry=self.registry,
+        )
         self.uploads = Counter(
             "reclaim_matcher_uploads",
             "Media uploads matched, by outcome.",

@@ -423,6 +423,7 @@ class MatcherService:
                 entry_of[id(match)] = item
                 self.metrics.source_matches.labels(match.source, match.kind.value).inc()
             self.metrics.matches.labels(item.kind, item.state.value).inc()
+            self.metrics.program_matches.labels(item.program, item.state.value).inc()
         if entries:
             self._wake_delivery.set()
         self.removals.uploaded(queries)  # copies of reported content
