@@ -20,6 +20,7 @@ from tests.conftest import encode
 from tests.matcher.desk.conftest import Desk
 from tests.matcher.receiver import Receiver
 from tests.matcher.removals.conftest import PERSONAL, body
+from tests.matcher.test_catalog import list_photo
 
 
 def turned(photo: np.ndarray, quality: int = 70) -> bytes:
@@ -210,3 +211,64 @@ def test_decisions_need_a_reason_and_follow_the_states(
     # Made valid, its reported copy went to the takedown system.
     desk.service.deliver()
     assert [d["references"] for d in receiver.deliveries] == [["post-1"]]
+
+
+def test_an_attached_file_is_hashed_and_its_copies_found(
+    removals_desk: Callable[..., Desk],
+    photos: dict[str, np.ndarray],
+) -> None:
+    desk = removals_desk(catalog={"enabled": False})
+    platform = desk.client()
+    photo = photos["chelsea"]
+    upload(platform, "post-old", turned(photo))  # before, catalog off: not found
+    # Reported by a location the patterns do not resolve.
+    sent = body(content=[{"location": "the picture on my old profile"}])
+    number = platform.post("/v1/removal-requests", json=sent).json()["id"]
+    shown = platform.get(f"/v1/removal-requests/{number}").json()
+    assert shown["copies"] == [] and shown["content"][0]["reference"] is None
+    missing = platform.post("/v1/removal-requests/RR-AAAAAAAAAA/media", content=b"x")
+    assert missing.status_code == 404
+    reply = platform.post(
+        f"/v1/removal-requests/{number}/media",
+        params={"reference": "post-7"},
+        content=encode(photo, "PNG"),
+    )
+    assert reply.status_code == 200, reply.text
+    attached = reply.json()
+    assert attached["hashes"] == {"media": 2}
+    assert [(c["reference"], c["found_by"]) for c in attached["copies"]] == [
+        ("post-7", "reported")
+    ]
+    unreadable = platform.post(
+        f"/v1/removal-requests/{number}/media", content=b"not a picture"
+    )
+    assert unreadable.status_code == 422
+    assert set(unreadable.json()) == {"ok", "error", "errors", "status", "code"}
+    # Uploaded afterwards: found as it arrives, exact (MD5) or near (PDQ).
+    upload(platform, "post-8", encode(photo, "PNG"))
+    upload(platform, "post-9", turned(photo, quality=50))
+    upload(platform, "post-other", encode(photos["camera"], "PNG"))
+    copies = platform.get(f"/v1/removal-requests/{number}").json()["copies"]
+    found = {c["reference"]: (c["found_by"], c["distance"]) for c in copies}
+    assert found["post-8"] == ("forward", 0)
+    assert found["post-9"][0] == "forward" and found["post-9"][1] <= 31
+    assert "post-other" not in found and "post-old" not in found
+
+
+def test_uploads_in_the_review_queue_matching_what_was_reported_are_copies(
+    removals_desk: Callable[..., Desk],
+    person: httpx.Client,
+    photos: dict[str, np.ndarray],
+) -> None:
+    desk = removals_desk(catalog={"enabled": False})
+    photo = photos["astronaut"]
+    list_photo(person, encode(photo, "JPEG", quality=95))
+    desk.service.sync_once()
+    platform = desk.client()
+    upload(platform, "post-1", encode(photo, "PNG"))
+    upload(platform, "post-2", turned(photo))
+    queued = {m["reference"] for m in platform.get("/v1/review").json()["matches"]}
+    assert queued == {"post-1", "post-2"}
+    request = platform.post("/v1/removal-requests", json=body()).json()
+    found = {c["reference"]: c["found_by"] for c in request["copies"]}
+    assert found == {"post-1": "reported", "post-2": "forward"}

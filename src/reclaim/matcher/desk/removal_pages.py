@@ -264,7 +264,11 @@ def _detail(event: Any) -> str:
     detail = event.detail
     parts = []
     for name, value in detail.items():
-        if isinstance(value, list):
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            value = "yes" if value else "no"
+        elif isinstance(value, list):
             value = ", ".join(str(v) for v in value) or "none"
         parts.append(f"{name.replace('_', ' ')}: {value}")
     return "; ".join(parts)
