@@ -226,11 +226,11 @@ class StoreCollector(Collector):
         if read:
             now = datetime.now(UTC)
             with self.engine.connect() as connection:
+                # The pending rows only (ix_matches_state): the queue's size.
                 first = connection.execute(
-                    select(matches.c.created_at)
-                    .where(matches.c.state == "pending")
-                    .order_by(matches.c.id)
-                    .limit(1)
+                    select(func.min(matches.c.created_at)).where(
+                        matches.c.state == "pending"
+                    )
                 ).scalar()
                 oldest.add_metric(
                     [],
