@@ -59,6 +59,11 @@ OPERATIONS = {
     ("GET", "/metrics"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
+    ("POST", "/v1/removal-requests"),
+    ("GET", "/v1/removal-requests"),
+    ("GET", "/v1/removal-requests/{public_id}"),
+    ("POST", "/v1/removal-requests/{public_id}/media"),
+    ("POST", "/v1/removal-requests/{public_id}/actions"),
 }
 
 
