@@ -1,0 +1,121 @@
+"""The dashboard and the transparency report in Chromium: a lead signs in,
+reads both, opens a chart's numbers with the keyboard and changes the period;
+axe finds nothing at 1280 px and 390 px, and neither page scrolls sideways
+(wide charts and tables scroll inside their own box).
+
+Screenshots go to $RECLAIM_SCREENSHOTS (when set) as desk-dashboard.png,
+desk-transparency.png and their -phone versions.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert
+
+from reclaim.matcher.desk.accounts import Role
+from reclaim.matcher.desk.tables import alerts
+from tests.matcher.desk.conftest import PASSWORD, Desk
+from tests.matcher.desk.seeding import DAY, add_match, seed_report
+from tests.web.conftest import axe_violations
+
+WIDTHS = (1280, 390)
+
+
+def check(page: Any, name: str, problems: dict[str, list[object]]) -> None:
+    """axe and sideways scrolling at both widths; screenshots when asked."""
+    folder = os.environ.get("RECLAIM_SCREENSHOTS")
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+        page.wait_for_timeout(100)
+        found: list[object] = list(axe_violations(page))
+        scroll = page.evaluate("document.documentElement.scrollWidth")
+        if scroll > width:
+            found.append(f"the page is {scroll} px wide at {width} px")
+        if found:
+            problems[f"{name}@{width}"] = found
+        if folder:
+            suffix = "" if width == WIDTHS[0] else "-phone"
+            path = Path(folder) / f"desk-{name}{suffix}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size({"width": WIDTHS[0], "height": 900})
+
+
+def test_a_lead_reads_the_dashboard_and_the_transparency_report(
+    serve_desk: Callable[..., Desk], browser: Any
+) -> None:
+    desk = serve_desk()
+    engine = desk.service.engine
+    now = seed_report(engine)
+    for day in range(1, 20):  # a month of matches to chart
+        for n in range(day % 4 + 1):
+            add_match(
+                engine,
+                created=now - day * DAY + timedelta(minutes=n),
+                state="blocked",
+                program=("adult", "minor")[n % 2],
+                source=("default", "ncmec")[day % 2],
+                decided_after=600 * (n + 1),
+            )
+    desk.service.sync_once()
+    with engine.begin() as connection:
+        connection.execute(
+            insert(alerts).values(
+                rule="adult-spike",
+                window_start=now - DAY,
+                fired_at=now - DAY,
+                count=57,
+                baseline=6.0,
+                message="matches in program adult jumped to 57 in 60 min, "
+                "9.5× the 7-day baseline of 6.0",
+            )
+        )
+    desk.account("lea", Role.LEAD)
+    problems: dict[str, list[object]] = {}
+    context = browser.new_context(
+        base_url=desk.url, viewport={"width": WIDTHS[0], "height": 900}
+    )
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto("/desk/dashboard")
+        page.fill("#name", "lea")
+        page.fill("#password", PASSWORD)
+        page.click("form.stack button[type=submit]")
+        page.wait_for_url("**/desk/dashboard")
+        assert page.locator("svg[role=img]").count() == 5
+        assert page.get_by_text("jumped to 57 in 60 min").is_visible()
+        # A chart's numbers open from the keyboard.
+        summary = page.locator("summary").first
+        summary.focus()
+        page.keyboard.press("Enter")
+        table = page.locator("details").first.locator("table")
+        assert table.is_visible() and table.locator("tbody tr").count() == 30
+        check(page, "dashboard", problems)
+
+        page.click("nav >> text=Transparency")
+        page.wait_for_url("**/desk/transparency")
+        assert page.locator("svg[role=img]").count() == 3
+        assert page.get_by_role(
+            "table", name="Requests, matches and removals"
+        ).is_visible()
+        check(page, "transparency", problems)
+        # The period narrows the report.
+        page.fill("#from", (now - 6 * DAY).date().isoformat())
+        page.fill("#to", now.date().isoformat())
+        page.click("form.period button[type=submit]")
+        page.wait_for_url("**/desk/transparency?from=*")
+        row = page.locator("tr", has=page.locator("th", has_text="All matches"))
+        assert row.locator("td").nth(5).inner_text() != "—"
+        with page.expect_download() as download:
+            page.click("text=Download CSV")
+        saved = Path(download.value.path()).read_text()
+        assert saved.startswith("period_start,period_end,kind,")
+    finally:
+        context.close()
+    assert not problems, problems
