@@ -187,6 +187,10 @@ def test_the_platform_api_needs_the_token_and_intake_does_not(
     platform.headers["Authorization"] = "Bearer platform-token"
     listed = platform.get("/v1/removal-requests", params={"state": "valid"}).json()
     assert [r["id"] for r in listed["requests"]] == [number]
+    soon = platform.get("/v1/removal-requests", params={"due_within_hours": 47})
+    assert soon.json()["requests"] == []
+    due = platform.get("/v1/removal-requests", params={"due_within_hours": 48.1})
+    assert [r["id"] for r in due.json()["requests"]] == [number]
     assert platform.get("/v1/removal-requests/RR-AAAAAAAAAA").status_code == 404
 
 
