@@ -79,7 +79,8 @@ copies = Table(
     Column("request_id", BigInteger, nullable=False),
     Column("reference", String(200), nullable=False),
     # reported (named in the request), forward (an upload matched the
-    # reported item's hashes), catalog (found in the content catalog)
+    # reported item's hashes), catalog (found in the content catalog),
+    # platform (named by the platform when it marked it removed)
     Column("found_by", String(16), nullable=False),
     Column("distance", Integer, nullable=True),
     Column("match_id", BigInteger, nullable=True),
