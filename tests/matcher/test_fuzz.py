@@ -64,6 +64,8 @@ OPERATIONS = {
     ("GET", "/v1/removal-requests/{public_id}"),
     ("POST", "/v1/removal-requests/{public_id}/media"),
     ("POST", "/v1/removal-requests/{public_id}/actions"),
+    ("GET", "/v1/transparency/statements"),
+    ("GET", "/v1/transparency/report.csv"),
 }
 
 

@@ -30,7 +30,7 @@ from reclaim.hashing import InvalidHashError, Md5Hash, PdqHash, VpdqHash
 from reclaim.index.matching import Match
 from reclaim.matcher import http_errors, transparency_api
 from reclaim.matcher.access import RequireToken
-from reclaim.matcher.decode_pool import DecodePool
+from reclaim.matcher.decode_pool import Decoded, DecodePool
 from reclaim.matcher.desk import site
 from reclaim.matcher.errors import BusyError
 from reclaim.matcher.headers import SecurityHeaders
@@ -140,25 +140,22 @@ def create_app(service: MatcherService, *, background: bool = False) -> FastAPI:
         reference: str | None = QueryParam(None, max_length=200),
     ) -> dict[str, Any]:
         service.require_ready()  # 503 until every source has a complete list
+        started = time.perf_counter()
         try:
-            place = decoders.reserve()  # before the body is read: 503 when full
+            # A preview for the desk is made by the worker too, never here.
+            decoded = await decode_upload(
+                request,
+                decoders,
+                dihedral=config.dihedral,
+                preview=service.preview_side,
+            )
         except BusyError:
             service.metrics.uploads.labels("busy").inc()
             raise
-        try:
-            data = await _read_upload(request)
-            started = time.perf_counter()
-            # A preview for the desk is made by the worker too, never here.
-            decoded = await place.decode(
-                data, dihedral=config.dihedral, preview=service.preview_side
-            )
-            hashes = decoded.hashes
         except Exception:
             service.metrics.uploads.labels("unreadable").inc()
             raise
-        finally:
-            place.release()
-            data = b""  # the upload leaves memory as soon as it is hashed
+        hashes = decoded.hashes
         result = await run_in_threadpool(
             functools.partial(
                 service.match_media,
@@ -231,8 +228,12 @@ def create_app(service: MatcherService, *, background: bool = False) -> FastAPI:
 
     app.include_router(transparency_api.router(service))
     site.install(app, service)
-    upload = functools.partial(hash_upload, decoders=decoders, dihedral=config.dihedral)
-    app.include_router(removals_api.router(service, hash_upload=upload))
+
+    async def attached(request: Request) -> MediaHashes:
+        decoded = await decode_upload(request, decoders, dihedral=config.dihedral)
+        return decoded.hashes
+
+    app.include_router(removals_api.router(service, attached=attached))
 
     @app.get(
         "/healthz",
@@ -306,18 +307,20 @@ def _match(match: Match, item: QueuedMatch) -> dict[str, Any]:
     return body
 
 
-async def hash_upload(
-    request: Request, decoders: DecodePool, *, dihedral: bool
-) -> MediaHashes:
-    """An upload's hashes made in a decode worker, as `/v1/match/media`
-    makes them (for a removal request's attached file): the place is
-    reserved before the body is read (BusyError, 503, when all are taken),
-    and the bytes leave memory once hashed."""
+async def decode_upload(
+    request: Request, decoders: DecodePool, *, dihedral: bool, preview: int = 0
+) -> Decoded:
+    """An upload hashed in a decode worker (`/v1/match/media`, and a removal
+    request's attached file): the place is reserved before the body is read
+    (BusyError, 503, when all are taken), and the bytes leave memory once
+    hashed. With `preview` > 0 the worker also makes the desk's preview."""
     place = decoders.reserve()
     try:
-        return await place.hash(await _read_upload(request), dihedral=dihedral)
+        data = await _read_upload(request)
+        return await place.decode(data, dihedral=dihedral, preview=preview)
     finally:
         place.release()
+        data = b""
 
 
 async def _read_upload(request: Request) -> bytes:

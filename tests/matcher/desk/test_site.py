@@ -15,7 +15,8 @@ def test_pages_need_sign_in_and_a_session_signs_out(
     with desk.client() as anonymous:
         reply = anonymous.get("/desk/audit?actor=x")
         assert reply.status_code == 303
-        assert reply.headers["location"] == "/desk/login?next=%2Fdesk%2Faudit%3Factor%3Dx"
+        location = reply.headers["location"]
+        assert location == "/desk/login?next=%2Fdesk%2Faudit%3Factor%3Dx"
         login = anonymous.get("/desk/login")
         assert login.status_code == 200 and 'type="password"' in login.text
         assert "script-src 'self'" in login.headers["content-security-policy"]

@@ -39,7 +39,7 @@ INTAKE_ERRORS = error_responses(413, 422, 500)
 PLATFORM_ERRORS = error_responses(401, 404, 409, 413, 422, 500)
 
 
-def router(service: MatcherService, *, hash_upload: UploadHasher) -> APIRouter:
+def router(service: MatcherService, *, attached: UploadHasher) -> APIRouter:
     """The removal request endpoints of this matcher."""
     routes = APIRouter(tags=["removal requests"])
     removals = service.removals
@@ -99,7 +99,7 @@ def router(service: MatcherService, *, hash_upload: UploadHasher) -> APIRouter:
         reference: str | None = QueryParam(None, max_length=200),
     ) -> dict[str, Any]:
         removals.store.get(public_id)  # 404 before the upload is read
-        hashes = await hash_upload(request)
+        hashes = await attached(request)
         found = await run_in_threadpool(
             removals.attach, public_id, hashes, reference=reference
         )
