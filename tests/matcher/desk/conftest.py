@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,6 +17,10 @@ from reclaim.matcher.config import MatcherConfig
 from reclaim.matcher.desk.accounts import Accounts, Role
 from reclaim.matcher.service import MatcherService
 from tests.conftest import live_server
+from tests.web.conftest import axe_violations
+
+#: The widths every desk page is checked at: a desktop and a phone.
+WIDTHS = (1280, 390)
 
 #: Every test account's password (long enough for the desk's rule).
 PASSWORD = "correct horse battery staple"
@@ -89,3 +95,25 @@ def serve_desk(
             client.close()
     for server in reversed(servers):
         server.__exit__(None, None, None)
+
+
+def look(page: Any, name: str, problems: dict[str, list[object]]) -> None:
+    """Check the page at both widths (axe, no sideways scroll), noting
+    problems under `name`; with $DESK_SCREENSHOTS set, keep a picture of
+    each as desk-<name>.png and desk-<name>-phone.png."""
+    folder = os.environ.get("DESK_SCREENSHOTS")
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+        page.wait_for_timeout(100)
+        found: list[object] = list(axe_violations(page))
+        scroll = page.evaluate("document.documentElement.scrollWidth")
+        if scroll > width:
+            found.append(f"the page is {scroll} px wide at {width} px")
+        if found:
+            problems[f"{name}@{width}"] = found
+        if folder:
+            suffix = "" if width == WIDTHS[0] else "-phone"
+            path = Path(folder) / f"desk-{name}{suffix}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size({"width": WIDTHS[0], "height": 900})

@@ -3,13 +3,12 @@ reads both, opens a chart's numbers with the keyboard and changes the period;
 axe finds nothing at 1280 px and 390 px, and neither page scrolls sideways
 (wide charts and tables scroll inside their own box).
 
-Screenshots go to $RECLAIM_SCREENSHOTS (when set) as desk-dashboard.png,
+Screenshots go to $DESK_SCREENSHOTS (when set) as desk-dashboard.png,
 desk-transparency.png and their -phone versions.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -19,31 +18,8 @@ from sqlalchemy import insert
 
 from reclaim.matcher.desk.accounts import Role
 from reclaim.matcher.desk.tables import alerts
-from tests.matcher.desk.conftest import PASSWORD, Desk
+from tests.matcher.desk.conftest import PASSWORD, WIDTHS, Desk, look
 from tests.matcher.desk.seeding import DAY, add_match, seed_report
-from tests.web.conftest import axe_violations
-
-WIDTHS = (1280, 390)
-
-
-def check(page: Any, name: str, problems: dict[str, list[object]]) -> None:
-    """axe and sideways scrolling at both widths; screenshots when asked."""
-    folder = os.environ.get("RECLAIM_SCREENSHOTS")
-    for width in WIDTHS:
-        page.set_viewport_size({"width": width, "height": 900})
-        page.wait_for_timeout(100)
-        found: list[object] = list(axe_violations(page))
-        scroll = page.evaluate("document.documentElement.scrollWidth")
-        if scroll > width:
-            found.append(f"the page is {scroll} px wide at {width} px")
-        if found:
-            problems[f"{name}@{width}"] = found
-        if folder:
-            suffix = "" if width == WIDTHS[0] else "-phone"
-            path = Path(folder) / f"desk-{name}{suffix}.png"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(path), full_page=True)
-    page.set_viewport_size({"width": WIDTHS[0], "height": 900})
 
 
 def test_a_lead_reads_the_dashboard_and_the_transparency_report(
@@ -96,7 +72,7 @@ def test_a_lead_reads_the_dashboard_and_the_transparency_report(
         page.keyboard.press("Enter")
         table = page.locator("details").first.locator("table")
         assert table.is_visible() and table.locator("tbody tr").count() == 30
-        check(page, "dashboard", problems)
+        look(page, "dashboard", problems)
 
         page.click("nav >> text=Transparency")
         page.wait_for_url("**/desk/transparency")
@@ -104,7 +80,7 @@ def test_a_lead_reads_the_dashboard_and_the_transparency_report(
         assert page.get_by_role(
             "table", name="Requests, matches and removals"
         ).is_visible()
-        check(page, "transparency", problems)
+        look(page, "transparency", problems)
         # The period narrows the report.
         page.fill("#from", (now - 6 * DAY).date().isoformat())
         page.fill("#to", now.date().isoformat())

@@ -3,46 +3,21 @@ reveal a blurred preview with the keyboard, decide two matches at once after
 confirming, and undo. The queue and match pages are checked with axe and for
 sideways scrolling at 1280 px and 390 px.
 
-Screenshots go to $RECLAIM_SCREENSHOTS (when set) as desk-<page>.png.
+Screenshots go to $DESK_SCREENSHOTS (when set) as desk-<page>.png.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
 
 from reclaim.matcher.desk.accounts import Role
-from tests.matcher.desk.conftest import PASSWORD, Desk
+from tests.matcher.desk.conftest import PASSWORD, WIDTHS, Desk, look
 from tests.matcher.desk.test_previews import listed_upload, upload
 from tests.matcher.desk.test_queue import queue_some
-from tests.web.conftest import axe_violations
-
-WIDTHS = (1280, 390)
-
-
-def look(page: Any, name: str, problems: dict[str, list[object]]) -> None:
-    """Check the page at both widths (axe, no sideways scroll); keep pictures."""
-    folder = os.environ.get("RECLAIM_SCREENSHOTS")
-    for width in WIDTHS:
-        page.set_viewport_size({"width": width, "height": 900})
-        page.wait_for_timeout(100)
-        found: list[object] = list(axe_violations(page))
-        scroll = page.evaluate("document.documentElement.scrollWidth")
-        if scroll > width:
-            found.append(f"the page is {scroll} px wide at {width} px")
-        if found:
-            problems[f"{name}@{width}"] = found
-        if folder:
-            suffix = "" if width == WIDTHS[0] else "-phone"
-            path = Path(folder) / f"desk-{name}{suffix}.png"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(path), full_page=True)
-    page.set_viewport_size({"width": WIDTHS[0], "height": 900})
 
 
 def test_a_moderator_works_the_queue(

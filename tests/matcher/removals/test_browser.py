@@ -3,7 +3,7 @@ the receipt once; a lead finds the request on the desk (deadline, copies,
 record of efforts) and marks a copy removed. Every page is checked with axe
 and for sideways scrolling at 1280 px and 390 px.
 
-Screenshots go to $RECLAIM_SCREENSHOTS (when set) as desk-<page>.png.
+Screenshots go to $DESK_SCREENSHOTS (when set) as desk-<page>.png.
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ import numpy as np
 
 from reclaim.matcher.desk.accounts import Role
 from tests.conftest import encode
-from tests.matcher.desk.conftest import PASSWORD, Desk
-from tests.matcher.desk.test_queue_browser import WIDTHS, look
+from tests.matcher.desk.conftest import PASSWORD, WIDTHS, Desk, look
 from tests.matcher.removals.conftest import EMAIL, NAME
 from tests.matcher.removals.test_api import turned, upload
 
