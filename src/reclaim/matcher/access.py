@@ -18,10 +18,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from reclaim.matcher.http_errors import error_response
 
-#: Reachable without the token: liveness and readiness probes.
-OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+#: Reachable without the token: the probes, the desk's front page (it has
+#: its own sign-in) and the public removal form.
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/desk", "/removal"})
 #: Paths under these have their own sign-in (the desk) or are public.
-OPEN_PREFIXES = ("/desk/", "/removal")
+OPEN_PREFIXES = ("/desk/", "/removal/")
 #: The public intake of removal requests (posting only; reading needs the token).
 PUBLIC_POSTS = frozenset({"/v1/removal-requests"})
 
@@ -30,7 +31,6 @@ def is_open(path: str, method: str) -> bool:
     """Whether a request may be served without the API token."""
     return (
         path in OPEN_PATHS
-        or path == "/desk"
         or path.startswith(OPEN_PREFIXES)
         or (method == "POST" and path in PUBLIC_POSTS)
     )

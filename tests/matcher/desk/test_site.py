@@ -108,3 +108,27 @@ def test_the_api_token_guards_the_api_not_the_desk(
     signed = desk.sign_in("hal", Role.REVIEWER)
     assert signed.get("/desk").status_code == 200
     assert signed.get("/v1/review").status_code == 401  # a session is not a token
+
+
+def test_only_the_desk_and_the_public_form_are_open_without_the_token() -> None:
+    from reclaim.matcher.access import is_open
+
+    for path, method in (
+        ("/desk", "GET"),
+        ("/desk/login", "POST"),
+        ("/removal", "GET"),
+        ("/removal/status", "POST"),
+        ("/v1/removal-requests", "POST"),
+        ("/healthz", "GET"),
+    ):
+        assert is_open(path, method), path
+    for path, method in (
+        ("/deskx", "GET"),
+        ("/removals", "GET"),
+        ("/removal-export", "GET"),
+        ("/v1/removal-requests", "GET"),
+        ("/v1/removal-requests/RR-ABCDEFGHJK", "GET"),
+        ("/v1/removal-requests/RR-ABCDEFGHJK/actions", "POST"),
+        ("/status", "GET"),
+    ):
+        assert not is_open(path, method), path
