@@ -247,3 +247,16 @@ def test_negative_values_draw_below_zero_in_a_line_chart() -> None:
     root = parse(line_chart([Series("delta", (("a", -4.0), ("b", 7.0)))], spec=SPEC))
     found = ticks(root)
     assert found[0] <= -4 and found[-1] >= 7 and 0 in found
+
+
+def test_an_axis_of_milliseconds_still_reads_in_distinct_ticks() -> None:
+    chart = line_chart(
+        [Series("default", (("14h", 0.0013), ("15h", 0.0009)))],
+        spec=ChartSpec(title="Sync lag", unit="seconds"),
+    )
+    labels = [
+        e.text
+        for e in parse(chart).iter(f"{NS}text")
+        if e.get("class") == "tick" and e.get("data-value") is not None
+    ]
+    assert len(labels) >= 2 and len(set(labels)) == len(labels), labels

@@ -297,6 +297,10 @@ class _Drawing:
         else:
             high = max(max(v.values(), default=0.0) for v in self.values)
         low = min(0.0, min(min(v.values(), default=0.0) for v in self.values))
+        if spec.unit == "seconds":
+            # Tick labels show at most two decimals: an axis of a few
+            # milliseconds would read "0 s" at every tick.
+            high = max(high, 1.0)
         scale = _time_scale(high)[0] if spec.unit == "seconds" else 1.0
         whole = spec.unit == "count" and all(
             float(x).is_integer() for v in self.values for x in v.values()
