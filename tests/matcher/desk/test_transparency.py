@@ -287,3 +287,38 @@ def test_periods_and_percentiles() -> None:
     assert percentile([5.0], 95) == 5.0
     assert percentile([float(n) for n in range(1, 21)], 95) == 19.0  # 19th of 20
     assert percentile([float(n) for n in range(1, 101)], 95) == 95.0
+
+
+#: Dates Python can hold whose period (or a day's shift) it cannot.
+OUT_OF_RANGE = (
+    {"to": "9999-12-31"},
+    {"to": "0001-01-02"},
+    {"from": "0001-01-01T00:00:00+01:00"},
+    {"from": "0001-01-01", "to": "0001-01-05"},
+)
+
+
+@pytest.mark.parametrize("query", OUT_OF_RANGE)
+def test_out_of_range_dates_are_refused_not_a_500(
+    serve_desk: Callable[..., Desk], query: dict[str, str]
+) -> None:
+    with pytest.raises(QueryError, match="out of range"):
+        Period.parse(query.get("from"), query.get("to"))
+    desk = serve_desk(serve={"token": TOKEN})
+    api = desk.client()
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    report = api.get("/v1/transparency/report.csv", params=query, headers=headers)
+    assert report.status_code == 422, report.text
+    assert report.json()["ok"] is False and "out of range" in report.json()["error"]
+    statements = api.get(
+        "/v1/transparency/statements",
+        params={"since" if k == "from" else "until": v for k, v in query.items()},
+        headers=headers,
+    )
+    assert statements.status_code == 422, statements.text
+    assert "out of range" in statements.json()["error"]
+    lead = desk.sign_in("lea", Role.LEAD)
+    for path in ("/desk/transparency", "/desk/transparency.csv"):
+        page = lead.get(path, params=query)
+        assert page.status_code == 400, (path, page.text)
+        assert "out of range" in page.text

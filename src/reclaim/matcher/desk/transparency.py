@@ -44,6 +44,10 @@ ALL = "*"
 NOTICE = "notice"
 DEFAULT_DAYS = 30
 MAX_DAYS = 3660
+#: The times a period may reach: far enough from Python's limits (years 1 and
+#: 9999) that a default start or an inclusive day never overflows.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 MATCH_STATES = ("pending", "auto_actioned", "blocked", "not_blocked", "withdrawn")
 REQUEST_STATES = ("valid", "invalid", "removed", "rejected")
 #: The CSV's columns, in order.
@@ -306,14 +310,30 @@ def _moment(text: str, name: str, *, inclusive: bool) -> datetime:
             day = date.fromisoformat(value)
             if inclusive:
                 day += timedelta(days=1)
-            return datetime.combine(day, time(), UTC)
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            moment = datetime.combine(day, time(), UTC)
+        else:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if moment.tzinfo:
+                moment = moment.astimezone(UTC)
+            else:
+                moment = moment.replace(tzinfo=UTC)
     except ValueError:
         raise QueryError(
             f"{name} = {value[:40]!r} is not a date: expected YYYY-MM-DD or an "
             "ISO 8601 time such as 2026-06-01T00:00:00Z"
         ) from None
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except OverflowError:  # past 9999-12-31 or before 0001-01-01, in UTC
+        raise _out_of_range(name, value) from None
+    if not EARLIEST <= moment <= LATEST:
+        raise _out_of_range(name, value)
+    return moment
+
+
+def _out_of_range(name: str, value: str) -> QueryError:
+    return QueryError(
+        f"{name} = {value[:40]!r} is out of range: expected a time from "
+        f"{EARLIEST.date()} to {LATEST.date()}; ask for a period within them"
+    )
 
 
 def _aware(value: datetime) -> datetime:
