@@ -1,13 +1,19 @@
 """Transparency over the API (with its token): DSA statements and the report.
 
-- `GET /v1/transparency/statements?since=&until=&page=`: statements of
+- `GET /v1/transparency/statements?since=&until=&after=`: statements of
   reasons, at most 100 a page, as the Transparency Database's multiple
   endpoint takes them;
 - `GET /v1/transparency/report.csv?from=&to=`: the transparency report.
 
 Pages of statements: the body is exactly `{"statements": [...]}` (ready to
-POST to the database); `X-Total-Count`, `X-Page`, `X-Pages` and a `Link`
-header with `rel="next"` tell how many there are and where the next page is.
+POST to the database); `X-Total-Count` tells how many the export has and a
+`Link` header with `rel="next"` where its next page is. Pages follow a
+cursor (`after`: the kind and id of the page's last statement), not an
+offset, and every page of one export shares the first reply's bounds: the
+Link carries `since` and `until`, where `until` (also in `X-Until`) is no
+later than what had settled when the export began. So statements that
+settle while a client pages through neither shift nor repeat the pages; the
+next export starts at `since` = that `X-Until`.
 """
 
 from __future__ import annotations
@@ -15,8 +21,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from reclaim.matcher.desk.statements import Statements
-from reclaim.matcher.desk.transparency import Period, build
+from reclaim.matcher.desk.statements import Cursor, Statements
+from reclaim.matcher.desk.transparency import Period, build, iso
 from reclaim.matcher.schemas import error_responses
 from reclaim.matcher.service import MatcherService
 
@@ -38,21 +44,24 @@ def router(service: MatcherService) -> APIRouter:
         request: Request,
         since: str | None = Query(None, max_length=40, description=WHEN),
         until: str | None = Query(None, max_length=40, description=WHEN),
-        page: int = Query(1, ge=1, le=10_000_000),
+        after: str | None = Query(
+            None, max_length=40, description="the previous page's Link gives it"
+        ),
     ) -> Response:
         period = Period.parse(since, until)
-        found = Statements(
+        cursor = Cursor.parse(after) if after else None
+        export = Statements(
             service.engine,
             service.config.dsa,
             hold_seconds=service.config.desk.undo_seconds,
-        ).page(period.start, period.end, page)
-        headers = {
-            "X-Total-Count": str(found.total),
-            "X-Page": str(found.number),
-            "X-Pages": str(found.pages),
-        }
-        if found.number < found.pages:
-            following = request.url.include_query_params(page=found.number + 1)
+        )
+        end = export.bound(period.end)
+        found = export.page(period.start, end, after=cursor)
+        headers = {"X-Total-Count": str(found.total), "X-Until": iso(end)}
+        if found.next is not None:
+            following = request.url.include_query_params(
+                since=iso(period.start), until=iso(end), after=found.next.token()
+            )
             headers["Link"] = f'<{following}>; rel="next"'
         return JSONResponse(found.body(), headers=headers)
 

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
 from reclaim.matcher import dsa
@@ -219,6 +221,16 @@ def test_statements_pass_the_dsa_checks_one_per_removal(
     ]
 
 
+def next_of(reply: httpx.Response) -> str | None:
+    """The path and query of a reply's `Link: <...>; rel="next"`, if any."""
+    link = reply.headers.get("link")
+    if link is None:
+        return None
+    assert link.endswith('>; rel="next"'), link
+    url = httpx.URL(link[1 : link.index(">")])
+    return f"{url.path}?{url.query.decode()}"
+
+
 def test_statements_come_100_a_page_with_a_stable_puid(
     serve_desk: Callable[..., Desk],
 ) -> None:
@@ -233,23 +245,65 @@ def test_statements_come_100_a_page_with_a_stable_puid(
     api = desk.client()
     first = api.get("/v1/transparency/statements", headers=headers)
     assert first.headers["x-total-count"] == "157"
-    assert first.headers["x-pages"] == "2"
     assert len(first.json()["statements"]) == dsa.MAX_BATCH
-    link = first.headers["link"]
-    assert link.endswith('page=2>; rel="next"')
-    second = api.get(link[1 : link.index(">")], headers=headers)
-    assert second.status_code == 200 and "link" not in second.headers
+    following = next_of(first)
+    assert following is not None
+    query = httpx.URL(following).params
+    # Every page of one export shares the first reply's bounds.
+    assert query["until"] == first.headers["x-until"]
+    assert query["since"] and query["after"] == "m104"  # an opaque (kind, id)
+    second = api.get(following, headers=headers)
+    assert second.status_code == 200 and next_of(second) is None
+    assert second.headers["x-until"] == first.headers["x-until"]
     puids = [
         s["puid"] for s in first.json()["statements"] + second.json()["statements"]
     ]
     assert len(puids) == len(set(puids)) == 157
     assert puids[-2:] == ["request-RR-AAAAAAAAAA", "request-RR-BBBBBBBBBB"]
-    again = api.get("/v1/transparency/statements?page=2", headers=headers).json()
+    again = api.get(following, headers=headers).json()
     assert again == second.json()  # stable pages
-    beyond = api.get("/v1/transparency/statements?page=3", headers=headers)
-    assert beyond.json() == {"statements": []}
-    zero = api.get("/v1/transparency/statements?page=0", headers=headers)
-    assert zero.status_code == 422 and zero.json()["ok"] is False
+    for bad in ("x1", "m", "m-1", "r1.5", "m" + "9" * 30):
+        refused = api.get(f"/v1/transparency/statements?after={bad}", headers=headers)
+        assert refused.status_code == 422, bad
+        assert refused.json()["ok"] is False and "after" in refused.json()["error"]
+
+
+def test_a_paged_export_neither_skips_nor_repeats_while_decisions_settle(
+    serve_desk: Callable[..., Desk],
+) -> None:
+    """A decision that leaves its undo window between two pages (its id lower
+    than the first page's last) belongs to the next export, not to this one."""
+    desk = serve_desk(serve={"token": TOKEN}, desk={"undo_seconds": 1})
+    engine = desk.service.engine
+    now = datetime.now(UTC)
+    held = add_match(
+        engine, created=now - DAY, state="blocked", decided_after=86400 - 0.3
+    )
+    for n in range(120):
+        add_match(
+            engine, created=now - DAY + timedelta(seconds=n), state="auto_actioned"
+        )
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    api = desk.client()
+    first = api.get("/v1/transparency/statements", headers=headers)
+    assert first.headers["x-total-count"] == "120"
+    time.sleep(1.5)  # the held decision settles
+    following = next_of(first)
+    assert following is not None
+    second = api.get(following, headers=headers)
+    assert second.headers["x-total-count"] == "120"
+    puids = [
+        s["puid"] for s in first.json()["statements"] + second.json()["statements"]
+    ]
+    assert len(puids) == len(set(puids)) == 120
+    assert f"match-{held}" not in puids
+    # The next export starts where this one ended, and has it.
+    later = api.get(
+        "/v1/transparency/statements",
+        params={"since": first.headers["x-until"]},
+        headers=headers,
+    )
+    assert [s["puid"] for s in later.json()["statements"]] == [f"match-{held}"]
 
 
 def test_dsa_settings_come_from_the_config(

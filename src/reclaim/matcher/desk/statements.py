@@ -22,6 +22,7 @@ not known, so the decision date stands in).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,21 +31,49 @@ from typing import Any
 from sqlalchemy import Engine, and_, func, or_, select
 
 from reclaim.matcher import dsa
+from reclaim.matcher.errors import QueryError
 from reclaim.matcher.removals.tables import requests as removal_requests
 from reclaim.matcher.tables import matches
 
 PAGE = dsa.MAX_BATCH
 _CONTENT: dict[str, dsa.ContentType] = {"pdq": "image", "vpdq": "video"}
+#: Statements come matches first ("m"), then removal requests ("r"), each by id.
+MATCH, REQUEST = "m", "r"
+_TOKEN = re.compile(r"([mr])([0-9]{1,18})")
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where a page ended: the kind of its last statement and that row's id.
+    Its token (`m123`, `r45`) is opaque to clients: they pass it back."""
+
+    kind: str
+    id: int
+
+    @classmethod
+    def parse(cls, token: str) -> Cursor:
+        """From an `after` token; QueryError names one that is not."""
+        found = _TOKEN.fullmatch(token)
+        if found is None:
+            raise QueryError(
+                f"after = {token[:40]!r} is not a page token: pass back the "
+                "`after` of the previous reply's Link header unchanged"
+            )
+        return cls(found[1], int(found[2]))
+
+    def token(self) -> str:
+        """The `after` value of the next page."""
+        return f"{self.kind}{self.id}"
 
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """One page of statements (at most `PAGE`), and how many pages there are."""
+    """One page of statements (at most `PAGE`), how many the export has, and
+    the cursor of the next page (None: this is the last)."""
 
     statements: tuple[dict[str, Any], ...]
-    number: int
-    pages: int
     total: int
+    next: Cursor | None
 
     def body(self) -> dict[str, Any]:
         """The body for the API's multiple endpoint: {"statements": [...]}."""
@@ -54,7 +83,8 @@ class Page:
 
 
 class Statements:
-    """The statements of removals decided in [since, until)."""
+    """The statements of removals decided in [since, until), until no later
+    than `settled` (decisions that can no longer be undone)."""
 
     def __init__(
         self,
@@ -70,23 +100,48 @@ class Statements:
         # A desk decision can be undone for hold_seconds: not final before.
         self.settled = moment - timedelta(seconds=hold_seconds)
 
-    def page(self, since: datetime, until: datetime, number: int) -> Page:
-        """Page `number` (from 1): matches first, then requests, each by id."""
-        matched = self._count_matches(since, until)
-        removed = self._removed(since, until)
-        total = matched + len(removed)
-        first = (number - 1) * PAGE
-        chosen: list[dict[str, Any]] = []
-        if first < matched:
-            chosen += self._matches(since, until, offset=first, limit=PAGE)
-        skip = max(0, first - matched)
-        chosen += map(self._request, removed[skip : skip + PAGE - len(chosen)])
-        return Page(tuple(chosen), number, max(1, -(-total // PAGE)), total)
+    def bound(self, until: datetime) -> datetime:
+        """The end of an export asked to end at `until`: no later than what has
+        settled. Every page of the export must use it, so that decisions that
+        settle while it is paged through wait for the next export (which
+        starts here) instead of shifting its pages."""
+        return min(until, self.settled)
+
+    def page(
+        self, since: datetime, until: datetime, *, after: Cursor | None = None
+    ) -> Page:
+        """The page after `after` (None: the first) of [since, bound(until)):
+        matches by id, then removal requests by id."""
+        until = self.bound(until)
+        chosen: list[tuple[Cursor, dict[str, Any]]] = []
+        if after is None or after.kind == MATCH:
+            start = after.id if after else 0
+            chosen += self._matches(since, until, after=start, limit=PAGE + 1)
+        if len(chosen) <= PAGE:
+            start = after.id if after and after.kind == REQUEST else 0
+            chosen += self._removed(
+                since, until, after=start, limit=PAGE + 1 - len(chosen)
+            )
+        more = len(chosen) > PAGE
+        chosen = chosen[:PAGE]
+        with self.engine.connect() as connection:
+            total = (
+                connection.execute(
+                    select(func.count()).where(self._match_filter(since, until))
+                ).scalar_one()
+                + connection.execute(
+                    select(func.count()).where(self._request_filter(since, until))
+                ).scalar_one()
+            )
+        return Page(
+            tuple(statement for _, statement in chosen),
+            int(total),
+            chosen[-1][0] if more else None,
+        )
 
     # ---- matches -----------------------------------------------------------
 
     def _match_filter(self, since: datetime, until: datetime) -> Any:
-        blocked_until = min(until, self.settled)
         return or_(
             and_(
                 matches.c.state == "auto_actioned",
@@ -96,18 +151,13 @@ class Statements:
             and_(
                 matches.c.state == "blocked",
                 matches.c.decided_at >= since,
-                matches.c.decided_at < blocked_until,
+                matches.c.decided_at < until,
             ),
         )
 
-    def _count_matches(self, since: datetime, until: datetime) -> int:
-        query = select(func.count()).where(self._match_filter(since, until))
-        with self.engine.connect() as connection:
-            return int(connection.execute(query).scalar_one())
-
     def _matches(
-        self, since: datetime, until: datetime, *, offset: int, limit: int
-    ) -> Iterator[dict[str, Any]]:
+        self, since: datetime, until: datetime, *, after: int, limit: int
+    ) -> Iterator[tuple[Cursor, dict[str, Any]]]:
         query = (
             select(
                 matches.c.id,
@@ -117,9 +167,8 @@ class Statements:
                 matches.c.decided_at,
                 matches.c.origin,
             )
-            .where(self._match_filter(since, until))
+            .where(self._match_filter(since, until), matches.c.id > after)
             .order_by(matches.c.id)
-            .offset(offset)
             .limit(limit)
         )
         with self.engine.connect() as connection:
@@ -128,41 +177,54 @@ class Statements:
             created = _aware(row.created_at)
             auto = row.state == "auto_actioned"
             decided = created if auto else _aware(row.decided_at)
-            yield dsa.statement(
-                dsa.StatementInput(
-                    puid=f"match-{row.id}",
-                    decided_at=decided,
-                    content_type=_CONTENT.get(row.kind),
-                    automated_detection=True,
-                    automated_decision="fully" if auto else "partially",
-                    source="voluntary",
-                    content_date=created if row.origin == "upload" else None,
+            yield (
+                Cursor(MATCH, row.id),
+                dsa.statement(
+                    dsa.StatementInput(
+                        puid=f"match-{row.id}",
+                        decided_at=decided,
+                        content_type=_CONTENT.get(row.kind),
+                        automated_detection=True,
+                        automated_decision="fully" if auto else "partially",
+                        source="voluntary",
+                        content_date=created if row.origin == "upload" else None,
+                    ),
+                    self.config,
                 ),
-                self.config,
             )
 
     # ---- removal requests --------------------------------------------------
 
-    def _removed(self, since: datetime, until: datetime) -> list[tuple[str, datetime]]:
-        """(public id, when removed) of requests removed in the period, by id."""
+    def _request_filter(self, since: datetime, until: datetime) -> Any:
+        table = removal_requests
+        # When it was removed: closed, else decided, else received.
+        removed = func.coalesce(
+            table.c.closed_at, table.c.decided_at, table.c.received_at
+        )
+        return and_(table.c.state == "removed", removed >= since, removed < until)
+
+    def _removed(
+        self, since: datetime, until: datetime, *, after: int, limit: int
+    ) -> Iterator[tuple[Cursor, dict[str, Any]]]:
+        """Statements of requests removed in the period, by id."""
         table = removal_requests
         query = (
             select(
+                table.c.id,
                 table.c.public_id,
                 table.c.received_at,
                 table.c.decided_at,
                 table.c.closed_at,
             )
-            .where(table.c.state == "removed")
+            .where(self._request_filter(since, until), table.c.id > after)
             .order_by(table.c.id)
+            .limit(limit)
         )
-        found: list[tuple[str, datetime]] = []
         with self.engine.connect() as connection:
-            for row in connection.execute(query):
-                at = _aware(row.closed_at or row.decided_at or row.received_at)
-                if since <= at < until:
-                    found.append((row.public_id, at))
-        return found
+            rows = connection.execute(query).all()
+        for row in rows:
+            at = _aware(row.closed_at or row.decided_at or row.received_at)
+            yield Cursor(REQUEST, row.id), self._request((row.public_id, at))
 
     def _request(self, removed: tuple[str, datetime]) -> dict[str, Any]:
         public_id, at = removed

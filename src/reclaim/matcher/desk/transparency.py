@@ -190,7 +190,7 @@ class Report:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(HEADER)
-        start, end = _iso(self.period.start), _iso(self.period.end)
+        start, end = iso(self.period.start), iso(self.period.end)
         for row in self.rows:
             writer.writerow(
                 [
@@ -341,7 +341,8 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _iso(value: datetime) -> str:
+def iso(value: datetime) -> str:
+    """A UTC time as ISO 8601 with a Z (microseconds kept when there are any)."""
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
