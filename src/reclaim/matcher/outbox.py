@@ -128,7 +128,15 @@ class Outbox:
                 counts[channel] = int(count)
         return counts
 
-    def retry_now(self) -> None:
-        """Make every waiting message due at once (operator's 'retry now')."""
+    def retry_now(self) -> int:
+        """Make every message that has failed due at once (an operator's
+        'retry now' after fixing the other side); returns how many.
+
+        Only failed messages: one never tried is either due already or held
+        for a decision's undo window, and must not leave before it closes.
+        """
         with self.engine.begin() as connection:
-            connection.execute(update(outbox).values(next_attempt=0.0))
+            changed = connection.execute(
+                update(outbox).where(outbox.c.attempts > 0).values(next_attempt=0.0)
+            )
+        return int(changed.rowcount)

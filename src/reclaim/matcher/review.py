@@ -10,15 +10,18 @@ Every decision, and every undo, writes an audit event (`desk.audit`) in the
 same transaction. A decision made on the desk is *held* for `[desk]
 undo_seconds`: its feedback and webhook wait in the outbox, marked with the
 match's id, until the window (plus a small guard) has passed, and `undo`
-deletes them and puts the match back in the queue. API and command-line
-decisions are not held: they leave at once and cannot be undone.
+deletes them and puts the match back in the queue. The decision's audit
+event counts the messages it held, and an undo that cannot withdraw every
+one of them (delivery got there first) is refused and changes nothing. API
+and command-line decisions are not held: they leave at once and cannot be
+undone.
 """
 
 from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -116,11 +119,18 @@ class ReviewQueue:
     """Matches recorded with the policy's verdict, and reviewers' decisions."""
 
     def __init__(
-        self, engine: Engine, policy: PolicyConfig, *, webhooks: bool = True
+        self,
+        engine: Engine,
+        policy: PolicyConfig,
+        *,
+        webhooks: bool = True,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.engine = engine
         self.policy = policy
         self.webhooks = webhooks
+        #: The time that decisions' undo windows are reckoned by (tests move it).
+        self.clock: Callable[[], datetime] = clock or _utcnow
 
     def record(
         self,
@@ -238,7 +248,7 @@ class ReviewQueue:
                 f"{decision[:30]!r} is not a decision: expected 'blocked' (confirmed "
                 "and removed) or 'not_blocked' (not a match)"
             )
-        now = datetime.now(UTC)
+        now = self.clock()
         held = hold_seconds > 0
         undo_until = now + timedelta(seconds=hold_seconds)
         not_before = undo_until.timestamp() + HOLD_GUARD_SECONDS if held else 0.0
@@ -272,7 +282,7 @@ class ReviewQueue:
                     )
                     continue
                 item = self._get(connection, match_id)
-                self._announce(
+                sent = self._announce(
                     connection,
                     item,
                     decision,
@@ -284,6 +294,8 @@ class ReviewQueue:
                     detail["reviewer"] = reviewer
                 if held:
                     detail["undo_until"] = _iso(undo_until)
+                    # What an undo must withdraw, all of it, to take this back.
+                    detail["messages"] = sent
                 audit.record(
                     connection,
                     actor=actor,
@@ -299,9 +311,9 @@ class ReviewQueue:
         are deleted and the match is pending again (audited "match.undo").
 
         Only whoever decided may undo it, unless `anyones` (a lead). UndoError
-        when it was not held, its window has passed, or it is not theirs.
+        when it was not held, its window has passed, it is not theirs, or any
+        of its messages has left (or is leaving): then nothing is changed.
         """
-        now = datetime.now(UTC)
         with self.engine.begin() as connection:
             current = self._get(connection, match_id)
             if current.state not in DECISIONS:
@@ -322,13 +334,20 @@ class ReviewQueue:
                     f"match {match_id} was decided by {last.actor}: only they, "
                     "or a lead, can undo it"
                 )
-            if now >= until:
-                raise UndoError(
-                    f"the undo window of match {match_id} closed at "
-                    f"{_iso(until)}: its feedback and webhook are being sent; "
-                    "decide again by hand if it was wrong"
-                )
+            # The clock is read inside the transaction (after any wait for
+            # the lock), and again after the delete: a raise rolls it back.
+            self._still_open(match_id, until)
             withdrawn = withdraw_held(connection, match_id)
+            expected = _held_messages(last)
+            if expected is None:  # decided before the count was kept
+                expected = len(self._messages(current, current.state.value))
+            if withdrawn < expected:
+                raise UndoError(
+                    f"match {match_id}'s feedback or webhook has already left "
+                    f"({withdrawn} of {expected} messages could be held back): "
+                    "it cannot be undone; decide again by hand if it was wrong"
+                )
+            self._still_open(match_id, until)
             changed = connection.execute(
                 update(matches)
                 .where(matches.c.id == match_id, matches.c.state == current.state)
@@ -345,6 +364,15 @@ class ReviewQueue:
             )
             return self._get(connection, match_id)
 
+    def _still_open(self, match_id: int, until: datetime) -> None:
+        """UndoError unless the undo window closing at `until` is open now."""
+        if self.clock() >= until:
+            raise UndoError(
+                f"the undo window of match {match_id} closed at "
+                f"{_iso(until)}: its feedback and webhook are being sent; "
+                "decide again by hand if it was wrong"
+            )
+
     def undo_until(self, match_id: int) -> datetime | None:
         """When the match's held decision can no longer be undone (None: it
         is not decided, was not held, or its window has passed)."""
@@ -352,11 +380,11 @@ class ReviewQueue:
             if self._get(connection, match_id).state not in DECISIONS:
                 return None
             until = _held_until(_last_decision(connection, match_id))
-        return until if until is not None and until > datetime.now(UTC) else None
+        return until if until is not None and until > self.clock() else None
 
     def undoable(self, actor: str, *, limit: int = 10) -> list[UndoableDecision]:
         """`actor`'s decisions that can still be undone, newest first."""
-        now = datetime.now(UTC)
+        now = self.clock()
         found: list[UndoableDecision] = []
         seen: set[str] = set()
         with self.engine.connect() as connection:
@@ -393,30 +421,43 @@ class ReviewQueue:
         *,
         match_id: int | None = None,
         not_before: float = 0.0,
-    ) -> None:
+    ) -> int:
+        """Enqueue what `item` tells its sources and the platform; returns
+        how many messages that was."""
+        messages = self._messages(item, feedback)
+        for channel, payload in messages:
+            enqueue(
+                connection,
+                channel,
+                payload,
+                match_id=match_id,
+                not_before=not_before,
+            )
+        return len(messages)
+
+    def _messages(
+        self, item: QueuedMatch, feedback: str
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """The (channel, payload) messages a match in its state causes."""
+        messages: list[tuple[str, dict[str, Any]]] = []
         if item.listings:
             for source, kind, value in item.listings:
-                enqueue(
-                    connection,
-                    FEEDBACK,
-                    {
-                        "type": kind,
-                        "value": value,
-                        "feedback": feedback,
-                        "source": source,
-                    },
-                    match_id=match_id,
-                    not_before=not_before,
+                messages.append(
+                    (
+                        FEEDBACK,
+                        {
+                            "type": kind,
+                            "value": value,
+                            "feedback": feedback,
+                            "source": source,
+                        },
+                    )
                 )
         else:
             # An entry from before several sources: the first source's.
             for kind, value in ((item.kind, item.value), *item.related):
-                enqueue(
-                    connection,
-                    FEEDBACK,
-                    {"type": kind, "value": value, "feedback": feedback},
-                    match_id=match_id,
-                    not_before=not_before,
+                messages.append(
+                    (FEEDBACK, {"type": kind, "value": value, "feedback": feedback})
                 )
         if self.webhooks:
             event = "match.review" if item.state is State.PENDING else "match.action"
@@ -424,13 +465,8 @@ class ReviewQueue:
                 event = "match.cleared"
             if item.state is State.WITHDRAWN:
                 event = "match.withdrawn"
-            enqueue(
-                connection,
-                WEBHOOK,
-                {"event": event, "match": item.summary()},
-                match_id=match_id,
-                not_before=not_before,
-            )
+            messages.append((WEBHOOK, {"event": event, "match": item.summary()}))
+        return messages
 
     def withdraw(self, connection: Connection, match_ids: Sequence[int]) -> int:
         """Mark these pending catalog matches withdrawn (their listings left
@@ -548,6 +584,12 @@ def _last_decision(connection: Connection, match_id: int) -> Any:
     ).first()
 
 
+def _held_messages(row: Any) -> int | None:
+    """How many messages a held decision enqueued (None: not recorded)."""
+    value = json.loads(row.detail or "{}").get("messages")
+    return value if isinstance(value, int) else None
+
+
 def _held_until(row: Any) -> datetime | None:
     """When a held decision's undo window closes (None: it was not held)."""
     if row is None:
@@ -556,6 +598,10 @@ def _held_until(row: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
     return _aware(datetime.fromisoformat(value.replace("Z", "+00:00")))
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 def _aware(value: datetime) -> datetime:

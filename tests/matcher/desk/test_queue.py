@@ -13,13 +13,14 @@ from typing import Any
 
 import httpx
 import numpy as np
-from sqlalchemy import insert, select, update
+import pytest
+from sqlalchemy import delete, insert, select, update
 
 from reclaim.hashing import PdqHash, SignalType
 from reclaim.index.matching import Match
 from reclaim.matcher.desk.accounts import Role
 from reclaim.matcher.desk.tables import audit
-from reclaim.matcher.errors import SourceUnavailable
+from reclaim.matcher.errors import SourceUnavailable, UndoError
 from reclaim.matcher.records import Reports
 from reclaim.matcher.removals.tables import copies, requests
 from reclaim.matcher.review import Origin
@@ -217,9 +218,11 @@ def test_bulk_decisions_are_confirmed_held_and_audited(
 def test_undo_inside_the_window_sends_nothing_and_after_it_is_refused(
     serve_desk: Callable[..., Desk], person: httpx.Client
 ) -> None:
+    # A long window, and "after it" by moving the queue's clock: nothing here
+    # depends on how fast the machine is.
     with webhook_receiver(SECRET) as receiver:
         desk = serve_desk(
-            desk={"undo_seconds": 1.0},
+            desk={"undo_seconds": 60},
             webhook={"url": receiver.url, "secret": SECRET},
         )
         service = desk.service
@@ -233,29 +236,32 @@ def test_undo_inside_the_window_sends_nothing_and_after_it_is_refused(
             data={"csrf": csrf_of(page), "single": f"{match_id}:blocked"},
         )
         assert decided.status_code == 303
+        assert "you can undo this" in bo.get(decided.headers["location"]).text
         assert len(held_rows(desk, match_id)) == 2
         service.deliver()  # held: nothing leaves
         assert [d["event"] for d in receiver.deliveries] == ["match.review"]
         assert service.outbox.pending() == {"feedback": 1, "webhook": 1}
         undone = bo.post(f"/desk/matches/{match_id}/undo", data={"csrf": csrf_of(page)})
         assert undone.status_code == 303, undone.text
+        assert "nothing was sent" in bo.get(undone.headers["location"]).text
         assert held_rows(desk, match_id) == []
         assert service.outbox.pending() == {"feedback": 0, "webhook": 0}
         assert service.queue.get(match_id).state.value == "pending"
         actions = [row.action for row in audit_rows(desk, f"match:{match_id}")]
         assert actions == ["match.decide", "match.undo"]
-        # Decide again, and let the window pass.
+        # Decide again, and let the window pass (on the queue's clock).
         bo.post(
             "/desk/decide",
             data={"csrf": csrf_of(page), "single": f"{match_id}:not_blocked"},
         )
         service.deliver()
         assert len(receiver.deliveries) == 1
-        time.sleep(1.2)
+        service.queue.clock = lambda: datetime.now(UTC) + timedelta(seconds=61)
         late = bo.post(f"/desk/matches/{match_id}/undo", data={"csrf": csrf_of(page)})
         assert late.status_code == 400 and "undo window" in late.text
         assert service.queue.get(match_id).state.value == "not_blocked"
-        time.sleep(2.2)  # the guard after the window
+        assert len(held_rows(desk, match_id)) == 2  # still held, not withdrawn
+        release_held(desk, match_id)  # the hold (window + guard) is over
         service.deliver()
         assert [d["event"] for d in receiver.deliveries] == [
             "match.review",
@@ -263,6 +269,78 @@ def test_undo_inside_the_window_sends_nothing_and_after_it_is_refused(
         ]
         assert receiver.deliveries[-1]["match"]["reviewer"] == "bo"
         assert service.outbox.pending() == {"feedback": 0, "webhook": 0}
+
+
+def release_held(desk: Desk, match_id: int) -> None:
+    """Make a held decision's messages due, as if its hold had run out."""
+    with desk.service.engine.begin() as connection:
+        connection.execute(
+            update(outbox)
+            .where(outbox.c.match_id == match_id)
+            .values(next_attempt=time.time() - 1)
+        )
+
+
+def test_an_undo_is_refused_when_a_message_has_left(
+    serve_desk: Callable[..., Desk],
+) -> None:
+    desk = serve_desk(
+        desk={"undo_seconds": 60},
+        webhook={"url": "http://127.0.0.1:9/hooks", "secret": SECRET},
+    )
+    service = desk.service
+    sent, half, due, late = queue_some(service, 4, seed=22)
+    ivy = desk.sign_in("ivy", Role.REVIEWER)
+    decide(ivy, [sent, half, due, late], "blocked", confirmed="yes")
+    for match_id in (sent, half, due, late):
+        (event,) = audit_rows(desk, f"match:{match_id}")
+        assert json.loads(event.detail)["messages"] == 2  # feedback and webhook
+    # Delivery sent both of one (and deleted them), one of another, and is
+    # about to send a third's (due: the lock kept the undo waiting).
+    with service.engine.begin() as connection:
+        connection.execute(delete(outbox).where(outbox.c.match_id == sent))
+        connection.execute(
+            delete(outbox).where(
+                outbox.c.match_id == half, outbox.c.channel == "webhook"
+            )
+        )
+    release_held(desk, due)
+    page = ivy.get("/desk")
+    for match_id, left in ((sent, 0), (half, 1), (due, 2)):
+        refused = ivy.post(
+            f"/desk/matches/{match_id}/undo", data={"csrf": csrf_of(page)}
+        )
+        assert refused.status_code == 400, match_id
+        assert "already left" in refused.text and "nothing was sent" not in refused.text
+        # Nothing changed: still decided, what was held still held, no undo.
+        assert service.queue.get(match_id).state.value == "blocked"
+        assert len(held_rows(desk, match_id)) == left
+        actions = [row.action for row in audit_rows(desk, f"match:{match_id}")]
+        assert actions == ["match.decide"]
+    # The window closes while the undo waits to delete: checked again after
+    # the delete, which is rolled back.
+    inside = datetime.now(UTC)
+    readings = iter([inside, inside + timedelta(seconds=61)])
+    service.queue.clock = lambda: next(readings)
+    with pytest.raises(UndoError, match="undo window"):
+        service.undo(late, account="ivy", lead=False)
+    assert service.queue.get(late).state.value == "blocked"
+    assert len(held_rows(desk, late)) == 2
+    assert [row.action for row in audit_rows(desk, f"match:{late}")] == ["match.decide"]
+
+
+def test_retry_now_leaves_held_decisions_held(
+    serve_desk: Callable[..., Desk],
+) -> None:
+    desk = serve_desk(desk={"undo_seconds": 60})
+    (match_id,) = queue_some(desk.service, 1, seed=23)
+    decide(desk.sign_in("jo", Role.REVIEWER), [match_id], "blocked", confirmed="yes")
+    before = [row.next_attempt for row in held_rows(desk, match_id)]
+    assert desk.service.outbox.retry_now() == 0
+    assert [row.next_attempt for row in held_rows(desk, match_id)] == before
+    assert all(when > time.time() + 50 for when in before)
+    due = desk.service.outbox.due("feedback")
+    assert [m.payload["feedback"] for m in due] == ["pending_review"]  # not held
 
 
 def test_reviewers_undo_their_own_and_leads_anyones(

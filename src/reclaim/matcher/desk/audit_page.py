@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from reclaim.matcher.desk import audit
 from reclaim.matcher.desk.accounts import Role
 from reclaim.matcher.desk.sessions import DeskUser
+from reclaim.matcher.desk.site import whole_number
 
 if TYPE_CHECKING:
     from reclaim.matcher.desk.site import Desk
@@ -26,7 +27,7 @@ def install(desk: Desk) -> None:
         request: Request,
         subject: str | None = Query(None, max_length=80),
         actor: str | None = Query(None, max_length=64),
-        before: int | None = Query(None, ge=1),
+        before: str | None = None,
         user: DeskUser = lead,
     ) -> Response:
         found = audit.events(
@@ -34,7 +35,7 @@ def install(desk: Desk) -> None:
             subject=subject or None,
             actor=actor or None,
             limit=PAGE + 1,
-            before=before,
+            before=whole_number(before, "place in the trail") if before else None,
         )
         return desk.page(
             request,

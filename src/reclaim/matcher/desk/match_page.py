@@ -23,6 +23,7 @@ from fastapi.responses import Response
 from reclaim.matcher.desk import audit
 from reclaim.matcher.desk.accounts import Role
 from reclaim.matcher.desk.sessions import DeskUser
+from reclaim.matcher.desk.site import whole_number
 from reclaim.matcher.errors import DeskError, ReviewError
 from reclaim.matcher.records import Reports
 from reclaim.matcher.review import DECISIONS, Origin, QueuedMatch
@@ -163,20 +164,21 @@ def install(desk: Desk) -> None:
 
     @desk.router.get("/desk/matches/{match_id}")
     def match_page(
-        match_id: int, request: Request, user: DeskUser = reviewer
+        match_id: str, request: Request, user: DeskUser = reviewer
     ) -> Response:
+        number = whole_number(match_id, "match number")
         try:
-            item = service.queue.get(match_id)
+            item = service.queue.get(number)
         except ReviewError as error:  # a page, not the API's JSON
             raise DeskError(str(error)) from None
-        history = audit.events(service.engine, subject=f"match:{match_id}", limit=50)
+        history = audit.events(service.engine, subject=f"match:{number}", limit=50)
         undoable = {
             d.match.id: d.until for d in service.queue.undoable(user.name, limit=50)
         }
-        if user.may(Role.LEAD) and match_id not in undoable:
-            until = service.queue.undo_until(match_id)
+        if user.may(Role.LEAD) and number not in undoable:
+            until = service.queue.undo_until(number)
             if until is not None:
-                undoable[match_id] = until
+                undoable[number] = until
         return desk.page(
             request,
             "match.html",
@@ -187,21 +189,22 @@ def install(desk: Desk) -> None:
             reports=reports_of(service.sources, item, timeout=REPORTS_TIMEOUT),
             shorten=short,
             history=history,
-            has_preview=service.previews.get(match_id) is not None,
+            has_preview=service.previews.has(number),
             keeping=service.previews.enabled,
             keep_hours=service.config.desk.keep_media_hours,
             catalog=item.origin is Origin.CATALOG,
-            undo_until=undoable.get(match_id),
+            undo_until=undoable.get(number),
             decided=item.state in DECISIONS,
-            here=f"/desk/matches/{match_id}",
+            here=f"/desk/matches/{number}",
         )
 
     @desk.router.get("/desk/matches/{match_id}/preview")
-    def preview(match_id: int, _: DeskUser = reviewer) -> Response:
-        found = service.previews.get(match_id)
+    def preview(match_id: str, _: DeskUser = reviewer) -> Response:
+        number = whole_number(match_id, "match number")
+        found = service.previews.get(number)
         if found is None:
             raise DeskError(
-                f"match {match_id} has no preview: none is kept, or it has expired"
+                f"match {number} has no preview: none is kept, or it has expired"
             )
         return Response(
             found.data,

@@ -85,6 +85,10 @@ class Previews:
             return None
         return Preview(row.match_id, row.content_type, bytes(row.data), expires)
 
+    def has(self, match_id: int) -> bool:
+        """Whether the match has an unexpired preview (without loading it)."""
+        return bool(self.which([match_id]))
+
     def which(self, match_ids: Iterable[int]) -> set[int]:
         """Those of `match_ids` that have an unexpired preview."""
         wanted = list(set(match_ids))

@@ -4,9 +4,10 @@ and undo.
 `GET /desk` lists matches by program, source, origin (forward or catalog),
 state, age, and the deadline of an open removal request naming the same
 content; `POST /desk/decide` records decisions (bulk ones after a
-confirmation), held for `[desk] undo_seconds`; `POST
-/desk/matches/{id}/undo` takes one back within that window. The match page
-itself is `desk.match_page`.
+confirmation, at most `MAX_BULK` at once), held for `[desk] undo_seconds`;
+`POST /desk/matches/{id}/undo` takes one back within that window. The match
+page itself is `desk.match_page`. Decisions and undos run in the thread pool,
+not on the event loop.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from urllib.parse import urlencode
 from fastapi import Depends, Request
 from fastapi.responses import Response
 from sqlalchemy import Engine, and_, exists, func, select
+from starlette.concurrency import run_in_threadpool
 
 from reclaim.matcher.desk.accounts import Role
 from reclaim.matcher.desk.sessions import DeskUser
-from reclaim.matcher.errors import DeskError, ReviewError
+from reclaim.matcher.desk.site import safe_next, whole_number
+from reclaim.matcher.errors import DeskError, ReviewError, UnknownMatchError
 from reclaim.matcher.removals.tables import copies, requests
 from reclaim.matcher.review import DECISIONS, Origin, QueuedMatch, State, from_row
 from reclaim.matcher.tables import matches
@@ -34,6 +37,8 @@ if TYPE_CHECKING:
 
 #: Matches on one page of the queue.
 PER_PAGE = 50
+#: Matches one bulk decision may name, at most (ten pages of the queue).
+MAX_BULK = 500
 #: Removal requests still running their 48-hour clock.
 OPEN_REQUESTS = ("received", "valid")
 #: What the decision buttons say, by decision.
@@ -76,7 +81,7 @@ class QueueFilters:
             older_than_hours=_hours(params, "older_than"),
             deadline_hours=_hours(params, "deadline"),
             oldest_first=params.get("order") == "oldest",
-            page=max(1, min(_int(params.get("page", "1"), "page"), 100_000)),
+            page=max(1, min(whole_number(params.get("page", "1"), "page"), 100_000)),
         )
 
     def query(self, **changes: Any) -> str:
@@ -218,14 +223,20 @@ def install(desk: Desk) -> None:
     @desk.router.post("/desk/decide")
     async def decide(request: Request, user: DeskUser = reviewer) -> Response:
         form = await desk.form(request, user)
-        back = _back_path(form.get("next"))
+        back = safe_next(form.get("next"))
         single = form.get("single")
         if single:
             match_id, _, decision = single.partition(":")
-            ids = [_int(match_id, "match")]
+            ids = [whole_number(match_id, "match number")]
         else:
             decision = form.get("decision")
-            ids = [_int(n, "match") for n in form.all("id")]
+            picked = form.all("id")
+            if len(picked) > MAX_BULK:
+                raise DeskError(
+                    f"{len(picked)} matches were selected: at most {MAX_BULK} can "
+                    "be decided at once; decide them in parts"
+                )
+            ids = [whole_number(n, "match number") for n in picked]
             if not ids:
                 return desk.back(back, notice="Nothing selected: tick matches first")
             if form.get("confirmed") != "yes":
@@ -244,22 +255,32 @@ def install(desk: Desk) -> None:
                 f"{decision[:20]!r} is not a decision: expected blocked or not_blocked"
             )
         try:
-            decided = service.decide_on_desk(ids, decision, account=user.name)
+            decided = await run_in_threadpool(
+                lambda: service.decide_on_desk(ids, decision, account=user.name)
+            )
         except ReviewError as error:
             raise DeskError(str(error)) from None
-        return desk.back(back, notice=_decided_notice(decided.done, decided.skipped))
+        notice = _decided_notice(
+            decided.done, decided.skipped, held=desk.config.undo_seconds > 0
+        )
+        return desk.back(back, notice=notice)
 
     @desk.router.post("/desk/matches/{match_id}/undo")
     async def undo(
-        match_id: int, request: Request, user: DeskUser = reviewer
+        match_id: str, request: Request, user: DeskUser = reviewer
     ) -> Response:
+        number = whole_number(match_id, "match number")
         form = await desk.form(request, user)
         try:
-            item = service.undo(match_id, account=user.name, lead=user.may(Role.LEAD))
+            item = await run_in_threadpool(
+                lambda: service.undo(
+                    number, account=user.name, lead=user.may(Role.LEAD)
+                )
+            )
         except ReviewError as error:  # shown on the desk's page, not as JSON
             raise DeskError(str(error)) from None
         return desk.back(
-            _back_path(form.get("next")),
+            safe_next(form.get("next")),
             notice=f"Undone: match {item.id} is pending again and nothing was sent",
         )
 
@@ -276,7 +297,12 @@ def ago(value: datetime) -> str:
     return f"{int(seconds // 86400)} days ago"
 
 
-def _decided_notice(done: Sequence[QueuedMatch], skipped: Sequence[Any]) -> str:
+def _decided_notice(
+    done: Sequence[QueuedMatch],
+    skipped: Sequence[tuple[int, ReviewError]],
+    *,
+    held: bool,
+) -> str:
     if not done:
         return "Nothing decided: " + "; ".join(str(e) for _, e in skipped[:3])
     labels = {d.value: DECISION_LABELS[d.value] for d in DECISIONS}
@@ -285,24 +311,18 @@ def _decided_notice(done: Sequence[QueuedMatch], skipped: Sequence[Any]) -> str:
         f"(match{'es' if len(done) > 1 else ''} "
         + ", ".join(str(i.id) for i in done[:10])
         + (" …" if len(done) > 10 else "")
-        + "): you can undo this for a short while"
+        + (
+            "): you can undo this for a short while"
+            if held
+            else "): sent at once, so this cannot be undone"
+        )
     )
-    if skipped:
-        text += f"; {len(skipped)} skipped (already decided)"
+    unknown = sum(isinstance(e, UnknownMatchError) for _, e in skipped)
+    if len(skipped) > unknown:
+        text += f"; {len(skipped) - unknown} skipped (already decided)"
+    if unknown:
+        text += f"; {unknown} not found"
     return text
-
-
-def _back_path(target: str) -> str:
-    """Where to go after a post: a desk page of this site only."""
-    if target.startswith("/desk") and not target.startswith("//"):
-        return target
-    return "/desk"
-
-
-def _int(value: str, what: str) -> int:
-    if not value.strip().isdigit() or len(value) > 12:
-        raise DeskError(f"{value[:20]!r} is not a {what} number: expected digits")
-    return int(value)
 
 
 def _hours(params: Mapping[str, str], name: str) -> float | None:

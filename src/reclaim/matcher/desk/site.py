@@ -4,10 +4,17 @@
 removal form under `/removal`). Pages are Jinja2 templates with autoescaping;
 the only script is the desk's own static file (`script-src 'self'`). Every
 form post must come from this origin and echo the session's CSRF token.
+
+Handlers that are `async` (they read the form) do their database and
+password work in the thread pool, never on the event loop; at most
+`SIGN_INS_AT_ONCE` password checks run at a time, and a sign-in beyond that
+is asked to try again (503) rather than queued.
 """
 
 from __future__ import annotations
 
+import re
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +25,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
 from reclaim import __version__
 from reclaim.matcher.desk.accounts import Account, Accounts, Role, parse_role
@@ -34,6 +42,10 @@ CSP = (
     "data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 MAX_FORM_BYTES = 1024 * 1024
+#: Password checks (scrypt: ~50 ms and 32 MiB each) running at once, at most.
+SIGN_INS_AT_ONCE = 4
+#: A whole number as the desk takes it: ASCII digits, within a 64-bit integer.
+WHOLE_NUMBER = re.compile(r"[0-9]{1,18}", re.ASCII)
 
 
 class SignInRequired(Exception):
@@ -71,6 +83,8 @@ class Desk:
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self.templates.env.globals.update(version=__version__, Role=Role)
         self.router = APIRouter(include_in_schema=False)
+        #: Free places for a password check (see SIGN_INS_AT_ONCE).
+        self.sign_ins = threading.BoundedSemaphore(SIGN_INS_AT_ONCE)
 
     # ---- who is signed in ---------------------------------------------------
 
@@ -193,7 +207,7 @@ def install(app: FastAPI, service: MatcherService) -> Desk:
         return desk.page(
             request,
             "refused.html",
-            user=desk.current(request),
+            user=await run_in_threadpool(desk.current, request),
             status=status,
             message=str(error),
         )
@@ -201,11 +215,23 @@ def install(app: FastAPI, service: MatcherService) -> Desk:
     return desk
 
 
-def _safe_next(target: str) -> str:
-    """Where to go after signing in: only a desk path of this site."""
+def safe_next(target: str) -> str:
+    """Where to go after signing in or a post: a desk path of this site
+    only, else the queue."""
     if target.startswith("/desk") and not target.startswith("//"):
         return target
     return "/desk"
+
+
+def whole_number(value: str, what: str) -> int:
+    """A desk page's id or number, parsed strictly: 1 to 18 ASCII digits (so
+    it fits the store's 64-bit integers); DeskError (a 400 page) otherwise."""
+    if WHOLE_NUMBER.fullmatch(value) is None:
+        raise DeskError(
+            f"{value[:20]!r} is not a {what}: expected a whole number of 1 to 18 "
+            "digits (0-9); use the desk's own links"
+        )
+    return int(value)
 
 
 def _sign_in_pages(desk: Desk) -> None:
@@ -214,16 +240,31 @@ def _sign_in_pages(desk: Desk) -> None:
     @router.get("/desk/login")
     def login_page(request: Request, next: str = "/desk") -> Response:
         if desk.current(request) is not None:
-            return RedirectResponse(_safe_next(next), status_code=303)
-        return desk.page(request, "login.html", user=None, next=_safe_next(next))
+            return RedirectResponse(safe_next(next), status_code=303)
+        return desk.page(request, "login.html", user=None, next=safe_next(next))
 
     @router.post("/desk/login")
     async def login(request: Request) -> Response:
         form = await desk.form(request, None)
-        target = _safe_next(form.get("next", "/desk"))
+        target = safe_next(form.get("next", "/desk"))
+        if not desk.sign_ins.acquire(blocking=False):
+            busy = desk.page(
+                request,
+                "login.html",
+                user=None,
+                status=503,
+                next=target,
+                error="the desk is busy signing other people in: try again in "
+                "a few seconds",
+                name=form.get("name")[:64],
+            )
+            busy.headers["Retry-After"] = "5"
+            return busy
         try:
-            account = desk.accounts.authenticate(
-                form.get("name").strip(), form.get("password")
+            account = await run_in_threadpool(
+                desk.accounts.authenticate,
+                form.get("name").strip(),
+                form.get("password"),
             )
         except LoginError as error:
             return desk.page(
@@ -235,7 +276,9 @@ def _sign_in_pages(desk: Desk) -> None:
                 error=str(error),
                 name=form.get("name")[:64],
             )
-        token = desk.sessions.open(account)
+        finally:
+            desk.sign_ins.release()
+        token = await run_in_threadpool(desk.sessions.open, account)
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(
             COOKIE,
@@ -250,9 +293,9 @@ def _sign_in_pages(desk: Desk) -> None:
 
     @router.post("/desk/logout")
     async def logout(request: Request) -> Response:
-        user = desk.current(request)
+        user = await run_in_threadpool(desk.current, request)
         await desk.form(request, user)
-        desk.sessions.close(request.cookies.get(COOKIE))
+        await run_in_threadpool(desk.sessions.close, request.cookies.get(COOKIE))
         response = RedirectResponse("/desk/login?notice=Signed%20out", status_code=303)
         response.delete_cookie(COOKIE, path="/")
         return response
@@ -279,11 +322,13 @@ def _account_pages(desk: Desk) -> None:
         action = form.get("action")
         name = form.get("name").strip()
         if action == "add":
-            account: Account = desk.accounts.add(
-                name,
-                form.get("password"),
-                parse_role(form.get("role")),
-                actor=user.name,
+            account: Account = await run_in_threadpool(
+                lambda: desk.accounts.add(
+                    name,
+                    form.get("password"),
+                    parse_role(form.get("role")),
+                    actor=user.name,
+                )
             )
             return desk.back("/desk/accounts", notice=f"Account {account.name} added")
         if name == user.name:
@@ -292,10 +337,17 @@ def _account_pages(desk: Desk) -> None:
                 "another admin, or use `reclaim matcher desk` on the server"
             )
         if action == "role":
-            desk.accounts.set_role(name, parse_role(form.get("role")), actor=user.name)
+            role = parse_role(form.get("role"))
+            await run_in_threadpool(
+                lambda: desk.accounts.set_role(name, role, actor=user.name)
+            )
             return desk.back("/desk/accounts", notice=f"Role of {name} changed")
         if action in ("disable", "enable"):
-            desk.accounts.set_disabled(name, action == "disable", actor=user.name)
+            await run_in_threadpool(
+                lambda: desk.accounts.set_disabled(
+                    name, action == "disable", actor=user.name
+                )
+            )
             return desk.back("/desk/accounts", notice=f"Account {name} {action}d")
         raise DeskError(
             f"{action[:20]!r} is not an account action: expected add, role, "
