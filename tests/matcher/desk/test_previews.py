@@ -71,8 +71,14 @@ def test_a_matched_upload_keeps_a_small_preview_for_signed_in_people(
     with Image.open(io.BytesIO(got.content)) as image:
         assert max(image.size) <= 480 and image.format == "JPEG"
         assert "exif" not in image.info
+    previews = desk.service.previews
+    loaded: list[int] = []
+    real_get = previews.get
+    previews.get = lambda n: loaded.append(n) or real_get(n)  # type: ignore[method-assign]
     page = ivy.get(f"/desk/matches/{match_id}").text
     assert 'class="blurred"' in page and "Show the picture" in page
+    assert loaded == []  # the page asks only whether there is one
+    assert previews.has(match_id) and not previews.has(match_id + 1)
     assert f'src="/desk/matches/{match_id}/preview"' in ivy.get("/desk").text
     # Expired: not served even before the purge, and purged by the delivery.
     with desk.service.engine.begin() as connection:
@@ -81,6 +87,7 @@ def test_a_matched_upload_keeps_a_small_preview_for_signed_in_people(
         )
     assert ivy.get(f"/desk/matches/{match_id}/preview").status_code == 400
     assert "it was deleted" in ivy.get(f"/desk/matches/{match_id}").text
+    assert not previews.has(match_id)
     desk.service.deliver()
     assert kept(desk) == 0
 

@@ -4,12 +4,14 @@ match page's reasons and other platforms' reports, and CSRF on every post."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import numpy as np
@@ -466,3 +468,121 @@ def test_the_match_page_says_why_and_what_others_reported(
     assert "turned 90°" in hal.get(f"/desk/matches/{turned}").text
     missing = hal.get("/desk/matches/99999")
     assert missing.status_code == 400 and "there is no match 99999" in missing.text
+
+
+#: Not ids: superscripts and other scripts' digits (str.isdigit says yes),
+#: past a 64-bit integer, signs, exponents, hex, spaces, decimals.
+NOT_NUMBERS = (
+    "²",
+    "١٢",
+    "99999999999999999999",
+    str(10**30),
+    "-1",
+    "1e3",
+    "0x10",
+    " 1",
+    "1.0",
+)
+
+
+def test_ids_and_numbers_are_parsed_strictly_everywhere(
+    serve_desk: Callable[..., Desk],
+) -> None:
+    desk = serve_desk(desk={"undo_seconds": 60})
+    (match_id,) = queue_some(desk.service, 1, seed=24)
+    kai = desk.sign_in("kai", Role.LEAD)
+    token = csrf_of(kai.get("/desk"))
+
+    def each(value: str) -> dict[str, httpx.Response]:
+        path = quote(value, safe="")
+        return {
+            "queue page": kai.get("/desk", params={"page": value}),
+            "match page": kai.get(f"/desk/matches/{path}"),
+            "preview": kai.get(f"/desk/matches/{path}/preview"),
+            "undo": kai.post(f"/desk/matches/{path}/undo", data={"csrf": token}),
+            "decide one": kai.post(
+                "/desk/decide", data={"csrf": token, "single": f"{value}:blocked"}
+            ),
+            "decide many": kai.post(
+                "/desk/decide",
+                data={
+                    "csrf": token,
+                    "id": [str(match_id), value],
+                    "decision": "blocked",
+                    "confirmed": "yes",
+                },
+            ),
+            "audit trail": kai.get("/desk/audit", params={"before": value}),
+        }
+
+    for value in NOT_NUMBERS:
+        for name, reply in each(value).items():
+            assert reply.status_code == 400, (name, value, reply.text[:300])
+            assert reply.headers["content-type"].startswith("text/html"), name
+            assert "expected a whole number" in reply.text, (name, value)
+    assert desk.service.queue.get(match_id).state.value == "pending"
+    # The largest accepted number is looked up, and simply not found.
+    largest = each("9" * 18)
+    assert largest["queue page"].status_code == 200
+    assert largest["audit trail"].status_code == 200
+    for name in ("match page", "undo"):
+        assert largest[name].status_code == 400
+        assert "there is no match" in largest[name].text, name
+    assert largest["preview"].status_code == 400
+    notice = kai.get(largest["decide one"].headers["location"]).text
+    assert "Nothing decided" in notice and "there is no match" in notice
+
+
+def test_bulk_decisions_are_capped_and_run_off_the_event_loop(
+    serve_desk: Callable[..., Desk],
+) -> None:
+    desk = serve_desk(desk={"undo_seconds": 60})
+    service = desk.service
+    first, second = queue_some(service, 2, seed=25)
+    lou = desk.sign_in("lou", Role.REVIEWER)
+    token = csrf_of(lou.get("/desk"))
+    on_loop: list[bool] = []
+
+    def watched(method: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            on_loop.append(_on_event_loop())
+            return method(*args, **kwargs)
+
+        return call
+
+    service.decide_on_desk = watched(service.decide_on_desk)  # type: ignore[method-assign]
+    service.undo = watched(service.undo)  # type: ignore[method-assign]
+    form = {"csrf": token, "decision": "blocked", "confirmed": "yes"}
+    too_many = lou.post("/desk/decide", data={**form, "id": [str(first)] * 501})
+    assert too_many.status_code == 400 and "at most 500" in too_many.text
+    assert service.queue.counts()["blocked"] == 0 and on_loop == []
+    most = lou.post("/desk/decide", data={**form, "id": [str(first)] * 500})
+    assert most.status_code == 303
+    assert "1 marked Blocked" in lou.get(most.headers["location"]).text
+    assert lou.post(f"/desk/matches/{first}/undo", data={"csrf": token}).is_redirect
+    assert on_loop == [False, False]  # both in the thread pool
+    assert service.queue.get(second).state.value == "pending"
+
+
+def _on_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def test_the_notice_says_what_was_not_found_and_what_cannot_be_undone(
+    serve_desk: Callable[..., Desk],
+) -> None:
+    desk = serve_desk(desk={"undo_seconds": 0})
+    first, second = queue_some(desk.service, 2, seed=26)
+    mo = desk.sign_in("mo", Role.REVIEWER)
+    decide(mo, [second], "not_blocked", confirmed="yes")
+    done = decide(mo, [first, second, 987654], "blocked", confirmed="yes")
+    notice = mo.get(done.headers["location"]).text
+    assert "1 marked Blocked" in notice
+    assert "sent at once, so this cannot be undone" in notice
+    assert "you can undo" not in notice
+    assert "1 skipped (already decided)" in notice and "1 not found" in notice
+    assert held_rows(desk, first) == []  # not held: due at once

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Callable
+from typing import Any
 
-from reclaim.matcher.desk.accounts import Role
+import httpx
+import pytest
+
+from reclaim.matcher.desk import site
+from reclaim.matcher.desk.accounts import Accounts, Role
 from tests.matcher.desk.conftest import PASSWORD, Desk, csrf_of
 
 
@@ -132,3 +139,47 @@ def test_only_the_desk_and_the_public_form_are_open_without_the_token() -> None:
         ("/status", "GET"),
     ):
         assert not is_open(path, method), path
+
+
+def test_sign_in_checks_passwords_off_the_event_loop_a_few_at_a_time(
+    serve_desk: Callable[..., Desk], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(site, "SIGN_INS_AT_ONCE", 1)
+    desk = serve_desk()
+    desk.account("ida")
+    entered, release = threading.Event(), threading.Event()
+    on_loop: list[bool] = []
+    real = Accounts.authenticate
+
+    def slow(self: Accounts, name: str, password: str) -> Any:
+        try:
+            asyncio.get_running_loop()
+            on_loop.append(True)
+        except RuntimeError:
+            on_loop.append(False)
+        entered.set()
+        release.wait(timeout=30)
+        return real(self, name, password)
+
+    monkeypatch.setattr(Accounts, "authenticate", slow)
+    form = {"name": "ida", "password": PASSWORD, "next": "/desk"}
+    first: list[httpx.Response] = []
+    with desk.client() as waiting, desk.client() as other:
+        worker = threading.Thread(
+            target=lambda: first.append(waiting.post("/desk/login", data=form))
+        )
+        worker.start()
+        try:
+            assert entered.wait(timeout=30)
+            # The loop is free while the check runs, and a second sign-in is
+            # told to come back instead of waiting for a thread.
+            assert other.get("/desk/login").status_code == 200
+            busy = other.post("/desk/login", data=form)
+            assert busy.status_code == 503 and busy.headers["retry-after"] == "5"
+            assert "try again in a few seconds" in busy.text
+        finally:
+            release.set()
+            worker.join(timeout=30)
+        assert first[0].status_code == 303
+        assert other.post("/desk/login", data=form).status_code == 303
+    assert on_loop == [False, False]
