@@ -8,14 +8,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import event, insert, select
 
 from reclaim.matcher.config import MatcherConfig
 from reclaim.matcher.desk.tables import alerts as alerts_table
 from reclaim.matcher.errors import ConfigError
 from reclaim.matcher.service import MatcherService
-from reclaim.matcher.spikes import recent, window_start
+from reclaim.matcher.spikes import counts_query, recent, window_start
 from reclaim.matcher.tables import matches
+from tests.conftest import postgres_database
 from tests.matcher.receiver import Receiver, webhook_receiver
 
 SECRET = "spike-secret-0123456789"
@@ -177,3 +178,95 @@ def test_alert_rules_in_the_config_are_checked(
         with_alerts(base, [{"name": "a", "window_minutes": 0}])
     with pytest.raises(ConfigError, match="expected one or more"):
         with_alerts(base, {"name": "a"})
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_service(
+    request: pytest.FixtureRequest,
+    make_config: Callable[..., MatcherConfig],
+    make_service: Callable[..., MatcherService],
+) -> Iterator[MatcherService]:
+    """A matcher with RULE on SQLite, then on PostgreSQL (127.0.0.1)."""
+    base = make_config()
+    if request.param == "sqlite":
+        yield make_service(with_alerts(base, [RULE]))
+        return
+    with postgres_database() as url:
+        config = MatcherConfig.from_mapping(
+            {
+                "source": {"url": base.source.url, "api_key": base.source.api_key},
+                "store": {"url": url},
+                "alerts": [RULE],
+            }
+        )
+        service = make_service(config)
+        yield service
+        service.close()  # before the database is dropped
+
+
+def test_windows_are_counted_in_the_database_to_the_microsecond(
+    store_service: MatcherService,
+) -> None:
+    service = store_service
+    rule = service.spikes.rules[0]
+    start = window_start(NOW, 60)
+    earliest = start - timedelta(hours=rule.baseline_windows)
+    tick = timedelta(microseconds=1)
+    add_matches(
+        service,
+        [
+            earliest - tick,  # before the oldest baseline window: not counted
+            earliest,  # the first moment of window 0
+            start - timedelta(hours=1) + tick,  # the window just before
+            start - tick,  # its last moment
+            start,  # the current window's first
+            NOW,  # and now
+        ],
+    )
+    add_matches(service, [start, start + tick], program="minor")  # another rule's
+    add_matches(service, [NOW + tick])  # the future of `NOW`
+    query = counts_query(rule, start, NOW, dialect=service.engine.dialect.name)
+    with service.engine.connect() as connection:
+        counts = {int(w): n for w, n in connection.execute(query)}
+    assert counts == {0: 1, rule.baseline_windows - 1: 2, rule.baseline_windows: 2}
+
+
+def test_a_check_reads_counts_per_window_not_every_match(
+    spiky: Callable[..., tuple[MatcherService, Receiver]],
+) -> None:
+    """A busy platform's week of matches stays in the database: each rule's
+    check reads one row per window that had any, through created_at's index."""
+    service, _ = spiky()
+    add_matches(service, steady(48, 6))  # 288 matches
+    add_matches(service, [NOW - timedelta(minutes=n) for n in range(30)])
+    seen: list[tuple[str, Any]] = []
+
+    def record(
+        conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any
+    ) -> None:
+        if "FROM matches" in statement:
+            seen.append((statement, parameters))
+
+    event.listen(service.engine, "after_cursor_execute", record)
+    try:
+        (fired,) = service.check_alerts(NOW)
+    finally:
+        event.remove(service.engine, "after_cursor_execute", record)
+    assert fired.spike.window_count == 30 and fired.spike.baseline == 6.0
+    assert len(seen) == 1, seen
+    statement, parameters = seen[0]
+    assert "GROUP BY" in statement and "count(" in statement
+    with service.engine.connect() as connection:
+        rows = connection.exec_driver_sql(statement, parameters).all()
+    assert len(rows) == 49  # 48 baseline windows and the current one
+    rule = service.spikes.rules[0]
+    query = counts_query(rule, window_start(NOW, 60), NOW, dialect="sqlite")
+    compiled = query.compile(
+        dialect=service.engine.dialect, compile_kwargs={"literal_binds": True}
+    )
+    with service.engine.connect() as connection:
+        plan = " ".join(
+            str(row[-1])
+            for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}")
+        )
+    assert "ix_matches_created_at" in plan, plan

@@ -5,7 +5,9 @@ to the next, counted from the Unix epoch), so one rule fires at most once per
 window however often it is checked. The current window counts the matches
 found since it began (so a spike fires as soon as it crosses the rule, not
 when the window ends); its baseline is the `rule.baseline_windows` whole
-windows before it. `alerts.evaluate` decides; a rule that fires gets one row
+windows before it. Each rule's windows are counted by the database (one
+indexed range on created_at, GROUP BY window: see buckets.py), never row by
+row in Python. `alerts.evaluate` decides; a rule that fires gets one row
 in `desk_alerts` (unique per rule and window) and, with webhooks on, one
 `alert.spike` webhook in the same transaction. Neither holds a hash value or
 a content reference: only the rule, the counts and a message.
@@ -20,10 +22,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, Select, func, insert, literal_column, select
 from sqlalchemy.exc import IntegrityError
 
 from reclaim.matcher.alerts import Spike, SpikeRule, evaluate
+from reclaim.matcher.buckets import bucket
 from reclaim.matcher.desk.tables import alerts as alerts_table
 from reclaim.matcher.outbox import WEBHOOK, enqueue
 from reclaim.matcher.tables import matches
@@ -80,33 +83,26 @@ class SpikeWatch:
         starts = {
             rule.name: window_start(moment, rule.window_minutes) for rule in self.rules
         }
-        earliest = min(
-            starts[rule.name]
-            - timedelta(minutes=rule.window_minutes) * rule.baseline_windows
-            for rule in self.rules
-        )
-        found = self._matches_since(earliest, moment)
         fired: list[Fired] = []
         for rule in self.rules:
             start = starts[rule.name]
-            current, baseline = _counts(rule, found, start)
+            current, baseline = self._counts(rule, start, moment)
             spike = evaluate(rule, window_count=current, baseline_counts=baseline)
             if spike is not None and self._record(rule, start, spike, moment):
                 fired.append(Fired(rule, start, spike))
         return fired
 
-    def _matches_since(
-        self, earliest: datetime, now: datetime
-    ) -> list[tuple[float, str, str]]:
-        """(Unix time, program, source) of each match found in [earliest, now]."""
-        query = select(matches.c.created_at, matches.c.program, matches.c.source).where(
-            matches.c.created_at >= earliest, matches.c.created_at <= now
-        )
+    def _counts(
+        self, rule: SpikeRule, start: datetime, now: datetime
+    ) -> tuple[int, list[int]]:
+        """The rule's count in the window from `start` to `now`, and in each
+        baseline window (0: the one just before), counted in SQL."""
+        query = counts_query(rule, start, now, dialect=self.engine.dialect.name)
         with self.engine.connect() as connection:
-            return [
-                (_aware(row.created_at).timestamp(), row.program, row.source)
-                for row in connection.execute(query)
-            ]
+            counts = {int(b): int(n) for b, n in connection.execute(query)}
+        windows = rule.baseline_windows
+        current = sum(n for b, n in counts.items() if b >= windows)
+        return current, [counts.get(windows - 1 - back, 0) for back in range(windows)]
 
     def _record(
         self, rule: SpikeRule, start: datetime, spike: Spike, now: datetime
@@ -184,26 +180,25 @@ def recent(engine: Engine, *, limit: int = 20) -> list[Alert]:
         ]
 
 
-def _counts(
-    rule: SpikeRule, found: Sequence[tuple[float, str, str]], start: datetime
-) -> tuple[int, list[int]]:
-    """The rule's count in the window from `start`, and in each baseline window."""
-    size = rule.window_minutes * 60.0
-    begin = start.timestamp()
-    current = 0
-    baseline = [0] * rule.baseline_windows
-    for at, program, source in found:
-        if rule.program is not None and program != rule.program:
-            continue
-        if rule.source is not None and source != rule.source:
-            continue
-        if at >= begin:
-            current += 1
-            continue
-        back = math.floor((begin - at) / size)  # 0: the window just before
-        if back < len(baseline):
-            baseline[back] += 1
-    return current, baseline
+def counts_query(
+    rule: SpikeRule, start: datetime, now: datetime, *, dialect: str
+) -> Select[tuple[Any, int]]:
+    """(window, matches) of the rule's matches in [first baseline window, now]:
+    window 0 is the oldest baseline window, `rule.baseline_windows` the
+    current one. A range on created_at (its index), grouped in the database."""
+    size = rule.window_minutes * 60
+    earliest = start - timedelta(seconds=size * rule.baseline_windows)
+    window = bucket(
+        matches.c.created_at, dialect=dialect, origin=earliest, seconds=size
+    ).label("slot")
+    query = select(window, func.count()).where(
+        matches.c.created_at >= earliest, matches.c.created_at <= now
+    )
+    if rule.program is not None:
+        query = query.where(matches.c.program == rule.program)
+    if rule.source is not None:
+        query = query.where(matches.c.source == rule.source)
+    return query.group_by(literal_column("slot"))
 
 
 def _aware(value: datetime) -> datetime:
