@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 from reclaim.hashing import pdq_hash
 from reclaim.matcher.decode_pool import make_preview
 from reclaim.matcher.desk.accounts import Role
+from reclaim.matcher.desk.previews import Preview
 from reclaim.matcher.desk.tables import media
 from tests.bombs import png_bomb
 from tests.conftest import encode
@@ -74,7 +75,12 @@ def test_a_matched_upload_keeps_a_small_preview_for_signed_in_people(
     previews = desk.service.previews
     loaded: list[int] = []
     real_get = previews.get
-    previews.get = lambda n: loaded.append(n) or real_get(n)  # type: ignore[method-assign]
+
+    def spied(match_id: int) -> Preview | None:
+        loaded.append(match_id)
+        return real_get(match_id)
+
+    previews.get = spied  # type: ignore[method-assign]
     page = ivy.get(f"/desk/matches/{match_id}").text
     assert 'class="blurred"' in page and "Show the picture" in page
     assert loaded == []  # the page asks only whether there is one
