@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, event, insert, select
 
 from reclaim.matcher.desk.accounts import Role
 from reclaim.matcher.desk.dashboard import AGE_BUCKETS, build, day_labels
 from reclaim.matcher.desk.tables import alerts, sync_samples
 from reclaim.matcher.sync_samples import SyncSamples
+from reclaim.matcher.tables import matches
 from tests.matcher.desk.conftest import Desk
 from tests.matcher.desk.seeding import DAY, add_match, add_request, seed_report
 
@@ -134,3 +136,64 @@ def test_an_empty_store_draws_an_empty_dashboard(
     assert board.by_source.empty  # no series: nothing to draw
     page = desk.sign_in("lea", Role.LEAD).get("/desk/dashboard")
     assert page.status_code == 200 and "No spike alerts yet." in page.text
+
+
+def rows_read(engine: Engine, work: Callable[[], object]) -> int:
+    """How many rows `work`'s queries on the matches table return (each
+    statement run again afterwards, so the work itself reads them untouched)."""
+    seen: list[tuple[str, Any]] = []
+
+    def record(
+        conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any
+    ) -> None:
+        if "FROM matches" in statement:
+            seen.append((statement, parameters))
+
+    event.listen(engine, "after_cursor_execute", record)
+    try:
+        work()
+    finally:
+        event.remove(engine, "after_cursor_execute", record)
+    assert seen
+    with engine.connect() as connection:
+        return sum(len(connection.exec_driver_sql(s, p).all()) for s, p in seen)
+
+
+def test_the_dashboard_counts_in_the_database(
+    serve_desk: Callable[..., Desk],
+) -> None:
+    """Matches per day and the queue's ages are counted by the database: a
+    busy month of matches is not read row by row."""
+    desk = serve_desk()
+    engine = desk.service.engine
+    now = datetime(2026, 6, 30, 12, tzinfo=UTC)
+    with engine.begin() as connection:
+        connection.execute(
+            insert(matches),
+            [
+                {
+                    "created_at": now - timedelta(minutes=7 * n),
+                    "kind": "pdq",
+                    "program": "adult",
+                    "value": "e" * 64,
+                    "distance": 3,
+                    "reference": "ref",
+                    "state": ("auto_actioned", "pending")[n % 2],
+                    "source": "default",
+                }
+                for n in range(600)  # about 3 days
+            ],
+        )
+    add_match(engine, created=now - DAY, state="blocked", decided_after=600)
+    boards: list[Any] = []
+    read = rows_read(
+        engine,
+        lambda: boards.append(build(engine, now=now, samples=[], sources=[])),
+    )
+    assert read <= 10, read  # 3–4 days of one program and source; one decision
+    board = boards[0]
+    assert board.pending == 300
+    by_program = {row[0]: row[-1] for row in board.by_program.table.rows}
+    assert int(by_program["30 Jun"]) + int(by_program["29 Jun"]) > 200
+    assert sum(int(n) for n in dict(board.queue_age.table.rows).values()) == 300
+    assert dict(board.decision_time.table.rows) == {"29 Jun": "10 min"}

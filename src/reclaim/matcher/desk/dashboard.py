@@ -14,13 +14,14 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, Request
 from fastapi.responses import Response
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, case, func, literal_column, select
 
+from reclaim.matcher.buckets import bucket
 from reclaim.matcher.desk.accounts import Role
 from reclaim.matcher.desk.charts import (
     Chart,
@@ -85,18 +86,15 @@ def build(
     start = now - timedelta(days=DAYS)
     per_source: dict[str, dict[str, float]] = defaultdict(dict)
     per_program: dict[str, dict[str, float]] = defaultdict(dict)
+    for day, program, source, count in _per_day_counts(engine, now):
+        label = _day(day)
+        name = source or "unknown"
+        per_source[name][label] = per_source[name].get(label, 0) + count
+        per_program[program][label] = per_program[program].get(label, 0) + count
     waits: dict[str, list[float]] = defaultdict(list)
-    pending: list[float] = []
-    for state, created, decided, program, source in _matches(engine, now):
-        if created >= start:
-            label = _day(created.date())
-            name = source or "unknown"
-            per_source[name][label] = per_source[name].get(label, 0) + 1
-            per_program[program][label] = per_program[program].get(label, 0) + 1
-        if state in ("blocked", "not_blocked") and decided and decided >= start:
-            waits[_day(decided.date())].append((decided - created).total_seconds())
-    for created in _pending(engine):
-        pending.append(max(0.0, (now - created).total_seconds()))
+    for created, decided in _decisions(engine, now, since=start):
+        waits[_day(decided.date())].append((decided - created).total_seconds())
+    queue = _queue(engine, now)
     return Dashboard(
         by_source=_per_day(per_source, days, "Matches per day by source", "source"),
         by_program=_per_day(per_program, days, "Matches per day by program", "program"),
@@ -118,7 +116,7 @@ def build(
             ),
         ),
         queue_age=bar_chart(
-            [Series("Pending matches", _age_buckets(pending))],
+            [Series("Pending matches", queue.ages)],
             spec=ChartSpec(
                 title="Pending matches by age",
                 description="How long the matches in the queue have waited.",
@@ -127,8 +125,8 @@ def build(
             ),
         ),
         sync_lag=_sync_lag(samples, now),
-        oldest_pending_seconds=max(pending) if pending else None,
-        pending=len(pending),
+        oldest_pending_seconds=queue.oldest,
+        pending=queue.size,
         sources=tuple(sources),
         alerts=tuple(recent(engine, limit=20)),
     )
@@ -184,14 +182,6 @@ def _per_day(
     )
 
 
-def _age_buckets(ages: Iterable[float]) -> tuple[tuple[str, float], ...]:
-    counts = dict.fromkeys((label for label, _ in AGE_BUCKETS), 0.0)
-    for age in ages:
-        label = next(label for label, limit in AGE_BUCKETS if age < limit)
-        counts[label] += 1
-    return tuple(counts.items())
-
-
 def _sync_lag(samples: Sequence[Sample], now: datetime) -> Chart:
     first = (now - timedelta(hours=LAG_HOURS - 1)).replace(
         minute=0, second=0, microsecond=0
@@ -223,33 +213,76 @@ def _sync_lag(samples: Sequence[Sample], now: datetime) -> Chart:
     )
 
 
-def _matches(
+def _per_day_counts(
     engine: Engine, now: datetime
-) -> Iterable[tuple[str, datetime, datetime | None, str, str]]:
-    """(state, found, decided, program, source) of matches found since the
-    decision look-back began."""
-    query = select(
-        matches.c.state,
+) -> Iterable[tuple[date, str, str, int]]:
+    """(UTC day, program, source, matches) of the chart's days, counted by
+    the database (GROUP BY day: buckets.py) on created_at's index."""
+    first = datetime.combine(
+        now.astimezone(UTC).date() - timedelta(days=DAYS - 1), time(), UTC
+    )
+    day = bucket(
         matches.c.created_at,
-        matches.c.decided_at,
-        matches.c.program,
-        matches.c.source,
-    ).where(matches.c.created_at >= now - timedelta(days=DECISION_LOOKBACK_DAYS))
+        dialect=engine.dialect.name,
+        origin=first,
+        seconds=86400,
+    ).label("day_index")
+    query = (
+        select(day, matches.c.program, matches.c.source, func.count())
+        .where(matches.c.created_at >= first, matches.c.created_at <= now)
+        .group_by(literal_column("day_index"), matches.c.program, matches.c.source)
+    )
+    with engine.connect() as connection:
+        for index, program, source, count in connection.execute(query):
+            yield (first + timedelta(days=int(index))).date(), program, source, count
+
+
+def _decisions(
+    engine: Engine, now: datetime, *, since: datetime
+) -> Iterable[tuple[datetime, datetime]]:
+    """(found, decided) of moderators' decisions since `since` on matches
+    found in the look-back: as many as people decide, so read one by one
+    (a median is not an aggregate both SQLite and PostgreSQL have)."""
+    query = select(matches.c.created_at, matches.c.decided_at).where(
+        matches.c.state.in_(("blocked", "not_blocked")),
+        matches.c.decided_at >= since,
+        matches.c.created_at >= now - timedelta(days=DECISION_LOOKBACK_DAYS),
+    )
     with engine.connect() as connection:
         for row in connection.execute(query):
-            yield (
-                row.state,
-                _aware(row.created_at),
-                _aware(row.decided_at) if row.decided_at else None,
-                row.program,
-                row.source,
-            )
+            yield _aware(row.created_at), _aware(row.decided_at)
 
 
-def _pending(engine: Engine) -> list[datetime]:
-    query = select(matches.c.created_at).where(matches.c.state == "pending")
+@dataclass(frozen=True, slots=True)
+class _Queue:
+    size: int
+    oldest: float | None
+    ages: tuple[tuple[str, float], ...]
+
+
+def _queue(engine: Engine, now: datetime) -> _Queue:
+    """The pending matches: how many, the oldest's age, and how many in each
+    of AGE_BUCKETS, in one aggregate query (ix_matches_state)."""
+    younger = [
+        func.coalesce(func.sum(case((matches.c.created_at > now - limit, 1))), 0)
+        for limit in (timedelta(seconds=limit) for _, limit in AGE_BUCKETS[:-1])
+    ]
+    query = select(func.count(), func.min(matches.c.created_at), *younger).where(
+        matches.c.state == "pending"
+    )
     with engine.connect() as connection:
-        return [_aware(row.created_at) for row in connection.execute(query)]
+        size, first, *within = connection.execute(query).one()
+    cumulative = [int(n) for n in within] + [int(size)]
+    counts = [
+        n - before for before, n in zip([0, *cumulative[:-1]], cumulative, strict=True)
+    ]
+    return _Queue(
+        int(size),
+        None if first is None else max(0.0, (now - _aware(first)).total_seconds()),
+        tuple(
+            (label, float(n)) for (label, _), n in zip(AGE_BUCKETS, counts, strict=True)
+        ),
+    )
 
 
 def _day(value: Any) -> str:
