@@ -175,3 +175,34 @@ def test_store_metrics_are_read_when_scraped(
         one("reclaim_matcher_program_matches_total", program="adult", state="pending")
         == 3
     )
+
+
+def test_decision_time_says_it_counts_a_redecided_match_twice(
+    make_config: Callable[..., MatcherConfig],
+    make_service: Callable[..., MatcherService],
+) -> None:
+    """Decisions are observed as they are made: a desk decision undone and
+    made again is observed twice, and the help text and docs say so."""
+    service = make_service(make_config(desk={"undo_seconds": 60}))
+    match = add_match(service.engine, created=datetime.now(UTC) - timedelta(minutes=5))
+    service.decide_on_desk([match], "blocked", account="ana")
+    service.undo(match, account="ana", lead=False)
+    service.decide_on_desk([match], "not_blocked", account="ana")
+    text = service.metrics.render().decode()
+    counts = {
+        sample.labels["decision"]: sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "reclaim_matcher_decision_seconds"
+        for sample in family.samples
+        if sample.name.endswith("_count")
+    }
+    assert counts == {"blocked": 1.0, "not_blocked": 1.0}
+    (help_line,) = [
+        line
+        for line in text.splitlines()
+        if line.startswith("# HELP reclaim_matcher_decision_seconds ")
+    ]
+    assert "undone" in help_line and "each time" in help_line
+    docs = (Path(__file__).parents[2] / "docs" / "desk.md").read_text()
+    (row,) = [r for r in docs.splitlines() if "`reclaim_matcher_decision_seconds" in r]
+    assert "undone" in row

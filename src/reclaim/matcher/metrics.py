@@ -155,7 +155,9 @@ class Metrics:
 
         self.decision_seconds = Histogram(
             "reclaim_matcher_decision_seconds",
-            "Time from a match to a moderator's decision, by decision.",
+            "Time from a match to a moderator's decision, by decision; observed "
+            "each time one is made, so a desk decision undone and made again "
+            "counts twice.",
             ["decision"],
             registry=self.registry,
             buckets=DECISION_BUCKETS,
@@ -175,7 +177,12 @@ class Metrics:
             self.registry.register(self._store)
 
     def decided(self, item: QueuedMatch) -> None:
-        """Observe a moderator's decision on a match (its time to decision)."""
+        """Observe a moderator's decision on a match (its time to decision).
+
+        Observed when made: a histogram cannot take an observation back, and
+        waiting out the desk's undo window would need a store of decisions
+        to observe later. So a decision undone and made again counts twice
+        (the help text and docs/desk.md say so); undos are rare and short."""
         if item.decided_at is None:
             return
         seconds = (item.decided_at - item.created_at).total_seconds()
