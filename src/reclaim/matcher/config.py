@@ -221,7 +221,8 @@ class RemovalsConfig:
     `escalate_hours` before the 48-hour deadline the desk and the webhook
     are told; `retention_days` after a request is closed its personal data
     (signature, contact, statement) is blanked; `public_form` serves the
-    form at /removal for people who are not users.
+    form at /removal for people who are not users; `max_per_hour` requests
+    are taken in any hour, from everyone together (more: HTTP 429).
     """
 
     reference_patterns: tuple[str, ...] = ()
@@ -229,6 +230,7 @@ class RemovalsConfig:
     escalate_hours: float = 6.0
     retention_days: int = 30
     public_form: bool = True
+    max_per_hour: int = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -413,6 +415,9 @@ def _removals(reader: _Reader) -> RemovalsConfig:
         ),
         public_form=reader.get(
             "removals", "public_form", _boolean, default.public_form
+        ),
+        max_per_hour=reader.get(
+            "removals", "max_per_hour", _count(1, 1_000_000), default.max_per_hour
         ),
     )
     if not found.escalate_hours < found.remind_hours < 48:
@@ -604,6 +609,7 @@ class _Reader:
             "escalate_hours",
             "retention_days",
             "public_form",
+            "max_per_hour",
         },
         "catalog": {
             "enabled",

@@ -18,6 +18,7 @@ ReclaimError
       +-- RemovalError         a removal request action that cannot be done
       |    +-- UnknownRemovalError no removal request has that id (or receipt)
       |    +-- RemovalStateError   not allowed in the request's state
+      |    +-- RemovalLimitError   too many requests filed this hour: retry later
       +-- DeskError            the desk refused an action
            +-- LoginError          wrong name or password, or locked for a while
            +-- AccountError        an account that cannot be made or changed
@@ -107,6 +108,15 @@ class UnknownRemovalError(RemovalError):
 
 class RemovalStateError(RemovalError):
     """The action is not allowed in the request's state (HTTP 409)."""
+
+
+class RemovalLimitError(RemovalError):
+    """More removal requests arrived this hour than `[removals] max_per_hour`
+    (HTTP 429). `retry_after` is the seconds to wait."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class DeskError(MatcherError):

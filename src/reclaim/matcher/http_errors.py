@@ -21,6 +21,7 @@ from reclaim.matcher.errors import (
     MatcherError,
     NotReadyError,
     QueryError,
+    RemovalLimitError,
     RemovalStateError,
     UnknownMatchError,
     UnknownRemovalError,
@@ -66,6 +67,10 @@ def install(app: FastAPI) -> None:
         if isinstance(error, NotReadyError):
             return error_response(
                 503, str(error), headers={"Retry-After": str(error.retry_after)}
+            )
+        if isinstance(error, RemovalLimitError):
+            return error_response(
+                429, str(error), headers={"Retry-After": str(error.retry_after)}
             )
         if isinstance(error, BusyError):
             return error_response(

@@ -177,6 +177,8 @@ class MatcherService:
         self.catalog: MatcherCatalog | None = None
         if config.catalog.enabled:
             self.catalog = _open_catalog(self, names)
+        #: Wakes the removals loop: a request arrived, its search is owed.
+        self._wake_removals = threading.Event()
         #: Legal removal requests (`reclaim.matcher.removals`).
         self.removals = RemovalRequests(
             self.engine,
@@ -184,6 +186,7 @@ class MatcherService:
             rule=self.rule,
             catalog=self.catalog,
             webhooks=config.webhook.enabled,
+            wake=self._wake_removals,
         )
         self.last_feedback = Flushed(0, 0)
         self.last_webhook = Flushed(0, 0)
@@ -643,14 +646,24 @@ class MatcherService:
             self._stop.wait(ALERT_SECONDS)
 
     def _removals_loop(self) -> None:
-        """Removal requests' reminders, escalations and purge, each minute."""
+        """Removal requests: owed searches for copies on every wake (a
+        request arrived) and at least each minute, when the reminders,
+        escalations and purge run too."""
+        ticked = float("-inf")
         while not self._stop.is_set():
             try:
-                self.removals.tick()
+                self.removals.search_owed()
             except Exception:  # the loop must outlive a database hiccup
-                logger.exception("the removal requests' clock failed; retried")
+                logger.exception("searching removal requests' copies failed; retried")
+            if time.monotonic() - ticked >= 60.0:
+                ticked = time.monotonic()
+                try:
+                    self.removals.tick()
+                except Exception:  # the loop must outlive a database hiccup
+                    logger.exception("the removal requests' clock failed; retried")
             self._wake_delivery.set()
-            self._stop.wait(60.0)
+            self._wake_removals.wait(60.0)
+            self._wake_removals.clear()
 
     def _catalog_loop(self) -> None:
         """Rescan after syncs that changed the list (retrying, while one is
@@ -698,6 +711,7 @@ class MatcherService:
         self._stop.set()
         self._wake_delivery.set()
         self._wake_catalog.set()
+        self._wake_removals.set()
         for thread in self._threads:
             thread.join(30)
         self._threads.clear()

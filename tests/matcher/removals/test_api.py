@@ -62,11 +62,30 @@ def test_a_request_shows_its_deadline_the_copies_found_and_the_actions_taken(
 
     reply = platform.post("/v1/removal-requests", json=body())
     assert reply.status_code == 201, reply.text
-    request = reply.json()
-    assert request["id"].startswith("RR-") and request["state"] == "valid"
-    assert at(request["deadline"]) - at(request["received_at"]) == timedelta(hours=48)
-    assert request["validity"] == {"valid": True, "problems": []}
-    assert len(request["receipt"]) >= 30
+    intake = reply.json()
+    # The requester hears only of their request, nothing of the platform's.
+    assert set(intake) == {
+        "ok",
+        "id",
+        "state",
+        "received_at",
+        "deadline",
+        "validity",
+        "receipt",
+    }
+    assert intake["id"].startswith("RR-") and intake["state"] == "received"
+    assert at(intake["deadline"]) - at(intake["received_at"]) == timedelta(hours=48)
+    assert intake["validity"]["complete"] is True
+    assert intake["validity"]["valid"] is False
+    assert intake["validity"]["summary"].startswith("complete: the four parts")
+    assert len(intake["receipt"]) >= 30
+    number = intake["id"]
+    # The search is owed, and done in the background (here: now).
+    assert service.removals.store.owed() == [number]
+    assert service.removals.search_owed() == 1
+    assert service.removals.store.owed() == []
+    request = platform.get(f"/v1/removal-requests/{number}").json()
+    assert request["state"] == "received"
     copies = {c["reference"]: c for c in request["copies"]}
     assert set(copies) == {"post-1", "post-2"}
     assert copies["post-1"]["found_by"] == "reported"
@@ -76,16 +95,28 @@ def test_a_request_shows_its_deadline_the_copies_found_and_the_actions_taken(
     steps = [e["action"] for e in request["events"]]
     for step in ("received", "checked", "hashed", "searched_catalog"):
         assert step in steps
-    assert "watching_uploads" in steps and "takedown_asked" in steps
+    assert "watching_uploads" in steps
+    assert "takedown_asked" not in steps  # no person has checked it yet
     searched = next(e for e in request["events"] if e["action"] == "searched_catalog")
     assert searched["detail"]["items"] == 3 and searched["detail"]["copies"] == 2
 
     # A copy uploaded after the request is found as it arrives.
     upload(platform, "post-3", turned(photo, quality=40))
-    number = request["id"]
     shown = platform.get(f"/v1/removal-requests/{number}").json()
     found = {c["reference"]: c["found_by"] for c in shown["copies"]}
     assert found == {"post-1": "reported", "post-2": "catalog", "post-3": "forward"}
+    service.deliver()
+    assert not [d for d in receiver.deliveries if d["event"] == "removal.copies"]
+
+    # A person marks it valid: every copy found so far goes for removal.
+    valid = platform.post(
+        f"/v1/removal-requests/{number}/actions",
+        json={"action": "valid", "reason": "the four parts checked"},
+    ).json()
+    assert valid["state"] == "valid" and valid["validity"]["valid"] is True
+    service.deliver()
+    asked = [d for d in receiver.deliveries if d["event"] == "removal.copies"]
+    assert [d["references"] for d in asked] == [["post-1", "post-2", "post-3"]]
 
     # The platform removes them; the request is then removed.
     reply = platform.post(
@@ -102,22 +133,23 @@ def test_a_request_shows_its_deadline_the_copies_found_and_the_actions_taken(
     assert all(c["removed_at"] and c["removed_by"] == "api" for c in done["copies"])
     taken = [a["action"] for a in done["actions"]]
     assert taken.count("copy_removed") == 3 and taken[-1] == "closed"
+    assert taken.index("valid") < taken.index("takedown_asked")
     assert done["actions"][-1]["detail"]["hours_to_removal"] >= 0
 
-    # The takedown system heard of every copy, and of nothing personal.
+    # The takedown system heard of every copy once, and of nothing personal.
     service.deliver()
     asked = [d for d in receiver.deliveries if d["event"] == "removal.copies"]
-    assert {r for d in asked for r in d["references"]} == {"post-1", "post-2", "post-3"}
+    assert [r for d in asked for r in d["references"]] == ["post-1", "post-2", "post-3"]
     assert all(d["request"] == number for d in asked)
     sent = json.dumps(receiver.deliveries)
     logged = "\n".join(r.getMessage() for r in caplog.records)
-    replies = json.dumps([request | {"receipt": ""}, shown, done])
+    replies = json.dumps([intake | {"receipt": ""}, request, shown, done])
     audit = json.dumps([e.detail for e in events(service.engine, limit=1000)])
     assert f"request:{number}" in {e.subject for e in events(service.engine)}
     for secret in PERSONAL:
         assert secret not in sent and secret not in logged
         assert secret not in replies and secret not in audit
-    assert request["receipt"] not in logged
+    assert intake["receipt"] not in logged
 
 
 def test_a_request_missing_a_part_is_recorded_invalid_with_the_part_named(
@@ -130,7 +162,9 @@ def test_a_request_missing_a_part_is_recorded_invalid_with_the_part_named(
     assert request["state"] == "invalid"
     (problem,) = request["validity"]["problems"]
     assert problem.startswith("contact:") and "email" in problem
-    assert request["reason"] == problem
+    assert request["validity"]["complete"] is False
+    shown = platform.get(f"/v1/removal-requests/{request['id']}").json()
+    assert shown["reason"] == problem
     reply = platform.post(
         "/v1/removal-requests",
         json=body(
@@ -185,8 +219,8 @@ def test_the_platform_api_needs_the_token_and_intake_does_not(
     assert refused.status_code == 401
     platform = desk.client()
     platform.headers["Authorization"] = "Bearer platform-token"
-    listed = platform.get("/v1/removal-requests", params={"state": "valid"}).json()
-    assert [r["id"] for r in listed["requests"]] == [number]
+    listed = platform.get("/v1/removal-requests", params={"state": "received"})
+    assert [r["id"] for r in listed.json()["requests"]] == [number]
     soon = platform.get("/v1/removal-requests", params={"due_within_hours": 47})
     assert soon.json()["requests"] == []
     due = platform.get("/v1/removal-requests", params={"due_within_hours": 48.1})
@@ -204,7 +238,12 @@ def test_decisions_need_a_reason_and_follow_the_states(
     assert platform.post(path, json={"action": "valid"}).status_code == 422
     made = platform.post(path, json={"action": "valid", "reason": "contact by post"})
     assert made.json()["state"] == "valid"
-    assert made.json()["validity"] == {"valid": True, "problems": []}
+    assert made.json()["validity"] == {
+        "complete": True,
+        "valid": True,
+        "problems": [],
+        "summary": "valid: checked by a person",
+    }
     again = platform.post(path, json={"action": "valid", "reason": "twice"})
     assert again.status_code == 409
     rejected = platform.post(path, json={"action": "rejected", "reason": "duplicate"})
@@ -228,6 +267,7 @@ def test_an_attached_file_is_hashed_and_its_copies_found(
     # Reported by a location the patterns do not resolve.
     sent = body(content=[{"location": "the picture on my old profile"}])
     number = platform.post("/v1/removal-requests", json=sent).json()["id"]
+    desk.service.removals.search_owed()
     shown = platform.get(f"/v1/removal-requests/{number}").json()
     assert shown["copies"] == [] and shown["content"][0]["reference"] is None
     missing = platform.post("/v1/removal-requests/RR-AAAAAAAAAA/media", content=b"x")
@@ -271,8 +311,18 @@ def test_uploads_in_the_review_queue_matching_what_was_reported_are_copies(
     platform = desk.client()
     upload(platform, "post-1", encode(photo, "PNG"))
     upload(platform, "post-2", turned(photo))
-    queued = {m["reference"] for m in platform.get("/v1/review").json()["matches"]}
-    assert queued == {"post-1", "post-2"}
-    request = platform.post("/v1/removal-requests", json=body()).json()
+    upload(platform, "post-3", turned(photo, quality=40))
+    queued = {
+        m["reference"]: m["id"] for m in platform.get("/v1/review").json()["matches"]
+    }
+    assert set(queued) == {"post-1", "post-2", "post-3"}
+    # A moderator found post-3 was not a match: it is no copy either.
+    said = platform.post(
+        f"/v1/review/{queued['post-3']}", json={"decision": "not_blocked"}
+    )
+    assert said.status_code == 200, said.text
+    number = platform.post("/v1/removal-requests", json=body()).json()["id"]
+    desk.service.removals.search_owed()
+    request = platform.get(f"/v1/removal-requests/{number}").json()
     found = {c["reference"]: c["found_by"] for c in request["copies"]}
     assert found == {"post-1": "reported", "post-2": "forward"}

@@ -59,9 +59,10 @@ def test_a_person_files_a_request_and_a_lead_acts_on_it(
         page.fill("#number", number.group(0))
         page.fill("#receipt-input", receipt)
         page.click("button[type=submit].primary")
-        assert "Being acted on" in page.inner_text("main")
+        assert "our team is checking it" in page.inner_text("main")
         assert receipt not in page.content()
 
+        assert desk.service.removals.search_owed() == 1  # the loop's work
         page.goto("/desk/removals")
         page.fill("#name", "lee")
         page.fill("#password", PASSWORD)
@@ -74,7 +75,7 @@ def test_a_person_files_a_request_and_a_lead_acts_on_it(
         assert "Deadline:" in text and re.search(r"4[78] h \d+ min left", text)
         assert "found in the catalog" in text and "named in the request" in text
         assert NAME in text  # a lead sees the signature
-        assert "Catalog searched" in text and "Takedown asked" in text
+        assert "Catalog searched" in text and "Waiting for a lead to check" in text
         look(page, "removal", problems)
         page.click("button[value=post-1]")
         page.wait_for_selector(".notice")

@@ -112,7 +112,7 @@ def test_the_public_form_files_a_request_and_shows_the_receipt_once(
     number = NUMBER.search(sent.text)
     assert receipt and number
     filed = desk.service.removals.store.get(number.group(1), personal=True)
-    assert filed.state.value == "valid" and filed.personal is not None
+    assert filed.state.value == "received" and filed.personal is not None
     assert filed.personal.email == EMAIL
     assert filed.events[0].detail["via"] == "form"
     # The status check: the right pair, then a wrong receipt and an unknown
@@ -121,7 +121,7 @@ def test_the_public_form_files_a_request_and_shows_the_receipt_once(
         "/removal/status",
         data={"number": number.group(1), "receipt": receipt.group(1)},
     )
-    assert checked.status_code == 200 and "Being acted on" in checked.text
+    assert checked.status_code == 200 and "our team is checking it" in checked.text
     assert "post-9" not in checked.text and EMAIL not in checked.text
     wrong = public.post(
         "/removal/status", data={"number": number.group(1), "receipt": "guess"}

@@ -1,13 +1,15 @@
 """Removal requests on the desk, and the public form at /removal.
 
 Desk pages: `/desk/removals` (open requests by deadline, overdue first,
-with a banner of those due soon or overdue) and `/desk/removals/{id}` (the
+50 a page, or the closed ones, newest first; a banner counts those overdue,
+due soon and waiting for a lead to check) and `/desk/removals/{id}` (the
 deadline and time left, the four parts, validity, copies with how each was
 found and a Mark removed button, actions and the record of efforts).
 Personal data (signature, contact, statement, descriptions, on whose
 behalf) is shown to leads and admins only; reviewers see "hidden: lead
-only". Leads decide (valid, invalid, rejected, with a reason) and export
-the record as JSON (no personal data). Every post checks CSRF.
+only". Only leads decide (valid, invalid, rejected, with a reason): a
+complete request waits, `received`, until a lead marks it valid. Leads
+export the record as JSON (no personal data). Every post checks CSRF.
 
 Public pages (with `[removals] public_form`): `/removal`, a plain-language
 form for the Act's four parts, which shows the receipt once; and
@@ -19,23 +21,39 @@ wrong pair is told apart from an unknown number in no way.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from reclaim.matcher.desk.accounts import Role
 from reclaim.matcher.desk.sessions import DeskUser
-from reclaim.matcher.errors import DeskError, RemovalError, UnknownRemovalError
-from reclaim.matcher.removals.model import Intake, RemovalRequest, State
+from reclaim.matcher.errors import (
+    DeskError,
+    RemovalError,
+    RemovalLimitError,
+    UnknownRemovalError,
+)
+from reclaim.matcher.removals.listing import VIEWS
+from reclaim.matcher.removals.model import OPEN, Intake, RemovalRequest, State
 from reclaim.matcher.removals.schemas import MAX_ITEMS, RemovalRequestIn
 from reclaim.strict import validation_problems
 
 if TYPE_CHECKING:
     from reclaim.matcher.desk.site import Desk, Form
+
+#: Requests on one page of the desk's list.
+PAGE = 50
+#: What the public form says past `[removals] max_per_hour`.
+BUSY = (
+    "We are receiving an unusual number of requests right now and could not "
+    "take yours. Nothing was sent: please send it again in an hour. What you "
+    "typed is still here."
+)
 
 #: What the record's steps are called on the page.
 STEPS = {
@@ -50,6 +68,7 @@ STEPS = {
     "reminder": "Reminder sent",
     "escalated": "Escalated",
     "overdue": "Deadline passed",
+    "skipped": "Notice skipped (a later one was due)",
     "valid": "Marked valid",
     "invalid": "Marked invalid",
     "rejected": "Rejected",
@@ -91,25 +110,36 @@ def _desk_pages(desk: Desk) -> None:
     @router.get("/desk/removals")
     def listing(
         request: Request,
+        view: str = Query("open", max_length=8),
         state: str = Query("", max_length=16),
+        page: int = Query(1, ge=1, le=100_000),
         user: DeskUser = reviewer,
     ) -> Response:
         now = datetime.now(UTC)
         chosen = state if state in {s.value for s in State} else ""
-        found = removals.store.listed(state=chosen or None, now=now)
-        every = found if not chosen else removals.store.listed(now=now)
-        soon = now + timedelta(hours=removals.config.remind_hours)
-        running = [r for r in every if r.open]
+        shown = view if view in VIEWS else "open"
+        if chosen:
+            shown = "open" if State(chosen) in OPEN else "closed"
+        found = removals.store.listed(
+            view=shown,
+            state=chosen or None,
+            now=now,
+            limit=PAGE,
+            offset=(page - 1) * PAGE,
+        )
         return desk.page(
             request,
             "removals.html",
             user=user,
             section="removals",
-            requests=found,
+            requests=found.requests,
+            total=found.total,
+            page=page,
+            pages=max(1, -(-found.total // PAGE)),
+            view=shown,
             state=chosen,
             states=[s.value for s in State],
-            overdue=sum(1 for r in running if r.deadline <= now),
-            due_soon=sum(1 for r in running if now < r.deadline <= soon),
+            counts=removals.store.counts(now=now),
             remind_hours=removals.config.remind_hours,
             left=lambda r: time_left(r.deadline, now),
             now=now,
@@ -153,6 +183,7 @@ def _desk_pages(desk: Desk) -> None:
         form = await desk.form(request, user)
         references = [r for r in form.all("reference") if r.strip()]
         try:
+            # The store holds every reference to the API's rule (check_reference).
             done = removals.store.mark_removed(public_id, references, actor=user.name)
         except RemovalError as error:
             raise DeskError(str(error)) from None
@@ -217,7 +248,19 @@ def _public_pages(desk: Desk) -> None:
                 statement=STATEMENT,
                 problems=problems,
             )
-        found, receipt = await _file(removals, intake)
+        try:
+            found, receipt = await run_in_threadpool(removals.file, intake)
+        except RemovalLimitError as error:
+            answer = page(
+                request,
+                "removal_form.html",
+                status=429,
+                given=_given(form),
+                statement=STATEMENT,
+                problems=[BUSY],
+            )
+            answer.headers["Retry-After"] = str(error.retry_after)
+            return answer
         return page(request, "removal_receipt.html", item=found, receipt=receipt)
 
     @router.get("/removal/status")
@@ -243,13 +286,6 @@ def _public_pages(desk: Desk) -> None:
                 problem=str(error),
             )
         return page(request, "removal_receipt.html", item=found, checked=True)
-
-
-async def _file(removals: Any, intake: Intake) -> tuple[RemovalRequest, str]:
-    from starlette.concurrency import run_in_threadpool
-
-    found: tuple[RemovalRequest, str] = await run_in_threadpool(removals.file, intake)
-    return found
 
 
 def _get(desk: Desk, public_id: str, *, personal: bool) -> RemovalRequest:

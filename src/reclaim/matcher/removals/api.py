@@ -3,7 +3,7 @@
 | endpoint (under `/v1/removal-requests`) | who | what |
 |---|---|---|
 | `POST` | anyone | file a request (the Act's four parts) |
-| `GET` | platform | requests (filters: state, due within hours) |
+| `GET` | platform | requests, a page at a time (view, state, due within hours) |
 | `GET /{id}` | platform | one request: copies, actions, events |
 | `POST /{id}/media` | platform | attach the reported file (hashed, dropped) |
 | `POST /{id}/actions` | platform | removed, valid, invalid, rejected |
@@ -11,13 +11,17 @@
 Intake is open to the public by law (access.py lets it through without the
 API token); the rest needs the token. Replies never carry personal data
 (signature, contact, statement): only the desk shows it, to leads. The
-requester's receipt is in the intake reply once and nowhere else.
+intake's reply carries only what the requester may know (number, state,
+times, validity, receipt): never the copies found or the searches made,
+which would tell anyone what the platform holds. The requester's receipt
+is in the intake reply once and nowhere else. At most `[removals]
+max_per_hour` requests are taken an hour, from everyone (429 past it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Request
 from fastapi import Query as QueryParam
@@ -35,7 +39,7 @@ PublicId = Annotated[str, Path(max_length=20, description="the request's RR- num
 #: How an attached upload is hashed: the API's one upload hasher.
 UploadHasher = Callable[[Request], Awaitable[MediaHashes]]
 
-INTAKE_ERRORS = error_responses(413, 422, 500)
+INTAKE_ERRORS = error_responses(413, 422, 429, 500)
 PLATFORM_ERRORS = error_responses(401, 404, 409, 413, 422, 500)
 
 
@@ -52,27 +56,37 @@ def router(service: MatcherService, *, attached: UploadHasher) -> APIRouter:
     )
     async def intake(body: RemovalRequestIn) -> JSONResponse:
         parsed = Intake.of(body, via="api")
-        request, receipt = await run_in_threadpool(removals.file, parsed)
+        view, receipt = await run_in_threadpool(removals.file, parsed)
         return JSONResponse(
-            {"ok": True, **request.summary(), "receipt": receipt}, status_code=201
+            {"ok": True, **view.summary(), "receipt": receipt}, status_code=201
         )
 
     @routes.get(
         "/v1/removal-requests",
-        summary="Removal requests, open ones first by deadline",
+        summary="Removal requests, open ones first by deadline, a page at a time",
         responses=PLATFORM_ERRORS,
     )
     def listing(
+        view: Literal["open", "closed", "all"] = QueryParam("all"),
         state: State | None = QueryParam(None),
         due_within_hours: float | None = QueryParam(None, ge=0, le=10_000),
-        limit: int = QueryParam(200, ge=1, le=1000),
+        limit: int = QueryParam(100, ge=1, le=500),
+        offset: int = QueryParam(0, ge=0, le=10_000_000),
     ) -> dict[str, Any]:
-        found = removals.store.listed(
+        page = removals.store.listed(
+            view=view,
             state=state.value if state else None,
             due_within_hours=due_within_hours,
             limit=limit,
+            offset=offset,
         )
-        return {"ok": True, "requests": [r.summary() for r in found]}
+        return {
+            "ok": True,
+            "requests": [r.summary() for r in page.requests],
+            "total": page.total,
+            "offset": page.offset,
+            "next_offset": page.next_offset,
+        }
 
     @routes.get(
         "/v1/removal-requests/{public_id}",

@@ -5,8 +5,12 @@ with a chosen `now`). For each request still open (received or valid) it
 sends, once each, `removal.reminder` at `[removals] remind_hours` before
 the deadline, `removal.escalated` at `escalate_hours` before, and
 `removal.overdue` once it has passed. Each is a webhook (no personal data)
-and a step of the record; the step is what makes it "once": it is looked
-for in the same transaction that writes it.
+and a step of the record; the step is what makes it "once": it is written
+with its name in `removal_events.once`, whose unique index refuses a second
+(from another process too), and the webhook goes only with the step that
+was written. When the clock did not run for a while and several notices are
+due at once, only the most severe is sent; the others are recorded as
+`skipped` (and never sent later).
 
 `purge(now)` blanks the personal data of requests closed more than
 `retention_days` ago (`redacted_at` set). Items, hashes, copies and the
@@ -62,41 +66,47 @@ def check(store: RemovalStore, *, now: datetime | None = None) -> Ticked:
             if row.state not in {s.value for s in OPEN}:
                 continue
             deadline = aware(row.deadline)
-            done = set(
-                connection.scalars(
-                    select(tables.events.c.action).where(
-                        tables.events.c.request_id == number,
-                        tables.events.c.action.in_(list(sent)),
-                    )
-                )
-            )
+            owed = [a for a, before in steps if moment >= deadline - before]
+            if not owed:
+                continue
+            hours = round((deadline - moment).total_seconds() / 3600, 2)
             left = _pending(connection, number)
-            for action, before in steps:
-                if action in done or moment < deadline - before:
-                    continue
-                if store.webhooks:
-                    enqueue(
-                        connection,
-                        WEBHOOK,
-                        {
-                            "event": f"removal.{action}",
-                            "request": row.public_id,
-                            "state": row.state,
-                            "deadline": iso(deadline),
-                            "references": left,
-                        },
-                    )
-                hours = round((deadline - moment).total_seconds() / 3600, 2)
+            *earlier, action = owed  # the most severe due is the last
+            for skipped in earlier:
                 record(
                     connection,
                     number,
                     row.public_id,
                     "system",
-                    action,
-                    {"hours_left": hours, "copies_left": len(left)},
+                    "skipped",
+                    {"notice": skipped, "instead": action, "hours_left": hours},
                     at=moment,
+                    once=skipped,
                 )
-                sent[action] += 1
+            if not record(
+                connection,
+                number,
+                row.public_id,
+                "system",
+                action,
+                {"hours_left": hours, "copies_left": len(left)},
+                at=moment,
+                once=action,
+            ):
+                continue  # sent before (by this process or another)
+            if store.webhooks:
+                enqueue(
+                    connection,
+                    WEBHOOK,
+                    {
+                        "event": f"removal.{action}",
+                        "request": row.public_id,
+                        "state": row.state,
+                        "deadline": iso(deadline),
+                        "references": left,
+                    },
+                )
+            sent[action] += 1
     return Ticked(sent["reminder"], sent["escalated"], sent["overdue"])
 
 

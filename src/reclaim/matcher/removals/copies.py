@@ -31,6 +31,7 @@ from sqlalchemy import Engine, and_, or_, select
 from reclaim.hashing import Md5Hash, PdqHash, SignalType
 from reclaim.index import ListRecord, MatchableList, MatchRule, match_md5, match_pdq
 from reclaim.matcher.removals.store import Found, RemovalStore
+from reclaim.matcher.review import State as MatchState
 from reclaim.matcher.tables import catalog_spool, matches
 
 if TYPE_CHECKING:
@@ -42,6 +43,9 @@ logger = logging.getLogger(__name__)
 
 #: The source name of the watch list's records (never a configured source's).
 SOURCE = "removals"
+#: Review states of matches that are no copies: a moderator said it was not
+#: a match, or the listing was withdrawn before review.
+NOT_COPIES = frozenset({MatchState.NOT_BLOCKED, MatchState.WITHDRAWN})
 
 
 def hashes_of_media(hashes: MediaHashes) -> list[tuple[str, str]]:
@@ -131,9 +135,10 @@ class CopyFinder:
         self.rule = rule
         self.catalog = catalog
 
-    def search(self, public_id: str) -> None:
+    def search(self, public_id: str) -> int:
         """Hash the reported item from the catalog, then look for copies in
-        the review queue and the catalog, and say that uploads are watched."""
+        the review queue and the catalog, and say that uploads are watched;
+        returns how many hashes the search used."""
         request = self.store.get(public_id)
         references = [i.reference for i in request.items if i.reference]
         if self.catalog is not None and references and "catalog" not in request.hashes:
@@ -144,6 +149,7 @@ class CopyFinder:
             self.search_catalog(public_id, hashes)
         if hashes and self.store.get(public_id).open:
             self.store.note(public_id, "watching_uploads", {"hashes": len(hashes)})
+        return len(hashes)
 
     def _hash_from_catalog(self, public_id: str, references: Sequence[str]) -> None:
         from reclaim.catalog.items import from_table
@@ -166,15 +172,18 @@ class CopyFinder:
     def search_queue(self, public_id: str, references: Sequence[str]) -> int:
         """Uploads in the review queue that matched a listed hash a reported
         reference matched too: near copies of it (distance: theirs to that
-        listed hash). Returns the copies that were new."""
+        listed hash). Returns the copies that were new. Matches a moderator
+        found were not matches (`not_blocked`), or whose listing was
+        withdrawn, count neither way."""
         if not references:
             return 0
+        counted = matches.c.state.not_in([s.value for s in NOT_COPIES])
         with self.engine.connect() as connection:
             listed = {
                 (row.kind, row.value)
                 for row in connection.execute(
                     select(matches.c.kind, matches.c.value).where(
-                        matches.c.reference.in_(list(references))
+                        matches.c.reference.in_(list(references)), counted
                     )
                 )
             }
@@ -188,7 +197,7 @@ class CopyFinder:
             )
             rows = connection.execute(
                 select(matches.c.id, matches.c.reference, matches.c.distance)
-                .where(same, matches.c.reference.is_not(None))
+                .where(same, counted, matches.c.reference.is_not(None))
                 .order_by(matches.c.distance, matches.c.id)
             ).all()
         found = [

@@ -4,7 +4,9 @@ The TAKE IT DOWN Act's valid request has four parts: a signature, the
 content and where to find it, a good-faith statement that it was published
 without consent, and contact information. `Intake.of` parses a request
 body into typed values at the edge; `problems` says, in plain words, which
-parts are missing (none: the request is valid).
+parts are missing. None missing makes a request complete, not valid: only a
+person (a lead, or the platform through its API) marks it valid, and only
+then is the platform's takedown system asked to remove its copies.
 
 Personal data (the typed signature, contact details, the statement, the
 content descriptions and whom an agent acts for) is kept apart, in
@@ -16,23 +18,29 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from reclaim.hashing import InvalidHashError, Md5Hash, PdqHash
 from reclaim.matcher.errors import RemovalError
-from reclaim.matcher.removals.schemas import RemovalRequestIn
+from reclaim.matcher.removals.schemas import MAX_REFERENCE, RemovalRequestIn
 
 #: The Act's clock: a valid request is acted on within 48 hours of receipt.
 DEADLINE = timedelta(hours=48)
+#: PDQ hashes with fewer bits set (or unset) than this are no picture's hash
+#: (a blank or flat image): they would match every flat upload.
+MIN_PDQ_BITS = 32
+#: The MD5 of no bytes at all: it would match every empty upload.
+EMPTY_MD5 = "d41d8cd98f00b204e9800998ecf8427e"
 
 
 class State(enum.StrEnum):
     """Where a request stands. Names are storage and wire keys."""
 
-    RECEIVED = "received"  # recorded, not yet checked
-    VALID = "valid"  # all four parts present (or a lead said so)
+    RECEIVED = "received"  # recorded and complete: waiting for a lead to check
+    VALID = "valid"  # a lead (or the platform) checked it: copies go for removal
     INVALID = "invalid"  # a part missing (or a lead said so), with a reason
     REMOVED = "removed"  # every copy found was removed
     REJECTED = "rejected"  # a lead refused it, with a reason
@@ -96,6 +104,9 @@ class Intake:
                 )
             except InvalidHashError as error:
                 raise RemovalError(f"hashes[{number}]: {error}") from None
+            degenerate = _degenerate(item.type, value)
+            if degenerate:
+                raise RemovalError(f"hashes[{number}]: {degenerate}")
             if (item.type, value) not in hashes:
                 hashes.append((item.type, value))
         signature = body.signature
@@ -120,8 +131,42 @@ class Intake:
         )
 
 
+def _degenerate(kind: str, value: str) -> str | None:
+    """Why a hash would match far too much (a blank picture, no bytes)."""
+    if kind == "md5":
+        if value == EMPTY_MD5:
+            return (
+                "this MD5 is the hash of an empty file: expected the hash of the "
+                "image or video itself; hash the file again"
+            )
+        return None
+    ones = bin(int(value, 16)).count("1")
+    if ones < MIN_PDQ_BITS or 256 - ones < MIN_PDQ_BITS:
+        return (
+            f"this PDQ hash has {ones} of 256 bits set: expected between "
+            f"{MIN_PDQ_BITS} and {256 - MIN_PDQ_BITS}, as a picture's hash has "
+            "(a blank or single-colour image matches everything); hash the "
+            "picture itself"
+        )
+    return None
+
+
+def check_reference(reference: str) -> str:
+    """A content reference as given, refused (RemovalError) when empty or
+    longer than the API takes: never cut short, so it can be removed later."""
+    if not reference:
+        raise RemovalError("a content reference is empty: name the content removed")
+    if len(reference) > MAX_REFERENCE:
+        raise RemovalError(
+            f"the reference {reference[:20]!r}… is {len(reference)} characters: "
+            f"expected at most {MAX_REFERENCE}; give the platform's content "
+            "reference, not a link or a description"
+        )
+    return reference
+
+
 def problems(intake: Intake) -> list[str]:
-    """The parts a request lacks, in plain words (empty: it is valid).
+    """The parts a request lacks, in plain words (empty: it is complete).
 
     The lines name parts, never what was given, so they may be shown,
     stored as the reason and sent without personal data.
@@ -236,13 +281,10 @@ class RemovalRequest:
         return self.state in OPEN
 
     def validity(self) -> dict[str, Any]:
-        """Valid, or the parts missing (as last checked or decided)."""
-        valid, found = self.state is not State.INVALID, []
-        for event in self.events:
-            if event.action in ("checked", "valid", "invalid"):
-                valid = bool(event.detail.get("valid"))
-                found = list(event.detail.get("problems") or [])
-        return {"valid": valid, "problems": found}
+        """What the check found and what a person decided: `complete` (the
+        four parts are there), `valid` (a person marked it valid), the
+        parts missing, and `summary` in words."""
+        return validity(self.state, self.events)
 
     def removed(self) -> bool:
         """Whether every copy found has been removed (and there is one)."""
@@ -252,8 +294,18 @@ class RemovalRequest:
         """Until the deadline (negative: overdue)."""
         return self.deadline - now
 
+    def public(self) -> PublicView:
+        """What the requester may see of it."""
+        return PublicView(
+            self.public_id,
+            self.state,
+            self.received_at,
+            self.deadline,
+            self.validity(),
+        )
+
     def summary(self) -> dict[str, Any]:
-        """The API's JSON form: no personal data."""
+        """The API's JSON form for the platform: no personal data."""
         return {
             "id": self.public_id,
             "state": self.state.value,
@@ -272,6 +324,66 @@ class RemovalRequest:
             "actions": [e.summary() for e in self.events if e.action in ACTIONS],
             "events": [e.summary() for e in self.events],
         }
+
+
+@dataclass(frozen=True, slots=True)
+class PublicView:
+    """A request as its requester (or anyone) may see it: never the copies
+    found, the searches made or anything else about the platform's content."""
+
+    public_id: str
+    state: State
+    received_at: datetime
+    deadline: datetime
+    checked: dict[str, Any]
+
+    def validity(self) -> dict[str, Any]:
+        """As `RemovalRequest.validity`."""
+        return self.checked
+
+    def summary(self) -> dict[str, Any]:
+        """The public JSON form (the intake's reply, less `receipt`)."""
+        return {
+            "id": self.public_id,
+            "state": self.state.value,
+            "received_at": iso(self.received_at),
+            "deadline": iso(self.deadline),
+            "validity": self.checked,
+        }
+
+
+def validity(state: State, events: Sequence[Event]) -> dict[str, Any]:
+    """A request's validity from its state and its record: the intake's
+    check (`checked`), then any person's decision (`valid`, `invalid`)."""
+    complete, found, judged = state is not State.INVALID, [], None
+    for event in events:
+        if event.action == "checked":
+            complete = bool(event.detail.get("complete"))
+            found = list(event.detail.get("problems") or [])
+        elif event.action in ("valid", "invalid"):
+            judged = event.action
+            complete = event.action == "valid"
+            found = list(event.detail.get("problems") or [])
+    valid = judged == "valid" and state in (State.VALID, State.REMOVED)
+    return {
+        "complete": complete,
+        "valid": valid,
+        "problems": found,
+        "summary": validity_words(state, complete=complete, valid=valid),
+    }
+
+
+def validity_words(state: State, *, complete: bool, valid: bool) -> str:
+    """Validity in a few plain words."""
+    if state is State.REJECTED:
+        return "rejected by a lead"
+    if valid:
+        return "valid: checked by a person"
+    if state is State.INVALID or not complete:
+        return "invalid: a part is missing"
+    if state is State.RECEIVED:
+        return "complete: the four parts are there; waiting for a lead to check"
+    return "complete: the four parts are there"
 
 
 def aware(value: datetime) -> datetime:

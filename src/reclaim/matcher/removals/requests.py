@@ -1,13 +1,17 @@
 """`RemovalRequests`: what the service offers of removal requests, wired.
 
 It joins the store (filing, reading, changing), the copy searches, the
-watch on uploads and the clock. Personal data stays in the store's one
-column (see `store`); nothing here logs it.
+watch on uploads and the clock. Filing only commits and answers: the search
+for copies is owed and done by the service's removals loop, woken by
+`wake` right after a request arrives (`search_owed`, which tests call too);
+a search that fails is done again on the next wake. Personal data stays in
+the store's one column (see `store`); nothing here logs it.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -18,7 +22,7 @@ from reclaim.index import MatchRule
 from reclaim.matcher.config import RemovalsConfig
 from reclaim.matcher.removals import clock
 from reclaim.matcher.removals.copies import CopyFinder, Watch, hashes_of_media
-from reclaim.matcher.removals.model import Intake, RemovalRequest
+from reclaim.matcher.removals.model import Intake, PublicView, RemovalRequest
 from reclaim.matcher.removals.store import Found, RemovalStore
 
 if TYPE_CHECKING:
@@ -40,20 +44,45 @@ class RemovalRequests:
         rule: MatchRule,
         catalog: MatcherCatalog | None,
         webhooks: bool,
+        wake: threading.Event | None = None,
     ) -> None:
         self.config = config
         self.store = RemovalStore(engine, config, webhooks=webhooks)
         self.watch = Watch(self.store, rule)
         self.finder = CopyFinder(self.store, engine=engine, rule=rule, catalog=catalog)
+        #: Set when a search is owed: the service's removals loop waits on it.
+        self.wake = wake or threading.Event()
+        self._searching = threading.Lock()
 
-    def file(self, intake: Intake) -> tuple[RemovalRequest, str]:
-        """Record a request and look for copies; returns it and its receipt."""
-        request, receipt = self.store.file(intake)
-        logger.info(
-            "removal request %s received (%s)", request.public_id, request.state
-        )
-        self.finder.search(request.public_id)
-        return self.store.get(request.public_id), receipt
+    def file(self, intake: Intake) -> tuple[PublicView, str]:
+        """Record a request (its copies are searched for in the background);
+        returns what the requester may see of it and its receipt. Once the
+        request is stored nothing can fail the reply."""
+        view, receipt = self.store.file(intake)
+        self.wake.set()
+        # Logging never raises (a failing handler is reported, not thrown).
+        logger.info("removal request %s received (%s)", view.public_id, view.state)
+        return view, receipt
+
+    def search_owed(self, *, limit: int = 20) -> int:
+        """Search for the copies of requests that are owed a search (new,
+        or with new hashes), oldest first; returns how many were done. One
+        that fails stays owed: it is tried again on the next wake."""
+        done = 0
+        with self._searching:  # one search at a time in this process
+            for public_id in self.store.owed(limit=limit):
+                try:
+                    hashes = self.finder.search(public_id)
+                    self.store.searched(public_id, hashes=hashes)
+                except Exception:  # one request's failure must not stop others
+                    logger.exception(
+                        "searching copies of removal request %s failed; retried",
+                        public_id,
+                    )
+                    continue
+                done += 1
+            self.store.takedowns_owed()
+        return done
 
     def attach(
         self, public_id: str, hashes: MediaHashes, *, reference: str | None
@@ -68,7 +97,8 @@ class RemovalRequests:
         self.store.add_hashes(
             public_id, hashes_of_media(hashes), origin="media", actor="api"
         )
-        self.finder.search(public_id)
+        searched = self.finder.search(public_id)
+        self.store.searched(public_id, hashes=searched)
         return self.store.get(public_id)
 
     def uploaded(self, queries: Sequence[Query]) -> None:

@@ -17,10 +17,13 @@ from reclaim.strict import StrictModel
 #: The most content items one request may name.
 MAX_ITEMS = 50
 #: The most hashes a requester's device may send with one request.
-MAX_HASHES = 100
+MAX_HASHES = 20
+#: The longest platform content reference (`model.check_reference` holds
+#: the desk's Mark removed to the same rule).
+MAX_REFERENCE = 200
 
 #: A platform content reference, as the rest of the API takes it.
-Reference = Annotated[str, Field(min_length=1, max_length=200)]
+Reference = Annotated[str, Field(min_length=1, max_length=MAX_REFERENCE)]
 RequesterRole = Literal["depicted_person", "authorized_agent"]
 
 

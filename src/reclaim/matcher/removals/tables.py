@@ -43,7 +43,12 @@ requests = Table(
     Column("decided_at", DateTime(timezone=True), nullable=True),
     Column("closed_at", DateTime(timezone=True), nullable=True),
     Column("redacted_at", DateTime(timezone=True), nullable=True),
+    # When copies were last searched for with every hash kept (NULL: a
+    # search is owed; the removals loop does it, and set back to NULL when
+    # new hashes arrive).
+    Column("searched_at", DateTime(timezone=True), nullable=True),
     Index("ix_removal_requests_state", "state", "deadline"),
+    Index("ix_removal_requests_received", "received_at"),
 )
 
 items = Table(
@@ -87,6 +92,9 @@ copies = Table(
     Column("found_at", DateTime(timezone=True), nullable=False),
     Column("removed_at", DateTime(timezone=True), nullable=True),
     Column("removed_by", String(64), nullable=True),
+    # When the platform's takedown system was asked to remove it (a
+    # `removal.copies` webhook): only once the request is valid.
+    Column("asked_at", DateTime(timezone=True), nullable=True),
     Index("ux_removal_copies", "request_id", "reference", unique=True),
 )
 
@@ -101,5 +109,9 @@ events = Table(
     Column("action", String(32), nullable=False),
     # JSON; no personal data (this is the record of reasonable efforts).
     Column("detail", Text, nullable=False, server_default="{}"),
+    # A step that happens at most once per request (the clock's notices):
+    # its name here, and the unique index makes "once" hold across processes.
+    Column("once", String(16), nullable=True),
     Index("ix_removal_events_request", "request_id", "id"),
+    Index("ux_removal_events_once", "request_id", "once", unique=True),
 )

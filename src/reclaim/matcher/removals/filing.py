@@ -1,0 +1,213 @@
+"""Filing a removal request: the intake's limit, the check, one commit.
+
+Anyone may file, so filing does as little as it can: it checks the four
+parts (a missing part makes the request `invalid`, with the part named;
+none missing leaves it `received`, complete, for a lead to check), stores
+it with its items, the requester's hashes and the copies its locations
+name, and commits. Nothing the reply needs is read after the commit, so a
+stored request always gets its receipt. The search for copies is owed
+(`searched_at` NULL) and done in the background. At most
+`[removals] max_per_hour` requests are filed in any hour, from everyone
+together (never counted per address: no IP address is kept).
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from reclaim.matcher.errors import RemovalError, RemovalLimitError
+from reclaim.matcher.removals import tables
+from reclaim.matcher.removals.copy_log import CopyLog, insert_copies
+from reclaim.matcher.removals.ledger import Found, digest, record
+from reclaim.matcher.removals.model import (
+    CLOSED,
+    DEADLINE,
+    Intake,
+    PublicView,
+    State,
+    aware,
+    problems,
+    validity_words,
+)
+from reclaim.matcher.removals.schemas import MAX_REFERENCE
+
+#: Letters of public ids: no 0/O or 1/I to misread on a phone.
+_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+#: The window of `[removals] max_per_hour`.
+HOUR = timedelta(hours=1)
+
+
+class Filing(CopyLog):
+    """Taking a request in."""
+
+    def resolve(self, location: str) -> str | None:
+        """The platform reference a location names (`reference_patterns`)."""
+        for pattern in self.patterns:
+            found = pattern.search(location)
+            if found is not None:
+                reference = found.group("reference")
+                if reference and len(reference) <= MAX_REFERENCE:
+                    return reference
+        return None
+
+    def room(self, *, now: datetime | None = None) -> None:
+        """RemovalLimitError when `max_per_hour` requests arrived in the last
+        hour (with the seconds until the oldest of them leaves the window)."""
+        moment = (now or datetime.now(UTC)).astimezone(UTC)
+        with self.engine.connect() as connection:
+            count, oldest = connection.execute(
+                select(func.count(), func.min(tables.requests.c.received_at)).where(
+                    tables.requests.c.received_at > moment - HOUR
+                )
+            ).one()
+        if count < self.config.max_per_hour:
+            return
+        wait = HOUR - (moment - aware(oldest)) if oldest is not None else HOUR
+        seconds = max(1, min(3600, math.ceil(wait.total_seconds())))
+        raise RemovalLimitError(
+            f"{count} removal requests arrived in the last hour, the most this "
+            f"platform takes ([removals] max_per_hour = "
+            f"{self.config.max_per_hour}): send it again in {seconds} seconds",
+            retry_after=seconds,
+        )
+
+    def file(
+        self, intake: Intake, *, now: datetime | None = None
+    ) -> tuple[PublicView, str]:
+        """Record a request, checked; returns what the requester may see of
+        it and its one-time receipt. RemovalLimitError past the hour's limit."""
+        received = (now or datetime.now(UTC)).astimezone(UTC)
+        self.room(now=received)
+        receipt = secrets.token_urlsafe(24)
+        missing = problems(intake)
+        state = State.INVALID if missing else State.RECEIVED
+        for _ in range(5):
+            public_id = "RR-" + "".join(secrets.choice(_ALPHABET) for _ in range(10))
+            try:
+                with self.engine.begin() as connection:
+                    self._store(
+                        connection, intake, public_id, receipt, received, missing
+                    )
+                break
+            except IntegrityError:
+                continue  # the random public id was taken: draw another
+        else:  # pragma: no cover - 32^10 ids
+            raise RemovalError("could not draw a free request number: try again")
+        self.version += 1
+        complete = not missing
+        view = PublicView(
+            public_id,
+            state,
+            received,
+            received + DEADLINE,
+            {
+                "complete": complete,
+                "valid": False,
+                "problems": missing,
+                "summary": validity_words(state, complete=complete, valid=False),
+            },
+        )
+        return view, receipt
+
+    def _store(
+        self,
+        connection: Connection,
+        intake: Intake,
+        public_id: str,
+        receipt: str,
+        received: datetime,
+        missing: list[str],
+    ) -> None:
+        """Everything filing writes, in the caller's one transaction."""
+        state = State.INVALID if missing else State.RECEIVED
+        number = self._insert(connection, intake, public_id, receipt, received)
+        detail = {
+            "via": intake.via,
+            "items": len(intake.locations),
+            "hashes": len(intake.hashes),
+        }
+        record(
+            connection, number, public_id, "requester", "received", detail, at=received
+        )
+        if state in CLOSED:
+            connection.execute(
+                update(tables.requests)
+                .where(tables.requests.c.id == number)
+                .values(
+                    state=state.value,
+                    reason="; ".join(missing),
+                    decided_at=received,
+                    closed_at=received,
+                )
+            )
+        record(
+            connection,
+            number,
+            public_id,
+            "system",
+            "checked",
+            {"complete": not missing, "problems": missing},
+            at=received,
+        )
+        if intake.hashes:
+            record(
+                connection,
+                number,
+                public_id,
+                "requester",
+                "hashed",
+                {"hashes": len(intake.hashes), "from": "sent"},
+                at=received,
+            )
+        reported = [
+            Found(reference, "reported")
+            for reference in dict.fromkeys(
+                self.resolve(location) for location in intake.locations
+            )
+            if reference is not None
+        ]
+        insert_copies(
+            connection, number, reported, "system", received, webhooks=self.webhooks
+        )
+
+    def _insert(
+        self,
+        connection: Connection,
+        intake: Intake,
+        public_id: str,
+        receipt: str,
+        received: datetime,
+    ) -> int:
+        key = connection.execute(
+            insert(tables.requests).values(
+                public_id=public_id,
+                received_at=received,
+                deadline=received + DEADLINE,
+                state=State.RECEIVED.value,
+                requester_role=intake.role,
+                personal=intake.personal.to_json(),
+                receipt_digest=digest(receipt),
+            )
+        ).inserted_primary_key
+        assert key is not None
+        number = key[0]
+        for location in intake.locations:
+            connection.execute(
+                insert(tables.items).values(
+                    request_id=number,
+                    location=location,
+                    reference=self.resolve(location),
+                )
+            )
+        for kind, value in intake.hashes:
+            connection.execute(
+                insert(tables.hashes).values(
+                    request_id=number, kind=kind, value=value, origin="sent"
+                )
+            )
+        return int(number)
