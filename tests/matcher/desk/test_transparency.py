@@ -20,6 +20,7 @@ import io
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -27,10 +28,11 @@ import pytest
 from reclaim.matcher import dsa
 from reclaim.matcher.config import MatcherConfig
 from reclaim.matcher.desk.accounts import Role
-from reclaim.matcher.desk.transparency import HEADER, Period, percentile
+from reclaim.matcher.desk.transparency import HEADER, Period, build, percentile
 from reclaim.matcher.errors import ConfigError, QueryError
 from tests.matcher.desk.conftest import Desk
 from tests.matcher.desk.seeding import DAY, add_match, seed_report
+from tests.matcher.desk.test_dashboard import rows_read
 
 TOKEN = "transparency-token-0123456789"
 
@@ -376,3 +378,25 @@ def test_out_of_range_dates_are_refused_not_a_500(
         page = lead.get(path, params=query)
         assert page.status_code == 400, (path, page.text)
         assert "out of range" in page.text
+
+
+def test_the_report_counts_matches_in_the_database(
+    serve_desk: Callable[..., Desk],
+) -> None:
+    """Auto-actioned matches are counted (and their 0 s times too), not read
+    one by one: only the blocked ones' times leave the database."""
+    desk = serve_desk()
+    engine = desk.service.engine
+    now = datetime.now(UTC)
+    for n in range(20):
+        add_match(engine, created=now - timedelta(hours=n + 1), state="auto_actioned")
+    add_match(engine, created=now - DAY, state="blocked", decided_after=600)
+    add_match(engine, created=now - DAY, state="blocked", decided_after=1200)
+    reports: list[Any] = []
+    read = rows_read(
+        engine, lambda: reports.append(build(engine, Period.parse(None, None)))
+    )
+    assert read <= 4, read  # two counts and two blocked matches
+    total = reports[0].only("matches")
+    assert total.found == 22 and total.removals == 22
+    assert total.median == 0.0 and total.p95 == 600.0  # 11th and 21st of 22

@@ -27,12 +27,11 @@ from __future__ import annotations
 import csv
 import io
 import math
-import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from reclaim.matcher.errors import QueryError
 from reclaim.matcher.removals.tables import requests as removal_requests
@@ -128,6 +127,8 @@ class Row:
     requests: dict[str, int] = field(default_factory=dict)
     matches: dict[str, int] = field(default_factory=dict)
     times: list[float] = field(default_factory=list)
+    #: Removals that took 0 s (auto-actioned matches): counted, not listed.
+    instant: int = 0
 
     @property
     def received(self) -> int:
@@ -142,17 +143,30 @@ class Row:
     @property
     def removals(self) -> int:
         """Removals: one per time to removal."""
-        return len(self.times)
+        return self.instant + len(self.times)
 
     @property
     def median(self) -> float | None:
         """Median seconds to removal (None: no removals)."""
-        return statistics.median(self.times) if self.times else None
+        count = self.removals
+        if not count:
+            return None
+        ordered = sorted(self.times)
+        return (
+            self._nth(ordered, (count - 1) // 2) + self._nth(ordered, count // 2)
+        ) / 2
 
     @property
     def p95(self) -> float | None:
         """95th percentile seconds to removal, nearest rank (None: none)."""
-        return percentile(self.times, 95)
+        count = self.removals
+        if not count:
+            return None
+        return self._nth(sorted(self.times), max(1, math.ceil(0.95 * count)) - 1)
+
+    def _nth(self, ordered: Sequence[float], index: int) -> float:
+        """The index-th smallest time, the `instant` zeros first."""
+        return 0.0 if index < self.instant else ordered[index - self.instant]
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,23 +239,26 @@ def build(engine: Engine, period: Period) -> Report:
     by_source: dict[str, Row] = {}
     found = Row("matches")
     requests = Row("requests", source=NOTICE)
-    for state, created, decided, program, source in _matches(engine, period):
+    for state, program, source, count in _match_counts(engine, period):
         source = source or "unknown"  # rows from before the desk
-        groups = (
+        for row in (
             found,
             by_program.setdefault(program, Row("matches", program=program)),
             by_source.setdefault(source, Row("matches", source=source)),
-        )
-        seconds = _removal_seconds(state, created, decided)
-        for row in groups:
-            row.matches[state] = row.matches.get(state, 0) + 1
-            if seconds is not None:
-                row.times.append(seconds)
+        ):
+            row.matches[state] = row.matches.get(state, 0) + count
+            if state == "auto_actioned":
+                row.instant += count  # removed as matched: 0 s each
+    for created, decided, program, source in _blocked(engine, period):
+        seconds = max(0.0, (decided - created).total_seconds())
+        by_program[program].times.append(seconds)
+        by_source[source or "unknown"].times.append(seconds)
+        found.times.append(seconds)
     for state, received, removed in _requests(engine, period):
         requests.requests[state] = requests.requests.get(state, 0) + 1
         if state == "removed":
             requests.times.append(max(0.0, (removed - received).total_seconds()))
-    everything = Row("all", times=found.times + requests.times)
+    everything = Row("all", times=found.times + requests.times, instant=found.instant)
     everything.requests = dict(requests.requests)
     everything.matches = dict(found.matches)
     rows = [
@@ -254,32 +271,42 @@ def build(engine: Engine, period: Period) -> Report:
     return Report(period, tuple(rows))
 
 
-def _removal_seconds(
-    state: str, created: datetime, decided: datetime | None
-) -> float | None:
-    if state == "auto_actioned":
-        return 0.0
-    if state == "blocked" and decided is not None:
-        return max(0.0, (decided - created).total_seconds())
-    return None
-
-
-def _matches(
+def _match_counts(
     engine: Engine, period: Period
-) -> Iterable[tuple[str, datetime, datetime | None, str, str]]:
+) -> Iterable[tuple[str, str, str, int]]:
+    """(state, program, source, matches) found in the period, counted by the
+    database on created_at's index."""
+    query = (
+        select(matches.c.state, matches.c.program, matches.c.source, func.count())
+        .where(matches.c.created_at >= period.start, matches.c.created_at < period.end)
+        .group_by(matches.c.state, matches.c.program, matches.c.source)
+    )
+    with engine.connect() as connection:
+        for state, program, source, count in connection.execute(query):
+            yield state, program, source, int(count)
+
+
+def _blocked(
+    engine: Engine, period: Period
+) -> Iterable[tuple[datetime, datetime, str, str]]:
+    """(found, decided, program, source) of blocked matches found in the
+    period: as many as moderators decide, read for their median and p95."""
     query = select(
-        matches.c.state,
         matches.c.created_at,
         matches.c.decided_at,
         matches.c.program,
         matches.c.source,
-    ).where(matches.c.created_at >= period.start, matches.c.created_at < period.end)
+    ).where(
+        matches.c.created_at >= period.start,
+        matches.c.created_at < period.end,
+        matches.c.state == "blocked",
+        matches.c.decided_at.is_not(None),
+    )
     with engine.connect() as connection:
         for row in connection.execute(query):
             yield (
-                row.state,
                 _aware(row.created_at),
-                _aware(row.decided_at) if row.decided_at else None,
+                _aware(row.decided_at),
                 row.program,
                 row.source,
             )
