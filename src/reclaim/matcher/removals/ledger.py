@@ -148,9 +148,14 @@ def insert_if_absent(
     if dialect in ("sqlite", "postgresql"):
         make = sqlite.insert if dialect == "sqlite" else postgresql.insert
         statement = (
-            make(table).values(**values).on_conflict_do_nothing(index_elements=keys)
+            make(table)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=keys)
+            # A row back means it was written (rowcount is not to be trusted
+            # here: PostgreSQL's driver may give -1).
+            .returning(table.c.id)
         )
-        return bool(connection.execute(statement).rowcount)
+        return connection.execute(statement).first() is not None
     try:  # pragma: no cover - other databases: a savepoint around the insert
         with connection.begin_nested():
             connection.execute(insert(table).values(**values))

@@ -1,0 +1,138 @@
+"""The public intake: it only commits and answers (the search for copies is
+the removals loop's, retried when it fails), it is limited per hour for
+everyone together, it refuses hashes that would match everything, and the
+example in docs/desk.md is accepted as written."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.matcher.desk.conftest import Desk
+from tests.matcher.removals.conftest import EMAIL, NAME, body
+
+DOCS = Path(__file__).parents[3] / "docs" / "desk.md"
+ERROR_SHAPE = {"ok", "error", "errors", "status", "code"}
+
+
+def test_a_failed_search_fails_neither_the_intake_nor_is_lost(
+    removals_desk: Callable[..., Desk], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    desk = removals_desk()
+    removals = desk.service.removals
+
+    def broken(public_id: str) -> int:
+        raise RuntimeError("the catalog is unreachable")
+
+    monkeypatch.setattr(removals.finder, "search", broken)
+    reply = desk.client().post("/v1/removal-requests", json=body())
+    assert reply.status_code == 201, reply.text  # stored: the receipt is given
+    number = reply.json()["id"]
+    assert reply.json()["receipt"]
+    assert removals.search_owed() == 0  # failed: still owed
+    assert removals.store.owed() == [number]
+    monkeypatch.undo()
+    assert removals.search_owed() == 1  # the next wake does it
+    assert removals.store.owed() == []
+
+
+def test_the_removals_loop_searches_within_seconds_of_a_request(
+    removals_desk: Callable[..., Desk],
+) -> None:
+    desk = removals_desk()
+    service = desk.service
+    service.start()
+    try:
+        time.sleep(1.0)  # the loop's first round is over: it waits (60 s)
+        number = desk.client().post("/v1/removal-requests", json=body()).json()["id"]
+        until = time.monotonic() + 10
+        while service.removals.store.owed() and time.monotonic() < until:
+            time.sleep(0.1)
+        assert service.removals.store.owed() == []
+        assert service.removals.store.get(number).state.value == "received"
+    finally:
+        service.stop()
+
+
+def test_intake_is_limited_per_hour_for_everyone_together(
+    removals_desk: Callable[..., Desk],
+) -> None:
+    desk = removals_desk(removals={"max_per_hour": 2})
+    first, second = desk.client(), desk.client()
+    assert first.post("/v1/removal-requests", json=body()).status_code == 201
+    assert second.post("/v1/removal-requests", json=body()).status_code == 201
+    refused = first.post("/v1/removal-requests", json=body())
+    assert refused.status_code == 429
+    assert set(refused.json()) == ERROR_SHAPE and refused.json()["status"] == 429
+    assert "max_per_hour" in refused.json()["error"]
+    assert 1 <= int(refused.headers["Retry-After"]) <= 3600
+    form = second.post(
+        "/removal",
+        data={
+            "locations": "https://social.example/p/post-9",
+            "statement": "not consented",
+            "statement_confirmed": "yes",
+            "email": EMAIL,
+            "signature": NAME,
+            "signature_confirmed": "yes",
+        },
+    )
+    assert form.status_code == 429 and "send it again in an hour" in form.text
+    assert EMAIL in form.text  # what was typed is kept
+    assert int(form.headers["Retry-After"]) >= 1
+    listed = desk.client().get("/v1/removal-requests").json()
+    assert listed["total"] == 2
+
+
+@pytest.mark.parametrize(
+    ("hashes", "expected"),
+    [
+        ([{"type": "pdq", "value": "0" * 64}], "0 of 256 bits set"),
+        ([{"type": "pdq", "value": "f" * 64}], "256 of 256 bits set"),
+        ([{"type": "pdq", "value": "1" + "0" * 63}], "1 of 256 bits set"),
+        (
+            [{"type": "md5", "value": "d41d8cd98f00b204e9800998ecf8427e"}],
+            "empty file",
+        ),
+        (
+            [{"type": "md5", "value": f"{n:032x}"} for n in range(1, 22)],
+            "hashes",
+        ),
+    ],
+)
+def test_hashes_that_would_match_everything_are_refused(
+    removals_desk: Callable[..., Desk], hashes: list[dict[str, str]], expected: str
+) -> None:
+    desk = removals_desk()
+    reply = desk.client().post("/v1/removal-requests", json=body(hashes=hashes))
+    assert reply.status_code == 422, reply.text
+    answer = reply.json()
+    assert set(answer) == ERROR_SHAPE
+    assert expected in json.dumps(answer)
+    assert desk.service.removals.store.listed().total == 0
+
+
+def documented_example() -> dict[str, Any]:
+    """The JSON body of the curl example in docs/desk.md's removal section."""
+    text = DOCS.read_text()
+    section = text[text.index("## Legal removal requests") : text.index("## Transp")]
+    found = re.search(r"-d '(\{.*?\})'\n```", section, re.DOTALL)
+    assert found, "docs/desk.md's removal section has no curl example"
+    example: dict[str, Any] = json.loads(found.group(1))
+    return example
+
+
+def test_the_documented_example_is_accepted_as_written(
+    removals_desk: Callable[..., Desk],
+) -> None:
+    example = documented_example()
+    reply = removals_desk().client().post("/v1/removal-requests", json=example)
+    assert reply.status_code == 201, reply.text
+    assert reply.json()["validity"]["complete"] is True
+    assert reply.json()["state"] == "received"
