@@ -53,6 +53,7 @@ from reclaim.matcher.tables import (
     matches,
     source_state,
 )
+from reclaim.matcher.times import aware, iso
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -88,8 +89,8 @@ class RescanStatus:
         """The JSON form."""
         return {
             "state": self.state,
-            "started_at": _iso(self.started_at),
-            "finished_at": _iso(self.finished_at),
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
             "listed_hashes": self.listed,
             "shards_done": self.shards_done,
             "shards_total": self.shards_total,
@@ -202,7 +203,7 @@ class MatcherCatalog:
                 ).one()
             if not count:
                 return 0
-            age = time.time() - _aware(oldest).timestamp()
+            age = time.time() - aware(oldest).timestamp()
             if (
                 not force
                 and count < self.config.flush_items
@@ -559,7 +560,7 @@ class MatcherCatalog:
             value = connection.execute(
                 select(catalog_state.c.at).where(catalog_state.c.name == _WATERMARK)
             ).scalar()
-        return _aware(value) if value is not None else None
+        return aware(value) if value is not None else None
 
     def _set_watermark(self, moment: datetime) -> None:
         with self.engine.begin() as connection:
@@ -600,7 +601,7 @@ class MatcherCatalog:
 def _item(row: Any) -> CatalogItem:
     return CatalogItem(
         row.reference,
-        _aware(row.uploaded_at),
+        aware(row.uploaded_at),
         md5=row.md5,
         pdq=row.pdq,
         quality=row.quality,
@@ -628,11 +629,3 @@ def _match(hit: CatalogHit) -> Match:
 def _pairs(related: str) -> list[tuple[str, str]]:
     """The (type, value) pairs of a match row's `related` column."""
     return [(kind, value) for kind, value in json.loads(related)] if related else []
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")

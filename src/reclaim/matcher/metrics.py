@@ -26,6 +26,7 @@ from sqlalchemy import Engine, func, select
 
 from reclaim.matcher.removals.tables import requests as removal_requests
 from reclaim.matcher.tables import matches
+from reclaim.matcher.times import aware
 
 if TYPE_CHECKING:
     from reclaim.matcher.review import QueuedMatch
@@ -243,7 +244,7 @@ class StoreCollector(Collector):
                     [],
                     0.0
                     if first is None
-                    else max(0.0, (now - _aware(first)).total_seconds()),
+                    else max(0.0, (now - aware(first)).total_seconds()),
                 )
                 for program, count in connection.execute(
                     select(matches.c.program, func.count())
@@ -259,13 +260,8 @@ class StoreCollector(Collector):
                     )
                 ):
                     counts[state] += 1
-                    late += _aware(deadline) < now
+                    late += aware(deadline) < now
                 for state, count in counts.items():
                     open_.add_metric([state], count)
                 overdue.add_metric([], late)
         yield from (oldest, pending, open_, overdue)
-
-
-def _aware(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; they were stored as UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

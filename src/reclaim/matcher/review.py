@@ -41,6 +41,7 @@ from reclaim.matcher.errors import (
 )
 from reclaim.matcher.outbox import FEEDBACK, WEBHOOK, enqueue, withdraw_held
 from reclaim.matcher.tables import matches
+from reclaim.matcher.times import aware, iso
 
 
 class State(enum.StrEnum):
@@ -101,7 +102,7 @@ class QueuedMatch:
         """The JSON form for the API, CLI and webhooks (no hash value)."""
         return {
             "id": self.id,
-            "created_at": _iso(self.created_at),
+            "created_at": iso(self.created_at),
             "type": self.kind,
             "program": self.program,
             "distance": self.distance,
@@ -109,7 +110,7 @@ class QueuedMatch:
             "sources": list(self.sources),
             "reference": self.reference,
             "state": self.state.value,
-            "decided_at": _iso(self.decided_at),
+            "decided_at": iso(self.decided_at),
             "reviewer": self.reviewer,
             "origin": self.origin.value,
         }
@@ -293,7 +294,7 @@ class ReviewQueue:
                 if reviewer is not None:
                     detail["reviewer"] = reviewer
                 if held:
-                    detail["undo_until"] = _iso(undo_until)
+                    detail["undo_until"] = iso(undo_until)
                     # What an undo must withdraw, all of it, to take this back.
                     detail["messages"] = sent
                 audit.record(
@@ -369,7 +370,7 @@ class ReviewQueue:
         if self.clock() >= until:
             raise UndoError(
                 f"the undo window of match {match_id} closed at "
-                f"{_iso(until)}: its feedback and webhook are being sent; "
+                f"{iso(until)}: its feedback and webhook are being sent; "
                 "decide again by hand if it was wrong"
             )
 
@@ -538,14 +539,14 @@ def from_row(row: Any) -> QueuedMatch:
     """A queue entry from its `matches` row."""
     return QueuedMatch(
         row.id,
-        _aware(row.created_at),
+        aware(row.created_at),
         row.kind,
         row.program,
         row.value,
         row.distance,
         row.reference,
         State(row.state),
-        _aware(row.decided_at) if row.decided_at else None,
+        aware(row.decided_at) if row.decided_at else None,
         row.reviewer,
         tuple(tuple(pair) for pair in json.loads(row.related)) if row.related else (),
         tuple(tuple(item) for item in json.loads(row.listings)) if row.listings else (),
@@ -597,19 +598,8 @@ def _held_until(row: Any) -> datetime | None:
     value = json.loads(row.detail or "{}").get("undo_until")
     if not isinstance(value, str):
         return None
-    return _aware(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    return aware(datetime.fromisoformat(value.replace("Z", "+00:00")))
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _aware(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; they were stored as UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return _aware(value).isoformat().replace("+00:00", "Z")

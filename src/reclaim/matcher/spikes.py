@@ -30,6 +30,7 @@ from reclaim.matcher.buckets import bucket
 from reclaim.matcher.desk.tables import alerts as alerts_table
 from reclaim.matcher.outbox import WEBHOOK, enqueue
 from reclaim.matcher.tables import matches
+from reclaim.matcher.times import aware, iso
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +150,7 @@ def payload(
             "rule": rule.name,
             "program": rule.program,
             "source": rule.source,
-            "window_start": _iso(start),
+            "window_start": iso(start),
             "window_minutes": rule.window_minutes,
             "baseline_days": rule.baseline_days,
             "count": spike.window_count,
@@ -170,8 +171,8 @@ def recent(engine: Engine, *, limit: int = 20) -> list[Alert]:
             Alert(
                 row["id"],
                 row["rule"],
-                _aware(row["window_start"]),
-                _aware(row["fired_at"]),
+                aware(row["window_start"]),
+                aware(row["fired_at"]),
                 row["count"],  # not row.count: that is the tuple's method
                 row["baseline"],
                 row["message"],
@@ -199,12 +200,3 @@ def counts_query(
     if rule.source is not None:
         query = query.where(matches.c.source == rule.source)
     return query.group_by(literal_column("slot"))
-
-
-def _aware(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; they were stored as UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, delete, insert, select
 
 from reclaim.matcher.desk.tables import sync_samples
+from reclaim.matcher.times import aware
 
 KEEP_DAYS = 35
 
@@ -84,11 +85,6 @@ class SyncSamples:
         )
         with self.engine.connect() as connection:
             return [
-                Sample(_aware(row.at), row.source, row.result, row.lag_seconds)
+                Sample(aware(row.at), row.source, row.result, row.lag_seconds)
                 for row in connection.execute(query)
             ]
-
-
-def _aware(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; they were stored as UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

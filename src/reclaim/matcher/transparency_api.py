@@ -22,9 +22,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from reclaim.matcher.desk.statements import Cursor, Statements
-from reclaim.matcher.desk.transparency import Period, build, iso
+from reclaim.matcher.desk.transparency import Period, build
 from reclaim.matcher.schemas import error_responses
 from reclaim.matcher.service import MatcherService
+from reclaim.matcher.times import iso
 
 #: How a period's ends are given (each parameter needs its own Query:
 #: FastAPI writes the parameter's name into it).

@@ -35,6 +35,7 @@ from reclaim.matcher.desk.sessions import DeskUser
 from reclaim.matcher.spikes import Alert, recent
 from reclaim.matcher.sync_samples import Sample
 from reclaim.matcher.tables import matches
+from reclaim.matcher.times import aware
 
 if TYPE_CHECKING:
     from reclaim.matcher.desk.site import Desk
@@ -250,7 +251,7 @@ def _decisions(
     )
     with engine.connect() as connection:
         for row in connection.execute(query):
-            yield _aware(row.created_at), _aware(row.decided_at)
+            yield aware(row.created_at), aware(row.decided_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,7 +279,7 @@ def _queue(engine: Engine, now: datetime) -> _Queue:
     ]
     return _Queue(
         int(size),
-        None if first is None else max(0.0, (now - _aware(first)).total_seconds()),
+        None if first is None else max(0.0, (now - aware(first)).total_seconds()),
         tuple(
             (label, float(n)) for (label, _), n in zip(AGE_BUCKETS, counts, strict=True)
         ),
@@ -291,8 +292,3 @@ def _day(value: Any) -> str:
 
 def _hour(value: datetime) -> str:
     return f"{value.astimezone(UTC):%d %b %H}h"
-
-
-def _aware(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; they were stored as UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

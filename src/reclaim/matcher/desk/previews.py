@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, delete, insert, select
 
 from reclaim.matcher.desk.tables import media
+from reclaim.matcher.times import aware
 
 #: The longest side of a preview, in pixels.
 PREVIEW_SIDE = 480
@@ -80,7 +81,7 @@ class Previews:
             ).first()
         if row is None:
             return None
-        expires = _aware(row.expires_at)
+        expires = aware(row.expires_at)
         if expires <= datetime.now(UTC):
             return None
         return Preview(row.match_id, row.content_type, bytes(row.data), expires)
@@ -112,8 +113,3 @@ class Previews:
             query = query.where(media.c.expires_at <= (now or datetime.now(UTC)))
         with self.engine.begin() as connection:
             return int(connection.execute(query).rowcount)
-
-
-def _aware(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; they were stored as UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

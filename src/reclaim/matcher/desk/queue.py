@@ -31,6 +31,7 @@ from reclaim.matcher.errors import DeskError, ReviewError, UnknownMatchError
 from reclaim.matcher.removals.tables import copies, requests
 from reclaim.matcher.review import DECISIONS, Origin, QueuedMatch, State, from_row
 from reclaim.matcher.tables import matches
+from reclaim.matcher.times import aware
 
 if TYPE_CHECKING:
     from reclaim.matcher.desk.site import Desk
@@ -171,7 +172,7 @@ def search(
                 )
                 .group_by(copies.c.reference)
             ):
-                deadlines[reference] = _aware(deadline)
+                deadlines[reference] = aware(deadline)
     return QueuePage(items, total, max(1, math.ceil(total / per_page)), deadlines)
 
 
@@ -289,7 +290,7 @@ def install(desk: Desk) -> None:
 
 def ago(value: datetime) -> str:
     """How long ago, in plain words ("5 min ago", "3 h ago", "2 days ago")."""
-    seconds = max(0.0, (datetime.now(UTC) - _aware(value)).total_seconds())
+    seconds = max(0.0, (datetime.now(UTC) - aware(value)).total_seconds())
     if seconds < 3600:
         return f"{int(seconds // 60)} min ago"
     if seconds < 48 * 3600:
@@ -343,8 +344,3 @@ def _hours(params: Mapping[str, str], name: str) -> float | None:
 
 def _text(hours: float | None) -> str:
     return "" if hours is None else f"{hours:g}"
-
-
-def _aware(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; they were stored as UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

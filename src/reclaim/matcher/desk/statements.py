@@ -34,6 +34,7 @@ from reclaim.matcher import dsa
 from reclaim.matcher.errors import QueryError
 from reclaim.matcher.removals.tables import requests as removal_requests
 from reclaim.matcher.tables import matches
+from reclaim.matcher.times import aware
 
 PAGE = dsa.MAX_BATCH
 _CONTENT: dict[str, dsa.ContentType] = {"pdq": "image", "vpdq": "video"}
@@ -174,9 +175,9 @@ class Statements:
         with self.engine.connect() as connection:
             rows = connection.execute(query).all()
         for row in rows:
-            created = _aware(row.created_at)
+            created = aware(row.created_at)
             auto = row.state == "auto_actioned"
-            decided = created if auto else _aware(row.decided_at)
+            decided = created if auto else aware(row.decided_at)
             yield (
                 Cursor(MATCH, row.id),
                 dsa.statement(
@@ -223,7 +224,7 @@ class Statements:
         with self.engine.connect() as connection:
             rows = connection.execute(query).all()
         for row in rows:
-            at = _aware(row.closed_at or row.decided_at or row.received_at)
+            at = aware(row.closed_at or row.decided_at or row.received_at)
             yield Cursor(REQUEST, row.id), self._request((row.public_id, at))
 
     def _request(self, removed: tuple[str, datetime]) -> dict[str, Any]:
@@ -239,8 +240,3 @@ class Statements:
             ),
             self.config,
         )
-
-
-def _aware(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; they were stored as UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

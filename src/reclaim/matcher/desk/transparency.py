@@ -36,6 +36,7 @@ from sqlalchemy import Engine, func, select
 from reclaim.matcher.errors import QueryError
 from reclaim.matcher.removals.tables import requests as removal_requests
 from reclaim.matcher.tables import matches
+from reclaim.matcher.times import aware, iso
 
 #: Everything a group is counted over.
 ALL = "*"
@@ -305,8 +306,8 @@ def _blocked(
     with engine.connect() as connection:
         for row in connection.execute(query):
             yield (
-                _aware(row.created_at),
-                _aware(row.decided_at),
+                aware(row.created_at),
+                aware(row.decided_at),
                 row.program,
                 row.source,
             )
@@ -323,9 +324,9 @@ def _requests(
     ).where(table.c.received_at >= period.start, table.c.received_at < period.end)
     with engine.connect() as connection:
         for row in connection.execute(query):
-            received = _aware(row.received_at)
+            received = aware(row.received_at)
             done = row.closed_at or row.decided_at
-            yield row.state, received, _aware(done) if done else received
+            yield row.state, received, aware(done) if done else received
 
 
 def _moment(text: str, name: str, *, inclusive: bool) -> datetime:
@@ -361,16 +362,6 @@ def _out_of_range(name: str, value: str) -> QueryError:
         f"{name} = {value[:40]!r} is out of range: expected a time from "
         f"{EARLIEST.date()} to {LATEST.date()}; ask for a period within them"
     )
-
-
-def _aware(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; they were stored as UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def iso(value: datetime) -> str:
-    """A UTC time as ISO 8601 with a Z (microseconds kept when there are any)."""
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _seconds(value: float | None) -> str:
