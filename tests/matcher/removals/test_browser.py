@@ -62,7 +62,7 @@ def test_a_person_files_a_request_and_a_lead_acts_on_it(
         assert "our team is checking it" in page.inner_text("main")
         assert receipt not in page.content()
 
-        assert desk.service.removals.search_owed() == 1  # the loop's work
+        assert desk.service.removals.search_owed() >= 1  # the loop's work
         page.goto("/desk/removals")
         page.fill("#name", "lee")
         page.fill("#password", PASSWORD)

@@ -143,3 +143,21 @@ def test_the_public_form_can_be_turned_off(removals_desk: Callable[..., Desk]) -
     desk = removals_desk(removals={"public_form": False})
     assert desk.client().get("/removal").status_code == 404
     assert desk.client().post("/removal/status", data={}).status_code == 404
+
+
+def test_mark_removed_refuses_a_reference_longer_than_the_api_takes(
+    removals_desk: Callable[..., Desk],
+) -> None:
+    desk = removals_desk()
+    number = desk.client().post("/v1/removal-requests", json=body()).json()["id"]
+    reviewer = desk.sign_in("rae", Role.REVIEWER)
+    token = csrf_of(reviewer.get(f"/desk/removals/{number}"))
+    for _ in range(2):  # the second post too: refused, never a 500
+        refused = reviewer.post(
+            f"/desk/removals/{number}/removed",
+            data={"reference": "r" * 250, "csrf": token},
+        )
+        assert refused.status_code == 400
+        assert "250 characters: expected at most 200" in refused.text
+    copies = desk.service.removals.store.get(number).copies
+    assert [c.reference for c in copies] == ["post-1"]
