@@ -24,6 +24,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select
 
+from reclaim.matcher.removals.model import OPEN
 from reclaim.matcher.removals.tables import requests as removal_requests
 from reclaim.matcher.tables import matches
 from reclaim.matcher.times import aware
@@ -36,7 +37,7 @@ logger = logging.getLogger(__name__)
 #: Seconds from a match to a moderator's decision: a minute to a week.
 DECISION_BUCKETS = (60, 300, 900, 1800, 3600, 7200, 14400, 43200, 86400, 172800, 604800)
 #: Removal request states still waiting for an outcome.
-OPEN_REQUEST_STATES = ("received", "valid")
+OPEN_REQUEST_STATES = tuple(sorted(state.value for state in OPEN))
 
 
 class Metrics:

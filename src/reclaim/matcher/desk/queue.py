@@ -28,6 +28,7 @@ from reclaim.matcher.desk.accounts import Role
 from reclaim.matcher.desk.sessions import DeskUser
 from reclaim.matcher.desk.site import safe_next, whole_number
 from reclaim.matcher.errors import DeskError, ReviewError, UnknownMatchError
+from reclaim.matcher.removals.model import OPEN
 from reclaim.matcher.removals.tables import copies, requests
 from reclaim.matcher.review import DECISIONS, Origin, QueuedMatch, State, from_row
 from reclaim.matcher.tables import matches
@@ -41,7 +42,7 @@ PER_PAGE = 50
 #: Matches one bulk decision may name, at most (ten pages of the queue).
 MAX_BULK = 500
 #: Removal requests still running their 48-hour clock.
-OPEN_REQUESTS = ("received", "valid")
+OPEN_REQUESTS = tuple(sorted(state.value for state in OPEN))
 #: What the decision buttons say, by decision.
 DECISION_LABELS = {"blocked": "Blocked", "not_blocked": "Not a match"}
 
