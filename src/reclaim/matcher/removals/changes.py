@@ -20,7 +20,8 @@ from reclaim.matcher.errors import RemovalError, RemovalStateError
 from reclaim.matcher.removals import tables
 from reclaim.matcher.removals.copy_log import CopyLog, ask_takedown, set_state
 from reclaim.matcher.removals.ledger import Head, record
-from reclaim.matcher.removals.model import OPEN, RemovalRequest, State, aware
+from reclaim.matcher.removals.model import OPEN, RemovalRequest, State
+from reclaim.matcher.times import aware
 
 #: What a person may decide, and the reason it needs.
 DECISIONS = ("valid", "invalid", "rejected")

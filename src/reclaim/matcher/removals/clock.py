@@ -26,8 +26,9 @@ from sqlalchemy import Connection, select, update
 
 from reclaim.matcher.outbox import WEBHOOK, enqueue
 from reclaim.matcher.removals import tables
-from reclaim.matcher.removals.model import OPEN, aware, iso
+from reclaim.matcher.removals.model import OPEN
 from reclaim.matcher.removals.store import RemovalStore, record
+from reclaim.matcher.times import aware, iso
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,11 +31,10 @@ from reclaim.matcher.removals.model import (
     CLOSED,
     RemovalRequest,
     State,
-    aware,
     check_reference,
-    iso,
 )
 from reclaim.matcher.removals.schemas import MAX_REFERENCE
+from reclaim.matcher.times import aware, iso
 
 logger = logging.getLogger(__name__)
 

@@ -30,11 +30,11 @@ from reclaim.matcher.removals.model import (
     Intake,
     PublicView,
     State,
-    aware,
     problems,
     validity_words,
 )
 from reclaim.matcher.removals.schemas import MAX_REFERENCE
+from reclaim.matcher.times import aware
 
 #: Letters of public ids: no 0/O or 1/I to misread on a phone.
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"

@@ -37,8 +37,8 @@ from reclaim.matcher.removals.model import (
     PublicView,
     RemovalRequest,
     State,
-    aware,
 )
+from reclaim.matcher.times import aware
 
 _PUBLIC_ID = re.compile(r"RR-[A-Z2-9]{10}")
 #: Refusal for an unknown id and a wrong receipt alike: it reveals nothing.

@@ -20,12 +20,13 @@ import enum
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from reclaim.hashing import InvalidHashError, Md5Hash, PdqHash
 from reclaim.matcher.errors import RemovalError
 from reclaim.matcher.removals.schemas import MAX_REFERENCE, RemovalRequestIn
+from reclaim.matcher.times import iso
 
 #: The Act's clock: a valid request is acted on within 48 hours of receipt.
 DEADLINE = timedelta(hours=48)
@@ -384,18 +385,6 @@ def validity_words(state: State, *, complete: bool, valid: bool) -> str:
     if state is State.RECEIVED:
         return "complete: the four parts are there; waiting for a lead to check"
     return "complete: the four parts are there"
-
-
-def aware(value: datetime) -> datetime:
-    """A stored time as UTC (SQLite gives naive times back)."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def iso(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a Z, or None."""
-    if value is None:
-        return None
-    return aware(value).astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _text(value: str | None) -> str | None:
