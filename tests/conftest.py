@@ -7,7 +7,7 @@ import os
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pytest
@@ -232,9 +232,10 @@ def random_pdq(rng: np.random.Generator) -> str:
 
 
 @contextmanager
-def live_server(app: object, *, port: int = 0) -> Iterator[str]:
+def live_server(app: object, *, port: int = 0, **options: Any) -> Iterator[str]:
     """Run an ASGI app with uvicorn on 127.0.0.1 in a thread: on a free port,
-    or on `port` (so that a server can come back where it was)."""
+    or on `port` (so that a server can come back where it was); `options`
+    are uvicorn's, over the defaults here."""
     import socket
     import threading
     import time
@@ -246,14 +247,13 @@ def live_server(app: object, *, port: int = 0) -> Iterator[str]:
     sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
     # Forwarded headers are the app's to read, as under `reclaim serve`.
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        access_log=False,
-        log_config=None,
-        proxy_headers=False,
-    )
+    settings: dict[str, Any] = {
+        "access_log": False,
+        "log_config": None,
+        "proxy_headers": False,
+        **options,
+    }
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, **settings)
     server = uvicorn.Server(config)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, daemon=True

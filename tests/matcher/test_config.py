@@ -193,3 +193,14 @@ def test_every_decode_key_is_documented_with_its_default() -> None:
         default = getattr(defaults, key)
         shown = f"{default:g}" if isinstance(default, float) else str(default)
         assert f"| `{key}` | {shown} | {help_text} |" in text, key
+
+
+def test_trusted_proxies_are_addresses_or_networks() -> None:
+    base = {"source": {"url": "https://registry.example", "api_key": "k"}}
+    assert MatcherConfig.from_mapping(base).trusted_proxies == ("127.0.0.1",)
+    given = {**base, "serve": {"trusted_proxies": ["10.0.0.0/8", "::1"]}}
+    assert MatcherConfig.from_mapping(given).trusted_proxies == ("10.0.0.0/8", "::1")
+    with pytest.raises(
+        ConfigError, match=r"trusted_proxies = \['proxy'\] is not valid"
+    ):
+        MatcherConfig.from_mapping({**base, "serve": {"trusted_proxies": ["proxy"]}})

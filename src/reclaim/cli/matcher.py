@@ -73,7 +73,7 @@ def serve(
     """Serve the matcher API, syncing the list and delivering actions meanwhile."""
     import uvicorn
 
-    from reclaim.matcher.app import create_app
+    from reclaim.matcher.app import create_app, serving_options
     from reclaim.matcher.service import MatcherService
 
     settings = _config(config)
@@ -87,15 +87,7 @@ def serve(
         highlight=False,
     )
     try:
-        uvicorn.run(
-            app,
-            host=bind,
-            port=number,
-            # The access log would record client addresses: never on.
-            access_log=False,
-            log_config=None,
-            server_header=False,
-        )
+        uvicorn.run(app, host=bind, port=number, **serving_options(settings))
     finally:
         service.close()
 

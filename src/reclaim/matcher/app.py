@@ -30,6 +30,7 @@ from reclaim.hashing import InvalidHashError, Md5Hash, PdqHash, VpdqHash
 from reclaim.index.matching import Match
 from reclaim.matcher import http_errors, transparency_api
 from reclaim.matcher.access import RequireToken
+from reclaim.matcher.config import MatcherConfig
 from reclaim.matcher.decode_pool import Decoded, DecodePool
 from reclaim.matcher.desk import site
 from reclaim.matcher.errors import BusyError
@@ -59,6 +60,19 @@ from reclaim.strict import refuse_bad_text_in_url
 _ERRORS = (401, 413, 422, 500)
 MATCH_ERRORS = error_responses(*_ERRORS, 503)
 REVIEW_ERRORS = error_responses(*_ERRORS, 404, 409)
+
+
+def serving_options(config: MatcherConfig) -> dict[str, Any]:
+    """How uvicorn serves the matcher: no access log (it would record client
+    addresses), no server header, and forwarded headers only from
+    `[serve] trusted_proxies` (the desk checks the scheme of form posts)."""
+    return {
+        "access_log": False,
+        "log_config": None,
+        "server_header": False,
+        "proxy_headers": True,
+        "forwarded_allow_ips": list(config.trusted_proxies),
+    }
 
 
 def create_app(service: MatcherService, *, background: bool = False) -> FastAPI:

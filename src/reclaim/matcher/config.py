@@ -34,6 +34,7 @@ secret = "..."
 host = "127.0.0.1"
 port = 8100
 token = "..."                 # optional: the API then needs it (Bearer/Basic)
+trusted_proxies = ["10.0.0.0/8"]  # whose X-Forwarded-Proto/-For to believe
 
 [decode]                      # hashing uploads: see DecodeConfig
 workers = 2
@@ -62,15 +63,17 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 from reclaim.hashing import MATCH_DISTANCE, MAX_PIXELS
 from reclaim.index import DEFAULT_SOURCE
+from reclaim.matcher import config_values as values
 from reclaim.matcher.alerts import SpikeRule, parse_rules
+from reclaim.matcher.config_values import ConfigReader
 from reclaim.matcher.dsa import DsaConfig
 from reclaim.matcher.errors import ConfigError, MatcherError
 
@@ -79,6 +82,8 @@ T = TypeVar("T")
 SOURCE_KINDS = ("reclaim", "stopncii", "ncmec")
 #: The label each kind gives its records unless `program` says otherwise.
 DEFAULT_PROGRAM = {"reclaim": "", "stopncii": "adult", "ncmec": "minor"}
+#: Sections that are arrays of tables, each table read on its own.
+APART = frozenset({"sources", "alerts"})
 SOURCE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 DEFAULT_STORE = "sqlite:///./matcher-data/matcher.db"
 
@@ -256,6 +261,10 @@ class MatcherConfig:
     max_batch: int = 10_000
     #: When set, the API needs it (Bearer, or Basic's password); see access.py.
     token: str = field(default="", repr=False)
+    #: Proxies (addresses or networks) whose X-Forwarded-Proto and
+    #: X-Forwarded-For are believed: the desk's same-origin check needs the
+    #: scheme the browser used when TLS ends at a proxy.
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1",)
     sources: tuple[SourceConfig, ...] = ()
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     catalog: CatalogConfig = field(default_factory=CatalogConfig)
@@ -295,41 +304,48 @@ class MatcherConfig:
         cls, data: Mapping[str, Any], *, origin: str = "config"
     ) -> MatcherConfig:
         """Validate already-parsed TOML data."""
-        reader = _Reader(data, origin)
+        reader = ConfigReader(data, origin, known=KNOWN, apart=APART)
         sources = _sources(reader, data, origin)
         webhook = WebhookConfig(
-            url=reader.get("webhook", "url", _text, ""),
-            secret=reader.get("webhook", "secret", _text, ""),
-            timeout_seconds=reader.get("webhook", "timeout_seconds", _seconds, 10.0),
+            url=reader.get("webhook", "url", values.text, ""),
+            secret=reader.get("webhook", "secret", values.text, ""),
+            timeout_seconds=reader.get(
+                "webhook", "timeout_seconds", values.seconds, 10.0
+            ),
             max_backoff_seconds=reader.get(
-                "webhook", "max_backoff_seconds", _seconds, 300.0
+                "webhook", "max_backoff_seconds", values.seconds, 300.0
             ),
         )
         if webhook.url and len(webhook.secret) < 16:
             reader.missing(
                 "webhook", "secret", "an HMAC secret of at least 16 characters"
             )
-        auto = reader.get("policy", "auto_action_distance", _count(0, 256), -1)
+        auto = reader.get("policy", "auto_action_distance", values.count(0, 256), -1)
         return cls(
             source=sources[0],
             sources=sources,
-            store_url=reader.get("store", "url", _text, DEFAULT_STORE),
-            poll_seconds=reader.get("sync", "poll_seconds", _seconds, 5.0),
+            store_url=reader.get("store", "url", values.text, DEFAULT_STORE),
+            poll_seconds=reader.get("sync", "poll_seconds", values.seconds, 5.0),
             max_backoff_seconds=reader.get(
-                "sync", "max_backoff_seconds", _seconds, 300.0
+                "sync", "max_backoff_seconds", values.seconds, 300.0
             ),
-            radius=reader.get("match", "radius", _count(0, 128), MATCH_DISTANCE),
-            dihedral=reader.get("match", "dihedral", _boolean, True),
-            vpdq_threshold=reader.get("match", "vpdq_threshold", _percent, 80.0),
+            radius=reader.get("match", "radius", values.count(0, 128), MATCH_DISTANCE),
+            dihedral=reader.get("match", "dihedral", values.boolean, True),
+            vpdq_threshold=reader.get("match", "vpdq_threshold", values.percent, 80.0),
             policy=PolicyConfig(None if auto < 0 else auto),
             webhook=webhook,
-            host=reader.get("serve", "host", _text, "127.0.0.1"),
-            port=reader.get("serve", "port", _count(1, 65535), 8100),
+            host=reader.get("serve", "host", values.text, "127.0.0.1"),
+            port=reader.get("serve", "port", values.count(1, 65535), 8100),
             max_upload_bytes=reader.get(
-                "serve", "max_upload_bytes", _count(1, 2**40), 64 * 1024 * 1024
+                "serve", "max_upload_bytes", values.count(1, 2**40), 64 * 1024 * 1024
             ),
-            max_batch=reader.get("serve", "max_batch", _count(1, 1_000_000), 10_000),
-            token=reader.get("serve", "token", _text, ""),
+            max_batch=reader.get(
+                "serve", "max_batch", values.count(1, 1_000_000), 10_000
+            ),
+            token=reader.get("serve", "token", values.text, ""),
+            trusted_proxies=tuple(
+                reader.get("serve", "trusted_proxies", values.networks, ["127.0.0.1"])
+            ),
             decode=_decode(reader),
             catalog=_catalog(reader),
             desk=_desk(reader),
@@ -339,26 +355,26 @@ class MatcherConfig:
         )
 
 
-def _dsa(reader: _Reader) -> DsaConfig:
+def _dsa(reader: ConfigReader) -> DsaConfig:
     """The `[dsa]` table: DsaConfig's fields, each typed as its default is
     ("" leaves an optional text out). A statement is built from it at once,
     so a text the Transparency Database would refuse fails here, not later."""
     from reclaim.matcher import dsa
 
     default = DsaConfig()
-    values: dict[str, Any] = {}
+    fields: dict[str, Any] = {}
     for key in reader.data.get("dsa", {}):
         current = getattr(default, key)
         if isinstance(current, tuple):
-            values[key] = tuple(reader.get("dsa", key, _strings, []))
+            fields[key] = tuple(reader.get("dsa", key, values.strings, []))
         elif key == "incompatible_also_illegal":
-            values[key] = reader.get("dsa", key, _boolean, False)
+            fields[key] = reader.get("dsa", key, values.boolean, False)
         else:
-            text = reader.get("dsa", key, _text, "")
+            text = reader.get("dsa", key, values.text, "")
             optional = current is None
-            values[key] = None if optional and not text.strip() else text
+            fields[key] = None if optional and not text.strip() else text
     try:
-        found = DsaConfig(**values)
+        found = DsaConfig(**fields)
         grounds: tuple[dsa.Ground, ...] = ("illegal", "incompatible")
         for ground in grounds:
             trial = dsa.StatementInput(
@@ -378,46 +394,46 @@ def _dsa(reader: _Reader) -> DsaConfig:
     return found
 
 
-def _desk(reader: _Reader) -> DeskConfig:
+def _desk(reader: ConfigReader) -> DeskConfig:
     """The `[desk]` table: the moderators' desk."""
     default = DeskConfig()
     return DeskConfig(
         session_hours=reader.get(
-            "desk", "session_hours", _positive, default.session_hours
+            "desk", "session_hours", values.positive, default.session_hours
         ),
         undo_seconds=reader.get(
-            "desk", "undo_seconds", _non_negative, default.undo_seconds
+            "desk", "undo_seconds", values.non_negative, default.undo_seconds
         ),
         keep_media_hours=reader.get(
-            "desk", "keep_media_hours", _non_negative, default.keep_media_hours
+            "desk", "keep_media_hours", values.non_negative, default.keep_media_hours
         ),
         secure_cookies=reader.get(
-            "desk", "secure_cookies", _boolean, default.secure_cookies
+            "desk", "secure_cookies", values.boolean, default.secure_cookies
         ),
     )
 
 
-def _removals(reader: _Reader) -> RemovalsConfig:
+def _removals(reader: ConfigReader) -> RemovalsConfig:
     """The `[removals]` table: legal removal requests."""
     default = RemovalsConfig()
     found = RemovalsConfig(
         reference_patterns=tuple(
-            reader.get("removals", "reference_patterns", _patterns, [])
+            reader.get("removals", "reference_patterns", values.patterns, [])
         ),
         remind_hours=reader.get(
-            "removals", "remind_hours", _positive, default.remind_hours
+            "removals", "remind_hours", values.positive, default.remind_hours
         ),
         escalate_hours=reader.get(
-            "removals", "escalate_hours", _positive, default.escalate_hours
+            "removals", "escalate_hours", values.positive, default.escalate_hours
         ),
         retention_days=reader.get(
-            "removals", "retention_days", _count(0, 3650), default.retention_days
+            "removals", "retention_days", values.count(0, 3650), default.retention_days
         ),
         public_form=reader.get(
-            "removals", "public_form", _boolean, default.public_form
+            "removals", "public_form", values.boolean, default.public_form
         ),
         max_per_hour=reader.get(
-            "removals", "max_per_hour", _count(1, 1_000_000), default.max_per_hour
+            "removals", "max_per_hour", values.count(1, 1_000_000), default.max_per_hour
         ),
     )
     if not found.escalate_hours < found.remind_hours < 48:
@@ -431,22 +447,22 @@ def _removals(reader: _Reader) -> RemovalsConfig:
     return found
 
 
-def _catalog(reader: _Reader) -> CatalogConfig:
+def _catalog(reader: ConfigReader) -> CatalogConfig:
     """The `[catalog]` table: the content catalog (off by default)."""
     default = CatalogConfig()
     found = CatalogConfig(
-        enabled=reader.get("catalog", "enabled", _boolean, default.enabled),
-        path=reader.get("catalog", "path", _text, default.path),
+        enabled=reader.get("catalog", "enabled", values.boolean, default.enabled),
+        path=reader.get("catalog", "path", values.text, default.path),
         flush_items=reader.get(
-            "catalog", "flush_items", _count(1, 10_000_000), default.flush_items
+            "catalog", "flush_items", values.count(1, 10_000_000), default.flush_items
         ),
         flush_seconds=reader.get(
-            "catalog", "flush_seconds", _seconds, default.flush_seconds
+            "catalog", "flush_seconds", values.seconds, default.flush_seconds
         ),
-        rescan=reader.get("catalog", "rescan", _boolean, default.rescan),
-        address=reader.get("catalog", "address", _text, default.address),
+        rescan=reader.get("catalog", "rescan", values.boolean, default.rescan),
+        address=reader.get("catalog", "address", values.text, default.address),
     )
-    if found.enabled and not reader.get("match", "dihedral", _boolean, True):
+    if found.enabled and not reader.get("match", "dihedral", values.boolean, True):
         raise ConfigError(
             f"{reader.origin}: [catalog] enabled = true needs [match] dihedral = "
             "true: a catalog item keeps the upload's rotations, which only "
@@ -457,39 +473,44 @@ def _catalog(reader: _Reader) -> CatalogConfig:
     return found
 
 
-def _decode(reader: _Reader) -> DecodeConfig:
+def _decode(reader: ConfigReader) -> DecodeConfig:
     """The `[decode]` table: limits on hashing uploads."""
     default = DecodeConfig()
     return DecodeConfig(
-        workers=reader.get("decode", "workers", _count(1, 256), default.workers),
-        queue=reader.get("decode", "queue", _count(0, 100_000), default.queue),
+        workers=reader.get("decode", "workers", values.count(1, 256), default.workers),
+        queue=reader.get("decode", "queue", values.count(0, 100_000), default.queue),
         max_pixels=reader.get(
-            "decode", "max_pixels", _count(1, MAX_PIXELS), default.max_pixels
+            "decode", "max_pixels", values.count(1, MAX_PIXELS), default.max_pixels
         ),
         memory_mb=reader.get(
-            "decode", "memory_mb", _count(64, 1_048_576), default.memory_mb
+            "decode", "memory_mb", values.count(64, 1_048_576), default.memory_mb
         ),
-        cpu_seconds=reader.get("decode", "cpu_seconds", _seconds, default.cpu_seconds),
+        cpu_seconds=reader.get(
+            "decode", "cpu_seconds", values.seconds, default.cpu_seconds
+        ),
         timeout_seconds=reader.get(
-            "decode", "timeout_seconds", _seconds, default.timeout_seconds
+            "decode", "timeout_seconds", values.seconds, default.timeout_seconds
         ),
         video_max_frames=reader.get(
-            "decode", "video_max_frames", _count(1, 10**9), default.video_max_frames
+            "decode",
+            "video_max_frames",
+            values.count(1, 10**9),
+            default.video_max_frames,
         ),
         video_sample_frames=reader.get(
             "decode",
             "video_sample_frames",
-            _count(1, 100_000),
+            values.count(1, 100_000),
             default.video_sample_frames,
         ),
         video_max_seconds=reader.get(
-            "decode", "video_max_seconds", _seconds, default.video_max_seconds
+            "decode", "video_max_seconds", values.seconds, default.video_max_seconds
         ),
     )
 
 
 def _sources(
-    reader: _Reader, data: Mapping[str, Any], origin: str
+    reader: ConfigReader, data: Mapping[str, Any], origin: str
 ) -> tuple[SourceConfig, ...]:
     """The `[[sources]]` tables, or the one `[source]` table as "default"."""
     if "source" in data and "sources" in data:
@@ -513,7 +534,9 @@ def _sources(
                 "[[sources]] table; fix the config file"
             )
         title = f"[[sources]] #{number}"
-        sub = _Reader({"source": table}, origin, titles={"source": title})
+        sub = ConfigReader(
+            {"source": table}, origin, known=KNOWN, titles={"source": title}
+        )
         if "name" not in table:
             sub.missing("source", "name", "a short label such as 'ncmec'")
         source = _source(sub, "source")
@@ -527,9 +550,9 @@ def _sources(
     return tuple(found)
 
 
-def _source(reader: _Reader, section: str) -> SourceConfig:
+def _source(reader: ConfigReader, section: str) -> SourceConfig:
     """One source table, checked for what its kind needs."""
-    name = reader.get(section, "name", _text, DEFAULT_SOURCE)
+    name = reader.get(section, "name", values.text, DEFAULT_SOURCE)
     if not SOURCE_NAME.fullmatch(name):
         reader.bad(
             section,
@@ -537,30 +560,35 @@ def _source(reader: _Reader, section: str) -> SourceConfig:
             name,
             "1 to 32 lower-case letters, digits, '-' or '_' (a label, not a key)",
         )
-    kind = reader.get(section, "kind", _text, "reclaim")
+    kind = reader.get(section, "kind", values.text, "reclaim")
     if kind not in SOURCE_KINDS:
         reader.bad(section, "kind", kind, "'reclaim', 'stopncii' or 'ncmec'")
-    url = reader.get(section, "url", _text, None)
+    url = reader.get(section, "url", values.text, None)
     if not url.startswith(("http://", "https://")):
         reader.bad(section, "url", url, "an http:// or https:// URL")
-    subscription = reader.get(section, "subscription_key", _text, "")
+    subscription = reader.get(section, "subscription_key", values.text, "")
     source = SourceConfig(
         kind=kind,
         url=url.rstrip("/"),
-        api_key=reader.get(section, "api_key", _text, ""),
-        programs=tuple(reader.get(section, "programs", _strings, [])),
+        api_key=reader.get(section, "api_key", values.text, ""),
+        programs=tuple(reader.get(section, "programs", values.strings, [])),
         subscription_key=subscription,
-        function_key=reader.get(section, "function_key", _text, subscription),
-        program=reader.get(section, "program", _text, DEFAULT_PROGRAM[kind] or "adult"),
+        function_key=reader.get(section, "function_key", values.text, subscription),
+        program=reader.get(
+            section, "program", values.text, DEFAULT_PROGRAM[kind] or "adult"
+        ),
         # NCMEC chooses its own page size unless one is asked for.
         page_size=reader.get(
-            section, "page_size", _count(1, 10_000), 0 if kind == "ncmec" else 5000
+            section,
+            "page_size",
+            values.count(1, 10_000),
+            0 if kind == "ncmec" else 5000,
         ),
-        timeout_seconds=reader.get(section, "timeout_seconds", _seconds, 30.0),
+        timeout_seconds=reader.get(section, "timeout_seconds", values.seconds, 30.0),
         name=name,
-        user=reader.get(section, "user", _text, ""),
-        password=reader.get(section, "password", _text, ""),
-        start=reader.get(section, "start", _moment, 0),
+        user=reader.get(section, "user", values.text, ""),
+        password=reader.get(section, "password", values.text, ""),
+        start=reader.get(section, "start", values.moment, 0),
     )
     if kind == "reclaim" and not source.api_key:
         reader.missing(section, "api_key", "the platform's registry API key")
@@ -574,201 +602,56 @@ def _source(reader: _Reader, section: str) -> SourceConfig:
     return source
 
 
-class _Reader:
-    """Typed look-ups in the TOML tables, with errors that name the key."""
-
-    SOURCE_KEYS = {
-        "name",
-        "kind",
-        "url",
-        "api_key",
-        "programs",
-        "subscription_key",
-        "function_key",
-        "program",
-        "page_size",
-        "timeout_seconds",
-        "user",
-        "password",
-        "start",
-    }
-    KNOWN = {
-        "source": SOURCE_KEYS,
-        "store": {"url"},
-        "sync": {"poll_seconds", "max_backoff_seconds"},
-        "match": {"radius", "dihedral", "vpdq_threshold"},
-        "policy": {"auto_action_distance"},
-        "webhook": {"url", "secret", "timeout_seconds", "max_backoff_seconds"},
-        "serve": {"host", "port", "max_upload_bytes", "max_batch", "token"},
-        "decode": set(DECODE_HELP),
-        "desk": {"session_hours", "undo_seconds", "keep_media_hours", "secure_cookies"},
-        "dsa": set(DsaConfig.__dataclass_fields__),
-        "removals": {
-            "reference_patterns",
-            "remind_hours",
-            "escalate_hours",
-            "retention_days",
-            "public_form",
-            "max_per_hour",
-        },
-        "catalog": {
-            "enabled",
-            "path",
-            "flush_items",
-            "flush_seconds",
-            "rescan",
-            "address",
-        },
-    }
-
-    def __init__(
-        self,
-        data: Mapping[str, Any],
-        origin: str,
-        *,
-        titles: Mapping[str, str] | None = None,
-    ) -> None:
-        self.data = data
-        self.origin = origin
-        self.titles = dict(titles or {})
-        for section, table in data.items():
-            if (section == "sources" and isinstance(table, list)) or (
-                section == "alerts"
-            ):
-                continue  # each table is read by a reader of its own
-            if section not in self.KNOWN or not isinstance(table, dict):
-                raise ConfigError(
-                    f"{origin}: [{section}] is not a matcher config section: "
-                    f"expected one of {', '.join(sorted(self.KNOWN))}"
-                )
-            for key in table:
-                if key not in self.KNOWN[section]:
-                    raise ConfigError(
-                        f"{origin}: {self.title(section)} {key} is not a known key: "
-                        "expected "
-                        f"one of {', '.join(sorted(self.KNOWN[section]))}; check "
-                        "the spelling"
-                    )
-
-    def title(self, section: str) -> str:
-        """How errors name a section: `[store]`, `[[sources]] #2`."""
-        return self.titles.get(section, f"[{section}]")
-
-    def get(
-        self,
-        section: str,
-        key: str,
-        parse: Callable[[Any], T],
-        default: T | None,
-    ) -> T:
-        table = self.data.get(section, {})
-        if key not in table:
-            if default is None:
-                self.missing(section, key, "a value")
-            return default
-        try:
-            return parse(table[key])
-        except (TypeError, ValueError) as error:
-            self.bad(section, key, table[key], str(error))
-
-    def bad(self, section: str, key: str, value: object, expected: str) -> NoReturn:
-        secret = "key" in key or key in ("secret", "password")
-        shown = "<secret>" if secret else repr(value)
-        raise ConfigError(
-            f"{self.origin}: {self.title(section)} {key} = {shown} is not valid: "
-            "expected "
-            f"{expected}; fix the config file"
-        )
-
-    def missing(self, section: str, key: str, what: str) -> NoReturn:
-        raise ConfigError(
-            f"{self.origin}: {self.title(section)} {key} is missing: expected "
-            f"{what}; add it to the config file"
-        )
-
-
-def _text(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError("a string in quotes")
-    return value
-
-
-def _strings(value: Any) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError("a list of strings")
-    return value
-
-
-def _boolean(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError("true or false")
-    return value
-
-
-def _seconds(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ValueError("a positive number of seconds")
-    return float(value)
-
-
-def _percent(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError("a percentage from 0 to 100")
-    if not 0 <= value <= 100:
-        raise ValueError("a percentage from 0 to 100")
-    return float(value)
-
-
-def _moment(value: Any) -> int:
-    """Unix seconds, from an integer or a TOML date or date-time (UTC if naive)."""
-    if isinstance(value, datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return max(0, int(moment.timestamp()))
-    if isinstance(value, date):
-        return max(
-            0, int(datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp())
-        )
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError("Unix seconds or a date-time such as 2024-01-01T00:00:00Z")
-    return value
-
-
-def _count(low: int, high: int) -> Callable[[Any], int]:
-    def parse(value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"an integer from {low} to {high}")
-        if not low <= value <= high:
-            raise ValueError(f"an integer from {low} to {high}")
-        return value
-
-    return parse
-
-
-def _positive(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ValueError("a positive number")
-    return float(value)
-
-
-def _non_negative(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ValueError("zero or a positive number")
-    return float(value)
-
-
-def _patterns(value: Any) -> list[str]:
-    """Regular expressions, each with a named group `reference`."""
-    patterns = _strings(value)
-    for pattern in patterns:
-        try:
-            compiled = re.compile(pattern)
-        except re.error as error:
-            raise ValueError(
-                f"regular expressions; {pattern!r} does not compile ({error})"
-            ) from None
-        if "reference" not in compiled.groupindex:
-            raise ValueError(
-                f"regular expressions with a named group (?P<reference>...); "
-                f"{pattern!r} has none"
-            )
-    return patterns
+#: The keys of a source table.
+SOURCE_KEYS = {
+    "name",
+    "kind",
+    "url",
+    "api_key",
+    "programs",
+    "subscription_key",
+    "function_key",
+    "program",
+    "page_size",
+    "timeout_seconds",
+    "user",
+    "password",
+    "start",
+}
+#: Every section of the config and its keys ([[sources]] tables are read
+#: one by one, [[alerts]] by `reclaim.matcher.alerts.parse_rules`).
+KNOWN = {
+    "source": SOURCE_KEYS,
+    "store": {"url"},
+    "sync": {"poll_seconds", "max_backoff_seconds"},
+    "match": {"radius", "dihedral", "vpdq_threshold"},
+    "policy": {"auto_action_distance"},
+    "webhook": {"url", "secret", "timeout_seconds", "max_backoff_seconds"},
+    "serve": {
+        "host",
+        "port",
+        "max_upload_bytes",
+        "max_batch",
+        "token",
+        "trusted_proxies",
+    },
+    "decode": set(DECODE_HELP),
+    "desk": {"session_hours", "undo_seconds", "keep_media_hours", "secure_cookies"},
+    "dsa": set(DsaConfig.__dataclass_fields__),
+    "removals": {
+        "reference_patterns",
+        "remind_hours",
+        "escalate_hours",
+        "retention_days",
+        "public_form",
+        "max_per_hour",
+    },
+    "catalog": {
+        "enabled",
+        "path",
+        "flush_items",
+        "flush_seconds",
+        "rescan",
+        "address",
+    },
+}

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from reclaim.matcher.app import create_app
+from reclaim.matcher.app import create_app, serving_options
 from reclaim.matcher.config import MatcherConfig
 from reclaim.matcher.desk.accounts import Accounts, Role
 from reclaim.matcher.service import MatcherService
@@ -83,7 +83,8 @@ def serve_desk(
     def serve(**sections: dict[str, Any]) -> Desk:
         sections.setdefault("desk", {}).setdefault("secure_cookies", False)
         service = make_service(make_config(**sections))
-        server = live_server(create_app(service))
+        # Served as `reclaim matcher serve` serves it (forwarded headers).
+        server = live_server(create_app(service), **serving_options(service.config))
         url = server.__enter__()
         servers.append(server)
         desks.append(Desk(service, url))

@@ -183,3 +183,23 @@ def test_sign_in_checks_passwords_off_the_event_loop_a_few_at_a_time(
         assert first[0].status_code == 303
         assert other.post("/desk/login", data=form).status_code == 303
     assert on_loop == [False, False]
+
+
+def test_forms_behind_a_trusted_tls_proxy_are_same_origin(
+    serve_desk: Callable[..., Desk],
+) -> None:
+    """TLS ends at a proxy: the browser's Origin is https, the matcher hears
+    http. The proxy's X-Forwarded-Proto counts only from a trusted proxy."""
+    for trusted, accepted in ((["127.0.0.1"], True), (["10.0.0.0/8"], False)):
+        desk = serve_desk(serve={"trusted_proxies": trusted})
+        host = desk.url.removeprefix("http://")
+        with desk.client() as client:
+            reply = client.post(
+                "/desk/login",
+                data={"name": "nobody", "password": "wrong password here"},
+                headers={"Origin": f"https://{host}", "X-Forwarded-Proto": "https"},
+            )
+        if accepted:  # judged as a sign-in (and refused as one)
+            assert reply.status_code == 401, reply.text
+        else:
+            assert reply.status_code == 400 and "another site" in reply.text
