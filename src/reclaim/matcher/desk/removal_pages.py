@@ -12,15 +12,22 @@ complete request waits, `received`, until a lead marks it valid. Leads
 export the record as JSON (no personal data). Every post checks CSRF.
 
 Public pages (with `[removals] public_form`): `/removal`, a plain-language
-form for the Act's four parts, which shows the receipt once; and
+form for the Act's four parts, which shows the receipt once (each form
+carries a random one-time token: sent again, by a reload of the receipt
+page, it files nothing and says the request was already received); and
 `/removal/status`, where the number and receipt (posted, never in a URL)
 tell the state, the deadline and whether the content was removed, and a
-wrong pair is told apart from an unknown number in no way.
+wrong pair is told apart from an unknown number in no way. Every sentence
+these pages say of what happens (the check by a person, the retention of
+personal data, no IP address kept) must stay true of the code: tests pin
+them. The store's work runs in the threadpool, off the event loop.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import secrets
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -81,6 +88,8 @@ FOUND_BY = {
     "catalog": "found in the catalog",
     "platform": "named by the platform",
 }
+#: A well-formed one-time submission token (as `submission_token` makes).
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{20,100}")
 STATEMENT = (
     "I believe in good faith that this intimate image or video was published "
     "without the consent of the person shown."
@@ -184,7 +193,9 @@ def _desk_pages(desk: Desk) -> None:
         references = [r for r in form.all("reference") if r.strip()]
         try:
             # The store holds every reference to the API's rule (check_reference).
-            done = removals.store.mark_removed(public_id, references, actor=user.name)
+            done = await run_in_threadpool(
+                removals.store.mark_removed, public_id, references, actor=user.name
+            )
         except RemovalError as error:
             raise DeskError(str(error)) from None
         notice = f"{len(references)} marked removed"
@@ -198,7 +209,8 @@ def _desk_pages(desk: Desk) -> None:
     ) -> Response:
         form = await desk.form(request, user)
         try:
-            done = removals.store.decide(
+            done = await run_in_threadpool(
+                removals.store.decide,
                 public_id,
                 form.get("action"),
                 reason=form.get("reason")[:1000],
@@ -220,11 +232,39 @@ def _public_pages(desk: Desk) -> None:
     ) -> Response:
         if not removals.config.public_form:
             raise HTTPException(404)
-        return desk.page(request, template, user=None, status=status, **context)
+        return desk.page(
+            request,
+            template,
+            user=None,
+            status=status,
+            retention_days=removals.config.retention_days,
+            **context,
+        )
+
+    def again(
+        request: Request, form: Form, status: int, problems: list[str]
+    ) -> Response:
+        """The form filled in as sent, with what to fix (same token: nothing
+        was filed with it)."""
+        return page(
+            request,
+            "removal_form.html",
+            status=status,
+            given=_given(form),
+            submission=_token(form) or submission_token(),
+            statement=STATEMENT,
+            problems=problems,
+        )
 
     @router.get("/removal")
     def form_page(request: Request) -> Response:
-        return page(request, "removal_form.html", given={}, statement=STATEMENT)
+        return page(
+            request,
+            "removal_form.html",
+            given={},
+            submission=submission_token(),
+            statement=STATEMENT,
+        )
 
     @router.post("/removal")
     async def form_sent(request: Request) -> Response:
@@ -240,28 +280,20 @@ def _public_pages(desk: Desk) -> None:
                 if isinstance(error, ValidationError)
                 else [str(error)]
             )
-            return page(
-                request,
-                "removal_form.html",
-                status=400,
-                given=_given(form),
-                statement=STATEMENT,
-                problems=problems,
-            )
+            return again(request, form, 400, problems)
         try:
-            found, receipt = await run_in_threadpool(removals.file, intake)
-        except RemovalLimitError as error:
-            answer = page(
-                request,
-                "removal_form.html",
-                status=429,
-                given=_given(form),
-                statement=STATEMENT,
-                problems=[BUSY],
+            filed = await run_in_threadpool(
+                removals.file, intake, submission=_token(form)
             )
+        except RemovalLimitError as error:
+            answer = again(request, form, 429, [BUSY])
             answer.headers["Retry-After"] = str(error.retry_after)
             return answer
-        return page(request, "removal_receipt.html", item=found, receipt=receipt)
+        if filed.receipt is None:  # this form was sent before: filed once
+            return page(request, "removal_receipt.html", item=filed.view, repeat=True)
+        return page(
+            request, "removal_receipt.html", item=filed.view, receipt=filed.receipt
+        )
 
     @router.get("/removal/status")
     def status_page(request: Request) -> Response:
@@ -273,8 +305,11 @@ def _public_pages(desk: Desk) -> None:
             raise HTTPException(404)
         form = await desk.form(request, None)
         try:
-            found = removals.store.check_receipt(
-                form.get("number").strip().upper()[:20], form.get("receipt").strip()
+            # Hashing the receipt and reading the store: off the event loop.
+            found = await run_in_threadpool(
+                removals.store.check_receipt,
+                form.get("number").strip().upper()[:20],
+                form.get("receipt").strip(),
             )
         except UnknownRemovalError as error:
             return page(
@@ -286,6 +321,18 @@ def _public_pages(desk: Desk) -> None:
                 problem=str(error),
             )
         return page(request, "removal_receipt.html", item=found, checked=True)
+
+
+def submission_token() -> str:
+    """A new random one-time token for a form: filed with it once at most."""
+    return secrets.token_urlsafe(24)
+
+
+def _token(form: Form) -> str | None:
+    """The form's one-time token, if it sent a well-formed one (a form
+    without one is filed as sent, with nothing to tell a repeat by)."""
+    token = form.get("submission")
+    return token if _TOKEN.fullmatch(token) else None
 
 
 def _get(desk: Desk, public_id: str, *, personal: bool) -> RemovalRequest:

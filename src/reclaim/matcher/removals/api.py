@@ -14,8 +14,11 @@ API token); the rest needs the token. Replies never carry personal data
 intake's reply carries only what the requester may know (number, state,
 times, validity, receipt): never the copies found or the searches made,
 which would tell anyone what the platform holds. The requester's receipt
-is in the intake reply once and nowhere else. At most `[removals]
-max_per_hour` requests are taken an hour, from everyone (429 past it).
+is in the intake reply once and nowhere else. A request sent again with
+the same `Idempotency-Key` header is not filed twice: the reply is 200,
+with `repeat: true` and the request first filed, and no receipt. At most
+`[removals] max_per_hour` requests are taken an hour, from everyone (429
+past it; a repeat is never refused by it).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Header, Path, Request
 from fastapi import Query as QueryParam
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -36,6 +39,21 @@ from reclaim.matcher.service import MatcherService
 
 #: A request number in a path.
 PublicId = Annotated[str, Path(max_length=20, description="the request's RR- number")]
+#: A client's key for one request, so that sending it again files nothing.
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=16,
+        max_length=200,
+        pattern=r"^[!-~]+$",
+        description=(
+            "optional: a random key (a UUID) for this request; the same key "
+            "sent again files nothing and answers 200 with the request it "
+            "filed, `repeat: true` and no receipt"
+        ),
+    ),
+]
 #: How an attached upload is hashed: the API's one upload hasher.
 UploadHasher = Callable[[Request], Awaitable[MediaHashes]]
 
@@ -54,11 +72,18 @@ def router(service: MatcherService, *, attached: UploadHasher) -> APIRouter:
         status_code=201,
         responses=INTAKE_ERRORS,
     )
-    async def intake(body: RemovalRequestIn) -> JSONResponse:
+    async def intake(
+        body: RemovalRequestIn, idempotency_key: IdempotencyKey = None
+    ) -> JSONResponse:
         parsed = Intake.of(body, via="api")
-        view, receipt = await run_in_threadpool(removals.file, parsed)
+        filed = await run_in_threadpool(
+            removals.file, parsed, submission=idempotency_key
+        )
+        if filed.receipt is None:  # sent before with this key: filed once
+            return JSONResponse({"ok": True, **filed.view.summary(), "repeat": True})
         return JSONResponse(
-            {"ok": True, **view.summary(), "receipt": receipt}, status_code=201
+            {"ok": True, **filed.view.summary(), "receipt": filed.receipt},
+            status_code=201,
         )
 
     @routes.get(

@@ -9,6 +9,11 @@ stored request always gets its receipt. The search for copies is owed
 (`searched_at` NULL) and done in the background. At most
 `[removals] max_per_hour` requests are filed in any hour, from everyone
 together (never counted per address: no IP address is kept).
+
+The same submission is filed once: the public form carries a random
+one-time token (an API client may send an `Idempotency-Key`), kept only as
+its SHA-256 in a unique column, so a form sent again (a reload of the
+receipt page) files nothing and is told which request it filed.
 """
 
 from __future__ import annotations
@@ -23,10 +28,11 @@ from sqlalchemy.exc import IntegrityError
 from reclaim.matcher.errors import RemovalError, RemovalLimitError
 from reclaim.matcher.removals import tables
 from reclaim.matcher.removals.copy_log import CopyLog, insert_copies
-from reclaim.matcher.removals.ledger import Found, digest, record
+from reclaim.matcher.removals.ledger import Found, digest, load, record
 from reclaim.matcher.removals.model import (
     CLOSED,
     DEADLINE,
+    Filed,
     Intake,
     PublicView,
     State,
@@ -77,11 +83,23 @@ class Filing(CopyLog):
         )
 
     def file(
-        self, intake: Intake, *, now: datetime | None = None
-    ) -> tuple[PublicView, str]:
+        self,
+        intake: Intake,
+        *,
+        submission: str | None = None,
+        now: datetime | None = None,
+    ) -> Filed:
         """Record a request, checked; returns what the requester may see of
-        it and its one-time receipt. RemovalLimitError past the hour's limit."""
+        it and its one-time receipt. RemovalLimitError past the hour's limit.
+
+        `submission` is the one-time token of the form (or the API client's
+        Idempotency-Key) it came with: a token already used files nothing
+        and answers the request it filed, without a receipt."""
         received = (now or datetime.now(UTC)).astimezone(UTC)
+        submitted = digest(submission) if submission else None
+        earlier = self._submitted(submitted)
+        if earlier is not None:
+            return Filed(earlier, None)
         self.room(now=received)
         receipt = secrets.token_urlsafe(24)
         missing = problems(intake)
@@ -91,10 +109,20 @@ class Filing(CopyLog):
             try:
                 with self.engine.begin() as connection:
                     self._store(
-                        connection, intake, public_id, receipt, received, missing
+                        connection,
+                        intake,
+                        public_id,
+                        (digest(receipt), submitted),
+                        received,
+                        missing,
                     )
                 break
             except IntegrityError:
+                # The same submission, filed at this moment by another
+                # request or process: answer that one.
+                earlier = self._submitted(submitted)
+                if earlier is not None:
+                    return Filed(earlier, None)
                 continue  # the random public id was taken: draw another
         else:  # pragma: no cover - 32^10 ids
             raise RemovalError("could not draw a free request number: try again")
@@ -112,20 +140,34 @@ class Filing(CopyLog):
                 "summary": validity_words(state, complete=complete, valid=False),
             },
         )
-        return view, receipt
+        return Filed(view, receipt)
+
+    def _submitted(self, submitted: str | None) -> PublicView | None:
+        """The request a submission token's digest filed, if any."""
+        if submitted is None:
+            return None
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(tables.requests).where(
+                    tables.requests.c.submission_digest == submitted
+                )
+            ).first()
+            if row is None:
+                return None
+            return load(connection, row, personal=False).public()
 
     def _store(
         self,
         connection: Connection,
         intake: Intake,
         public_id: str,
-        receipt: str,
+        digests: tuple[str, str | None],
         received: datetime,
         missing: list[str],
     ) -> None:
         """Everything filing writes, in the caller's one transaction."""
         state = State.INVALID if missing else State.RECEIVED
-        number = self._insert(connection, intake, public_id, receipt, received)
+        number = self._insert(connection, intake, public_id, digests, received)
         detail = {
             "via": intake.via,
             "items": len(intake.locations),
@@ -180,9 +222,10 @@ class Filing(CopyLog):
         connection: Connection,
         intake: Intake,
         public_id: str,
-        receipt: str,
+        digests: tuple[str, str | None],
         received: datetime,
     ) -> int:
+        receipt, submission = digests
         key = connection.execute(
             insert(tables.requests).values(
                 public_id=public_id,
@@ -191,7 +234,8 @@ class Filing(CopyLog):
                 state=State.RECEIVED.value,
                 requester_role=intake.role,
                 personal=intake.personal.to_json(),
-                receipt_digest=digest(receipt),
+                receipt_digest=receipt,
+                submission_digest=submission,
             )
         ).inserted_primary_key
         assert key is not None

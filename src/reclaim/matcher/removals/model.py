@@ -21,7 +21,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from reclaim.hashing import InvalidHashError, Md5Hash, PdqHash
 from reclaim.matcher.errors import RemovalError
@@ -351,6 +351,20 @@ class PublicView:
             "deadline": iso(self.deadline),
             "validity": self.checked,
         }
+
+
+class Filed(NamedTuple):
+    """What filing answers: what the requester may see of the request, and
+    its one-time receipt (None: this submission was already received, and
+    its receipt was shown then)."""
+
+    view: PublicView
+    receipt: str | None
+
+    @property
+    def repeat(self) -> bool:
+        """Whether the same submission had filed it already."""
+        return self.receipt is None
 
 
 def validity(state: State, events: Sequence[Event]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from reclaim.index import MatchRule
 from reclaim.matcher.config import RemovalsConfig
 from reclaim.matcher.removals import clock
 from reclaim.matcher.removals.copies import CopyFinder, Watch, hashes_of_media
-from reclaim.matcher.removals.model import Intake, PublicView, RemovalRequest
+from reclaim.matcher.removals.model import Filed, Intake, RemovalRequest
 from reclaim.matcher.removals.store import Found, RemovalStore
 
 if TYPE_CHECKING:
@@ -54,15 +54,23 @@ class RemovalRequests:
         self.wake = wake or threading.Event()
         self._searching = threading.Lock()
 
-    def file(self, intake: Intake) -> tuple[PublicView, str]:
+    def file(self, intake: Intake, *, submission: str | None = None) -> Filed:
         """Record a request (its copies are searched for in the background);
-        returns what the requester may see of it and its receipt. Once the
-        request is stored nothing can fail the reply."""
-        view, receipt = self.store.file(intake)
+        returns what the requester may see of it and its receipt (None when
+        this `submission` token had filed it already). Once the request is
+        stored nothing can fail the reply."""
+        filed = self.store.file(intake, submission=submission)
+        if filed.repeat:
+            logger.info(
+                "removal request %s sent again: not filed twice", filed.view.public_id
+            )
+            return filed
         self.wake.set()
         # Logging never raises (a failing handler is reported, not thrown).
-        logger.info("removal request %s received (%s)", view.public_id, view.state)
-        return view, receipt
+        logger.info(
+            "removal request %s received (%s)", filed.view.public_id, filed.view.state
+        )
+        return filed
 
     def search_owed(self, *, limit: int = 20) -> int:
         """Search for the copies of requests that are owed a search (new,

@@ -40,6 +40,10 @@ requests = Table(
     Column("personal", Text, nullable=True),
     # SHA-256 of the requester's receipt token, hex (to check their request).
     Column("receipt_digest", String(64), nullable=True),
+    # SHA-256 of the one-time submission token the form (or an API client's
+    # Idempotency-Key) sent it with, hex: the same form sent again files
+    # nothing. NULL when none was sent.
+    Column("submission_digest", String(64), nullable=True, unique=True),
     Column("decided_at", DateTime(timezone=True), nullable=True),
     Column("closed_at", DateTime(timezone=True), nullable=True),
     Column("redacted_at", DateTime(timezone=True), nullable=True),
