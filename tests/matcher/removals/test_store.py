@@ -1,6 +1,7 @@
 """The removal store on SQLite and PostgreSQL: copies and once-only notices
 written by two processes at once, the most severe notice only after a
-stopped clock, paging past the first page, and references never cut short."""
+stopped clock, paging past the first page, references never cut short, and one form's
+token sent from many threads at once filed once."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from reclaim.matcher.errors import RemovalError
 from reclaim.matcher.outbox import WEBHOOK
 from reclaim.matcher.removals import clock, tables
 from reclaim.matcher.removals.copy_log import insert_copies
-from reclaim.matcher.removals.model import Intake, State
+from reclaim.matcher.removals.model import Filed, Intake, State
 from reclaim.matcher.removals.schemas import RemovalRequestIn
 from reclaim.matcher.removals.store import Found, RemovalStore, record
 from reclaim.matcher.store import open_engine, prepare
@@ -167,3 +168,34 @@ def test_a_reference_longer_than_the_api_takes_is_refused_never_cut(
         kept = connection.scalar(select(func.count()).select_from(tables.copies))
     assert kept == 1
     assert store.get(number).state is State.RECEIVED
+
+
+def test_one_token_sent_at_once_from_many_threads_files_one_request(
+    engine: Engine,
+) -> None:
+    senders = 6
+    store = RemovalStore(engine, CONFIG, webhooks=False)
+    intake = Intake.of(RemovalRequestIn.model_validate(body()), via="form")
+    start = threading.Barrier(senders)
+    answers: list[Filed] = []
+    failures: list[BaseException] = []
+
+    def send() -> None:
+        start.wait()
+        try:
+            answers.append(store.file(intake, submission="t" * 32))
+        except BaseException as error:  # reported below, not lost in a thread
+            failures.append(error)
+
+    threads = [threading.Thread(target=send) for _ in range(senders)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures, failures
+    assert len(answers) == senders
+    assert sum(1 for a in answers if not a.repeat) == 1
+    assert len({a.view.public_id for a in answers}) == 1
+    with engine.connect() as connection:
+        stored = connection.scalar(select(func.count()).select_from(tables.requests))
+    assert stored == 1

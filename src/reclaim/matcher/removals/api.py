@@ -58,6 +58,15 @@ IdempotencyKey = Annotated[
 UploadHasher = Callable[[Request], Awaitable[MediaHashes]]
 
 INTAKE_ERRORS = error_responses(413, 422, 429, 500)
+#: The intake's answer to a request sent again with the same Idempotency-Key.
+INTAKE_REPEAT: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": (
+            "sent before with this Idempotency-Key: nothing filed; the request "
+            "it filed then, with `repeat: true` and no receipt"
+        )
+    }
+}
 PLATFORM_ERRORS = error_responses(401, 404, 409, 413, 422, 500)
 
 
@@ -70,7 +79,7 @@ def router(service: MatcherService, *, attached: UploadHasher) -> APIRouter:
         "/v1/removal-requests",
         summary="File a removal request (TAKE IT DOWN Act): open to anyone",
         status_code=201,
-        responses=INTAKE_ERRORS,
+        responses={**INTAKE_REPEAT, **INTAKE_ERRORS},
     )
     async def intake(
         body: RemovalRequestIn, idempotency_key: IdempotencyKey = None

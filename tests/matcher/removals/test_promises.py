@@ -1,0 +1,117 @@
+"""What the public removal pages promise is what the code does: personal data
+deleted `[removals] retention_days` after closing (the sentence follows the
+setting, and the purge keeps to it), a person checks a request before
+anything is removed, and no IP address is recorded."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from reclaim.matcher.app import serving_options
+from reclaim.matcher.removals import clock
+from reclaim.matcher.tables import metadata
+from tests.matcher.desk.conftest import Desk
+from tests.matcher.removals.conftest import EMAIL, NAME, STATEMENT
+
+RETENTION = re.compile(r'<p class="hint" id="retention">([^<]+)</p>')
+NUMBER = re.compile(r"(RR-[A-Z2-9]{10})")
+TOKEN = re.compile(r'name="submission" value="([^"]+)"')
+
+
+def send(desk: Desk, **changes: str) -> str:
+    """Fill the public form as a person would; the request's number."""
+    public = desk.client()
+    token = TOKEN.search(public.get("/removal").text)
+    assert token is not None
+    fields = {
+        "submission": token.group(1),
+        "role": "depicted_person",
+        "locations": "https://social.example/p/post-1",
+        "statement": STATEMENT,
+        "statement_confirmed": "yes",
+        "email": EMAIL,
+        "signature": NAME,
+        "signature_confirmed": "yes",
+        **changes,
+    }
+    sent = public.post("/removal", data=fields)
+    assert sent.status_code == 200, sent.text
+    number = NUMBER.search(sent.text)
+    assert number is not None
+    return number.group(1)
+
+
+@pytest.mark.parametrize(
+    ("days", "said"),
+    [
+        (30, "and delete them 30 days after it is closed."),
+        (1, "and delete them 1 day after it is closed."),
+        (0, "and delete them when it is closed."),
+    ],
+)
+def test_the_form_says_when_personal_data_is_deleted_and_it_is_then(
+    removals_desk: Callable[..., Desk], days: int, said: str
+) -> None:
+    desk = removals_desk(removals={"retention_days": days})
+    sentence = RETENTION.search(desk.client().get("/removal").text)
+    assert sentence is not None and said in sentence.group(1)
+    # A request missing its signature is closed (invalid) as it arrives.
+    number = send(desk, signature="", signature_confirmed="")
+    store = desk.service.removals.store
+    closed = store.get(number).closed_at
+    assert closed is not None
+    if days:
+        before = closed + timedelta(days=days) - timedelta(minutes=1)
+        assert clock.purge(store, now=before) == 0
+        assert store.get(number, personal=True).personal is not None
+    assert clock.purge(store, now=closed + timedelta(days=days)) == 1
+    assert store.get(number, personal=True).personal is None
+
+
+def test_a_person_checks_a_request_before_anything_is_removed(
+    removals_desk: Callable[..., Desk],
+) -> None:
+    desk = removals_desk()
+    text = desk.client().get("/removal").text
+    assert "A person on our team checks your request first." in text
+    removals = desk.service.removals
+    number = send(desk)
+    removals.search_owed()
+    removals.tick()
+    actions = [e.action for e in removals.store.get(number).events]
+    assert "takedown_asked" not in actions and "copy_removed" not in actions
+    assert removals.store.get(number).copies[0].reference == "post-1"
+    removals.store.decide(number, "valid", reason="checked", actor="lee")
+    actions = [e.action for e in removals.store.get(number).events]
+    assert "takedown_asked" in actions
+
+
+def test_the_service_records_no_ip_address_as_the_form_says(
+    removals_desk: Callable[..., Desk],
+) -> None:
+    desk = removals_desk()
+    assert "This service does not record your IP address." in (
+        desk.client().get("/removal").text
+    )
+    options = serving_options(desk.service.config)
+    assert options["access_log"] is False and options["log_config"] is None
+    number = send(desk)
+    desk.service.removals.search_owed()
+    assert desk.url.startswith("http://127.0.0.1:")
+    with desk.service.engine.connect() as connection:
+        rows = [
+            [str(value) for value in row]
+            for table in metadata.sorted_tables
+            if table.name.startswith("removal_")
+            or table.name in ("desk_audit", "outbox")
+            for row in connection.execute(select(table))
+        ]
+    stored = json.dumps(rows)
+    assert number in stored  # the rows were read
+    assert "127.0.0.1" not in stored
