@@ -1,7 +1,8 @@
 """What the public removal pages promise is what the code does: personal data
 deleted `[removals] retention_days` after closing (the sentence follows the
 setting, and the purge keeps to it), a person checks a request before
-anything is removed, and no IP address is recorded."""
+anything is removed, and no IP address is recorded; and the desk says new
+uploads are watched only when the request has hashes to watch them with."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ import pytest
 from sqlalchemy import select
 
 from reclaim.matcher.app import serving_options
+from reclaim.matcher.desk.accounts import Role
 from reclaim.matcher.removals import clock
 from reclaim.matcher.tables import metadata
 from tests.matcher.desk.conftest import Desk
-from tests.matcher.removals.conftest import EMAIL, NAME, STATEMENT
+from tests.matcher.removals.conftest import EMAIL, NAME, STATEMENT, body
 
 RETENTION = re.compile(r'<p class="hint" id="retention">([^<]+)</p>')
 NUMBER = re.compile(r"(RR-[A-Z2-9]{10})")
@@ -115,3 +117,31 @@ def test_the_service_records_no_ip_address_as_the_form_says(
     stored = json.dumps(rows)
     assert number in stored  # the rows were read
     assert "127.0.0.1" not in stored
+
+
+def test_the_desk_says_uploads_are_watched_only_when_they_are(
+    removals_desk: Callable[..., Desk],
+) -> None:
+    desk = removals_desk()
+    lead = desk.sign_in("lee", Role.LEAD)
+    # No location resolves and no hashes: nothing to watch uploads with.
+    number = send(desk, locations="https://elsewhere.example/x")
+    desk.service.removals.search_owed()
+    page = lead.get(f"/desk/removals/{number}").text
+    assert "No copies found yet." in page
+    assert "no hashes yet, so new uploads are not checked" in page
+    assert "New uploads are checked against" not in page
+    assert desk.service.removals.store.open_hashes() == []
+    # With a hash sent, uploads are watched, as the page then says.
+    watched = desk.client().post(
+        "/v1/removal-requests",
+        json=body(
+            content=[{"location": "https://elsewhere.example/y"}],
+            hashes=[{"type": "md5", "value": "0" * 31 + "1"}],
+        ),
+    )
+    other = watched.json()["id"]
+    desk.service.removals.search_owed()
+    page = lead.get(f"/desk/removals/{other}").text
+    assert "New uploads are checked against this request's hashes" in page
+    assert [h[0] for h in desk.service.removals.store.open_hashes()] == [other]
