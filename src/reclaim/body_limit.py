@@ -12,6 +12,7 @@ Both answers use the project's error shape: `{"ok": false, "error",
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -30,15 +31,24 @@ class BodyTooLargeError(HTTPException):
 
 class BodyLimit:
     """Refuse request bodies over `limit` bytes with 413; `hint` tells the
-    client what to do instead (e.g. "send fewer hashes")."""
+    client what to do instead (e.g. "send fewer hashes"). With `only`, the
+    limit applies to the requests it accepts (by their ASGI scope)."""
 
-    def __init__(self, app: ASGIApp, *, limit: int, hint: str) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limit: int,
+        hint: str,
+        only: Callable[[Scope], bool] | None = None,
+    ) -> None:
         self.app = app
         self.limit = limit
         self.hint = hint
+        self.only = only
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (self.only is not None and not self.only(scope)):
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")

@@ -29,7 +29,7 @@ from reclaim.body_limit import BodyLimit
 from reclaim.hashing import InvalidHashError, Md5Hash, PdqHash, VpdqHash
 from reclaim.index.matching import Match
 from reclaim.matcher import http_errors, transparency_api
-from reclaim.matcher.access import RequireToken
+from reclaim.matcher.access import RequireToken, is_open
 from reclaim.matcher.config import MatcherConfig
 from reclaim.matcher.decode_pool import Decoded, DecodePool
 from reclaim.matcher.desk import site
@@ -56,6 +56,10 @@ from reclaim.matcher.schemas import (
 from reclaim.matcher.service import MatcherService, Query, Result
 from reclaim.strict import refuse_bad_text_in_url
 
+#: The largest body a request without the API token may send (a removal
+#: request at its largest, 50 locations and descriptions of 2,000 characters,
+#: fits; a desk form is far smaller).
+PUBLIC_BODY_BYTES = 1024 * 1024
 #: Every status the API answers, per kind of route (all errors in one shape).
 _ERRORS = (401, 413, 422, 500)
 MATCH_ERRORS = error_responses(*_ERRORS, 503)
@@ -104,6 +108,14 @@ def create_app(service: MatcherService, *, background: bool = False) -> FastAPI:
         BodyLimit,
         limit=config.max_upload_bytes,
         hint="send fewer hashes or a smaller file, or raise [serve] max_upload_bytes",
+    )
+    # What anyone may send without the token (the public removal form and
+    # intake, the desk's sign-in and forms) is small: refused far sooner.
+    app.add_middleware(
+        BodyLimit,
+        limit=PUBLIC_BODY_BYTES,
+        hint="a removal request or a form is far smaller; send less",
+        only=lambda scope: is_open(scope.get("path", ""), scope.get("method", "")),
     )
     if config.token:
         app.add_middleware(RequireToken, token=config.token)

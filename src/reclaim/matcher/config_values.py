@@ -75,7 +75,7 @@ class ConfigReader:
             self.bad(section, key, table[key], str(error))
 
     def bad(self, section: str, key: str, value: object, expected: str) -> NoReturn:
-        secret = "key" in key or key in ("secret", "password")
+        secret = "key" in key or key in ("secret", "password", "token")
         shown = "<secret>" if secret else repr(value)
         raise ConfigError(
             f"{self.origin}: {self.title(section)} {key} = {shown} is not valid: "
@@ -182,9 +182,11 @@ def networks(value: Any) -> list[str]:
     found = strings(value)
     for item in found:
         try:
-            ipaddress.ip_network(item, strict=False)
+            # Strict, as uvicorn reads them: 10.0.0.1/8 would never match there.
+            ipaddress.ip_network(item, strict=True)
         except ValueError:
             raise ValueError(
-                f"IP addresses or networks such as 10.0.0.0/8; {item!r} is neither"
+                f"IP addresses or networks such as 10.0.0.0/8 (no host bits set "
+                f"after the /); {item!r} is neither"
             ) from None
     return found

@@ -57,7 +57,7 @@ def test_wrong_passwords_are_refused_then_locked(
         )
         assert "do not match an active account" in unknown.text
         locked = client.post("/desk/login", data={"name": "bo", "password": PASSWORD})
-        assert locked.status_code == 401 and "locked" in locked.text
+        assert locked.status_code == 401 and "paused" in locked.text
 
 
 def test_roles_limit_pages(serve_desk: Callable[..., Desk]) -> None:
@@ -203,3 +203,24 @@ def test_forms_behind_a_trusted_tls_proxy_are_same_origin(
             assert reply.status_code == 401, reply.text
         else:
             assert reply.status_code == 400 and "another site" in reply.text
+
+
+def test_what_anyone_may_send_without_the_token_is_small(
+    serve_desk: Callable[..., Desk],
+) -> None:
+    from reclaim.matcher.app import PUBLIC_BODY_BYTES
+
+    desk = serve_desk()
+    big = b"x" * (PUBLIC_BODY_BYTES + 1)
+    with desk.client() as client:
+        for path in ("/v1/removal-requests", "/desk/login", "/removal"):
+            reply = client.post(
+                path, content=big, headers={"Content-Type": "application/json"}
+            )
+            assert reply.status_code == 413, path
+            assert (
+                reply.json()["ok"] is False and "far smaller" in reply.json()["error"]
+            )
+        # The API's own limit (uploads) still applies elsewhere.
+        upload = client.post("/v1/match/media", content=big)
+        assert upload.status_code != 413

@@ -36,6 +36,8 @@ NAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 #: Failed sign-ins of one name before it is locked, and for how long.
 MAX_FAILURES = 5
 LOCK_SECONDS = 15 * 60
+#: Names whose recent failures are remembered, at most.
+MAX_NAMES_TRACKED = 10_000
 
 
 class Role(enum.StrEnum):
@@ -212,12 +214,14 @@ class Accounts:
         now = time.monotonic()
         with self._lock:
             recent = [t for t in self._failures.get(key, []) if now - t < LOCK_SECONDS]
-            self._failures[key] = recent
+            self._failures.pop(key, None)
+            if recent:  # kept newest last; names with no recent failure go
+                self._failures[key] = recent
             if len(recent) >= MAX_FAILURES:
                 minutes = max(1, round((LOCK_SECONDS - (now - recent[0])) / 60))
                 raise LoginError(
-                    f"too many wrong passwords for this name: sign-in is locked "
-                    f"for {minutes} more minutes; an admin can reset the password"
+                    f"too many wrong passwords for this name: sign-in with it is "
+                    f"paused for {minutes} more minutes; try again then"
                 )
         with self.engine.connect() as connection:
             row = connection.execute(
@@ -229,6 +233,10 @@ class Accounts:
         if row is None or not good or row.disabled_at is not None:
             with self._lock:
                 self._failures.setdefault(key, []).append(now)
+                while len(self._failures) > MAX_NAMES_TRACKED:
+                    # Memory stays bounded however many names are tried:
+                    # the longest-untried name is forgotten first.
+                    del self._failures[next(iter(self._failures))]
             raise refused
         with self._lock:
             self._failures.pop(key, None)
