@@ -204,3 +204,18 @@ def test_trusted_proxies_are_addresses_or_networks() -> None:
         ConfigError, match=r"trusted_proxies = \['proxy'\] is not valid"
     ):
         MatcherConfig.from_mapping({**base, "serve": {"trusted_proxies": ["proxy"]}})
+
+
+def test_a_network_with_host_bits_is_refused_as_uvicorn_would_never_match_it() -> None:
+    base = {"source": {"url": "https://registry.example", "api_key": "k"}}
+    with pytest.raises(ConfigError, match="no host bits set"):
+        MatcherConfig.from_mapping(
+            {**base, "serve": {"trusted_proxies": ["10.0.0.1/8"]}}
+        )
+
+
+def test_a_token_of_the_wrong_type_is_not_echoed() -> None:
+    base = {"source": {"url": "https://registry.example", "api_key": "k"}}
+    with pytest.raises(ConfigError, match="<secret>") as refused:
+        MatcherConfig.from_mapping({**base, "serve": {"token": 12345678901234567}})
+    assert "12345678901234567" not in str(refused.value)
