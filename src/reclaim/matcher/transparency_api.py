@@ -11,9 +11,11 @@ POST to the database); `X-Total-Count` tells how many the export has and a
 cursor (`after`: the kind and id of the page's last statement), not an
 offset, and every page of one export shares the first reply's bounds: the
 Link carries `since` and `until`, where `until` (also in `X-Until`) is no
-later than what had settled when the export began. So statements that
-settle while a client pages through neither shift nor repeat the pages; the
-next export starts at `since` = that `X-Until`.
+later than what had settled when the export began (the undo window and
+`statements.SETTLE_SECONDS` before then, so a decision whose transaction
+commits late still lands after it). So statements that settle while a
+client pages through neither shift nor repeat the pages; the next export
+starts at `since` = that `X-Until`.
 """
 
 from __future__ import annotations

@@ -87,7 +87,7 @@ def test_a_lead_reads_the_dashboard_and_the_transparency_report(
         page.click("form.period button[type=submit]")
         page.wait_for_url("**/desk/transparency?from=*")
         row = page.locator("tr", has=page.locator("th", has_text="All matches"))
-        assert row.locator("td").nth(5).inner_text() != "—"
+        assert row.locator("td").nth(6).inner_text() != "—"
         with page.expect_download() as download:
             page.click("text=Download CSV")
         saved = Path(download.value.path()).read_text()

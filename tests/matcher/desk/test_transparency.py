@@ -8,8 +8,8 @@ Expected numbers are worked out by hand from `seeding.seed_report`:
 - source default: 0, 600, 1800: median 600, p95 (3rd of 3) 1800;
 - source ncmec: 3600, 7200: median 5400, p95 7200;
 - all matches: 0, 600, 1800, 3600, 7200: median 1800, p95 (5th) 7200;
-- requests: 6 received, 1 valid, 1 invalid, 2 removed (10800, 72000 s),
-  1 rejected: median 41400, p95 72000;
+- requests: 6 received, 1 waiting (no lead has checked it), 1 valid,
+  1 invalid, 2 removed (10800, 72000 s), 1 rejected: median 41400, p95 72000;
 - all removals: 7 times: median 3600 (4th), p95 (7th) 72000.
 """
 
@@ -20,18 +20,28 @@ import io
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from reclaim.matcher import dsa
 from reclaim.matcher.config import MatcherConfig
 from reclaim.matcher.desk.accounts import Role
-from reclaim.matcher.desk.transparency import HEADER, Period, build, percentile
+from reclaim.matcher.desk.statements import SETTLE_SECONDS, Statements
+from reclaim.matcher.desk.transparency import (
+    HEADER,
+    REQUEST_STATES,
+    Period,
+    build,
+    percentile,
+)
 from reclaim.matcher.errors import ConfigError, QueryError
+from reclaim.matcher.tables import matches
 from tests.matcher.desk.conftest import Desk
-from tests.matcher.desk.seeding import DAY, add_match, seed_report
+from tests.matcher.desk.seeding import DAY, add_match, add_request, seed_report
 from tests.matcher.desk.test_dashboard import rows_read
 
 TOKEN = "transparency-token-0123456789"
@@ -106,12 +116,13 @@ def test_the_report_csv_has_the_hand_computed_numbers(
     assert numbers(
         requests,
         "requests_received",
+        "requests_waiting",
         "requests_valid",
         "requests_invalid",
         "requests_removed",
         "requests_rejected",
         *timing,
-    ) == ["6", "1", "1", "2", "1", "2", "41400.0", "72000.0"]
+    ) == ["6", "1", "1", "1", "2", "1", "2", "41400.0", "72000.0"]
     assert rows[requests]["matches"] == "0"
     assert numbers(("all", "*", "*"), *timing) == ["7", "3600.0", "72000.0"]
     # No reference, hash or contact detail leaves in the report.
@@ -278,12 +289,23 @@ def test_a_paged_export_neither_skips_nor_repeats_while_decisions_settle(
     desk = serve_desk(serve={"token": TOKEN}, desk={"undo_seconds": 1})
     engine = desk.service.engine
     now = datetime.now(UTC)
+    # Decided in a day: in no export until it is timed below.
     held = add_match(
-        engine, created=now - DAY, state="blocked", decided_after=86400 - 0.3
+        engine, created=now - DAY, state="blocked", decided_after=2 * 86400
     )
     for n in range(120):
         add_match(
             engine, created=now - DAY + timedelta(seconds=n), state="auto_actioned"
+        )
+    # Half a second short of settling: the 1 s undo window and the margin.
+    with engine.begin() as connection:
+        connection.execute(
+            update(matches)
+            .where(matches.c.id == held)
+            .values(
+                decided_at=datetime.now(UTC)
+                - timedelta(seconds=SETTLE_SECONDS + 1 - 0.5)
+            )
         )
     headers = {"Authorization": f"Bearer {TOKEN}"}
     api = desk.client()
@@ -306,6 +328,57 @@ def test_a_paged_export_neither_skips_nor_repeats_while_decisions_settle(
         headers=headers,
     )
     assert [s["puid"] for s in later.json()["statements"]] == [f"match-{held}"]
+
+
+def test_a_decision_that_commits_late_lands_in_the_next_export(
+    serve_desk: Callable[..., Desk],
+) -> None:
+    """A decision's time is set before its transaction commits, so one timed
+    just before an export's end may be stored after it. Exports end a settle
+    margin before now (past the undo window, here 0 s): a decision within the
+    margin is left to the next export, which starts at X-Until and has it."""
+    desk = serve_desk(serve={"token": TOKEN}, desk={"undo_seconds": 0})
+    engine = desk.service.engine
+    now = datetime.now(UTC)
+    margin = timedelta(seconds=SETTLE_SECONDS)
+
+    def decided(at: datetime) -> int:
+        found = now - DAY
+        return add_match(
+            engine,
+            created=found,
+            state="blocked",
+            decided_after=(at - found).total_seconds(),
+        )
+
+    settled = decided(now - 2 * margin)
+    # Stored, and timed before the export: but within the margin.
+    recent = decided(now - margin / 2)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    asked = datetime.now(UTC)
+    first = desk.client().get("/v1/transparency/statements", headers=headers)
+    answered = datetime.now(UTC)
+    assert first.status_code == 200, first.text
+    end = datetime.fromisoformat(first.headers["x-until"])
+    assert asked - margin <= end <= answered - margin
+    assert [s["puid"] for s in first.json()["statements"]] == [f"match-{settled}"]
+    # Timed a second before the export was asked for, committed after it.
+    late = decided(asked - timedelta(seconds=1))
+    # The next export, once the margin has passed, starts at X-Until.
+    following = Statements(
+        engine, desk.service.config.dsa, hold_seconds=0, now=answered + 2 * margin
+    )
+    page = following.page(end, answered + DAY)
+    assert [s["puid"] for s in page.statements] == [
+        f"match-{recent}",
+        f"match-{late}",
+    ]
+    assert page.total == 2 and page.next is None
+    # The undo window comes on top of the margin; a negative one counts as 0.
+    moment = datetime(2026, 6, 1, tzinfo=UTC)
+    for hold, wait in ((30.0, 30 + SETTLE_SECONDS), (-5.0, SETTLE_SECONDS)):
+        export = Statements(engine, dsa.DsaConfig(), hold_seconds=hold, now=moment)
+        assert export.settled == moment - timedelta(seconds=wait)
 
 
 def test_dsa_settings_come_from_the_config(
@@ -400,3 +473,39 @@ def test_the_report_counts_matches_in_the_database(
     total = reports[0].only("matches")
     assert total.found == 22 and total.removals == 22
     assert total.median == 0.0 and total.p95 == 600.0  # 11th and 21st of 22
+
+
+def test_the_request_columns_add_up_to_the_requests_received(
+    serve_desk: Callable[..., Desk],
+) -> None:
+    """Every stored state has a column (`waiting`: received, no lead has
+    checked it yet), so waiting + valid + invalid + removed + rejected is
+    requests_received, in the CSV, on the page and in docs/desk.md."""
+    desk = serve_desk()
+    engine = desk.service.engine
+    now = seed_report(engine)
+    for n, state in enumerate(("received", "received", "valid", "removed")):
+        add_request(
+            engine,
+            f"RR-{'WXYZ'[n] * 10}",
+            received=now - timedelta(hours=n + 1),
+            state=state,
+            closed_after=60 if state == "removed" else None,
+        )
+    columns = [f"requests_{state}" for state in REQUEST_STATES]
+    assert HEADER[HEADER.index("requests_received") + 1 :][:5] == tuple(columns)
+    lead = desk.sign_in("lea", Role.LEAD)
+    rows = rows_of(lead.get("/desk/transparency.csv").text)
+    for key in (("requests", "*", "notice"), ("all", "*", "*")):
+        row = rows[key]
+        assert row["requests_received"] == "10", key
+        assert [row[c] for c in columns] == ["3", "2", "1", "3", "1"], key
+        assert sum(int(row[c]) for c in columns) == int(row["requests_received"])
+    for key, row in rows.items():
+        if key[0] == "matches":
+            assert {row[c] for c in ["requests_received", *columns]} == {"0"}, key
+    page = lead.get("/desk/transparency").text
+    assert '<th scope="col" class="number">Requests waiting</th>' in page
+    assert "<strong>10</strong> removal requests" in page
+    docs = Path(__file__).parents[3] / "docs" / "desk.md"
+    assert ",".join(HEADER) in docs.read_text(encoding="utf-8")

@@ -5,7 +5,8 @@ Which decisions become statements, and how (docs/desk.md repeats it):
 - a match a moderator blocked: puid `match-<id>`, source voluntary (the
   platform's own hash matching), automated detection Yes, automated decision
   PARTIALLY (the match proposed it, a person confirmed it), decided when the
-  moderator decided; decisions still inside the desk's undo window wait;
+  moderator decided; decisions still inside the desk's undo window, or
+  within `SETTLE_SECONDS` past it, wait (see `Statements`);
 - a match the policy auto-actioned: as above, automated decision FULLY,
   decided when it was matched;
 - a removal request closed as removed: puid `request-<public_id>`, source
@@ -37,6 +38,12 @@ from reclaim.matcher.tables import matches
 from reclaim.matcher.times import aware
 
 PAGE = dsa.MAX_BATCH
+#: How long after the undo window an export waits before a decision counts:
+#: a row's time is set before its transaction commits (a 500-match bulk
+#: decision, a busy database), so without it a late commit could be timed
+#: before an export's end yet be seen only after it, and the next export,
+#: which starts at that end, would skip it.
+SETTLE_SECONDS = 60.0
 _CONTENT: dict[str, dsa.ContentType] = {"pdq": "image", "vpdq": "video"}
 #: Statements come matches first ("m"), then removal requests ("r"), each by id.
 MATCH, REQUEST = "m", "r"
@@ -85,7 +92,9 @@ class Page:
 
 class Statements:
     """The statements of removals decided in [since, until), until no later
-    than `settled` (decisions that can no longer be undone)."""
+    than `settled`: `hold_seconds` (the undo window) and `SETTLE_SECONDS`
+    before now, when decisions can no longer be undone and every transaction
+    that timed a decision before it has committed."""
 
     def __init__(
         self,
@@ -98,8 +107,10 @@ class Statements:
         self.engine = engine
         self.config = config
         moment = now or datetime.now(UTC)
-        # A desk decision can be undone for hold_seconds: not final before.
-        self.settled = moment - timedelta(seconds=hold_seconds)
+        # A desk decision can be undone for hold_seconds: not final before;
+        # and it may commit a while after its time: wait SETTLE_SECONDS more.
+        wait = max(hold_seconds, 0.0) + SETTLE_SECONDS
+        self.settled = moment - timedelta(seconds=wait)
 
     def bound(self, until: datetime) -> datetime:
         """The end of an export asked to end at `until`: no later than what has

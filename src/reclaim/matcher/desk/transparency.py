@@ -5,9 +5,10 @@ Definitions (docs/desk.md repeats them for readers of the CSV):
 - The period is [start, end): matches by when they were found (`created_at`),
   removal requests by when they were received (`received_at`). Every count is
   of those, in their state now.
-- Requests: `received` counts every request received in the period; `valid`,
-  `invalid`, `removed` and `rejected` count how many of them are now in that
-  state (a request still being checked is in none of the four).
+- Requests: `received` counts every request received in the period;
+  `waiting` (stored state `received`: complete, not yet judged by a lead),
+  `valid`, `invalid`, `removed` and `rejected` count how many of them are now
+  in that state, so the five add up to `received`.
 - Matches: every match found, and how many are now pending, auto-actioned,
   blocked (a moderator confirmed and removed it), not blocked, or withdrawn.
 - Removals: auto-actioned plus blocked matches, and removed requests.
@@ -49,7 +50,12 @@ MAX_DAYS = 3660
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 MATCH_STATES = ("pending", "auto_actioned", "blocked", "not_blocked", "withdrawn")
-REQUEST_STATES = ("valid", "invalid", "removed", "rejected")
+#: Where the requests received stand now, by the report's names: every
+#: stored state is one of them, so they add up to the requests received.
+REQUEST_STATES = ("waiting", "valid", "invalid", "removed", "rejected")
+#: Stored states the report names otherwise: `received` would read as the
+#: total, so a request no lead has judged yet is `waiting`.
+_REPORTED_AS = {"received": "waiting"}
 #: The CSV's columns, in order.
 HEADER = (
     "period_start",
@@ -58,6 +64,7 @@ HEADER = (
     "program",
     "source",
     "requests_received",
+    "requests_waiting",
     "requests_valid",
     "requests_invalid",
     "requests_removed",
@@ -255,7 +262,8 @@ def build(engine: Engine, period: Period) -> Report:
         by_program[program].times.append(seconds)
         by_source[source or "unknown"].times.append(seconds)
         found.times.append(seconds)
-    for state, received, removed in _requests(engine, period):
+    for stored, received, removed in _requests(engine, period):
+        state = _REPORTED_AS.get(stored, stored)
         requests.requests[state] = requests.requests.get(state, 0) + 1
         if state == "removed":
             requests.times.append(max(0.0, (removed - received).total_seconds()))
