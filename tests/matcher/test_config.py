@@ -219,3 +219,12 @@ def test_a_token_of_the_wrong_type_is_not_echoed() -> None:
     with pytest.raises(ConfigError, match="<secret>") as refused:
         MatcherConfig.from_mapping({**base, "serve": {"token": 12345678901234567}})
     assert "12345678901234567" not in str(refused.value)
+
+
+def test_arrays_of_tables_given_as_one_table_are_refused_by_their_reader() -> None:
+    base = {"source": {"url": "https://registry.example", "api_key": "k"}}
+    with pytest.raises(ConfigError, match=r"expected one or more \[\[alerts\]\]"):
+        MatcherConfig.from_mapping({**base, "alerts": {"name": "a"}})
+    source = base["source"]
+    with pytest.raises(ConfigError, match=r"expected one or more \[\[sources\]\]"):
+        MatcherConfig.from_mapping({"sources": {"name": "a", **source}})

@@ -37,8 +37,8 @@ class ConfigReader:
         self.origin = origin
         self.titles = dict(titles or {})
         for section, table in data.items():
-            if section in apart and isinstance(table, list):
-                continue  # each table is read by a reader of its own
+            if section in apart:
+                continue  # read (and its shape checked) by a reader of its own
             if section not in self.known or not isinstance(table, dict):
                 raise ConfigError(
                     f"{origin}: [{section}] is not a matcher config section: "
