@@ -4,18 +4,22 @@ actions taken, and nothing personal in replies, webhooks or logs."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import numpy as np
 import pytest
 from PIL import Image
+from sqlalchemy import insert
 
 from reclaim.matcher.desk.audit import events
+from reclaim.matcher.removals.model import EMPTY_MD5
+from reclaim.matcher.tables import catalog_spool
 from tests.conftest import encode
 from tests.matcher.desk.conftest import Desk
 from tests.matcher.receiver import Receiver
@@ -326,3 +330,62 @@ def test_uploads_in_the_review_queue_matching_what_was_reported_are_copies(
     request = platform.get(f"/v1/removal-requests/{number}").json()
     found = {c["reference"]: c["found_by"] for c in request["copies"]}
     assert found == {"post-1": "reported", "post-2": "forward"}
+
+
+def test_attaching_reads_the_store_off_the_event_loop(
+    removals_desk: Callable[..., Desk],
+    monkeypatch: pytest.MonkeyPatch,
+    photos: dict[str, np.ndarray],
+) -> None:
+    desk = removals_desk(catalog={"enabled": False})
+    platform = desk.client()
+    number = platform.post("/v1/removal-requests", json=body()).json()["id"]
+    store = desk.service.removals.store
+    read, seen = store.get, []
+
+    def watched(public_id: str, **options: bool) -> object:
+        try:
+            asyncio.get_running_loop()
+            seen.append("event loop")
+        except RuntimeError:  # no loop running in this thread: a worker
+            seen.append("worker")
+        return read(public_id, **options)
+
+    monkeypatch.setattr(store, "get", watched)
+    reply = platform.post(
+        f"/v1/removal-requests/{number}/media", content=encode(photos["chelsea"], "PNG")
+    )
+    assert reply.status_code == 200, reply.text
+    assert seen and set(seen) == {"worker"}, seen
+
+
+def test_a_reported_blank_item_adds_no_hash_that_matches_everything(
+    removals_desk: Callable[..., Desk],
+) -> None:
+    """The catalog item of a reported reference is hashed by the same check
+    as the requester's hashes: a blank picture's PDQ hash and an empty
+    file's MD5 are skipped, with a step saying so, and flood no copies."""
+    desk = removals_desk()
+    now = datetime.now(UTC)
+    flat = bytes(128)  # a blank picture's PDQ hashes (4 views): no bit set
+    with desk.service.engine.begin() as connection:
+        for reference, md5 in (("post-1", EMPTY_MD5), ("post-flat", "ab" * 16)):
+            connection.execute(
+                insert(catalog_spool).values(
+                    reference=reference,
+                    uploaded_at=now,
+                    md5=bytes.fromhex(md5),
+                    pdq=flat,
+                    quality=0,
+                )
+            )
+    platform = desk.client()
+    number = platform.post("/v1/removal-requests", json=body()).json()["id"]
+    assert desk.service.removals.search_owed() == 1
+    shown = platform.get(f"/v1/removal-requests/{number}").json()
+    assert shown["hashes"] == {}
+    skipped = [e for e in shown["events"] if e["action"] == "hashes_skipped"]
+    assert [e["detail"] for e in skipped] == [
+        {"hashes": 2, "from": "catalog", "why": "they would match nearly anything"}
+    ]
+    assert [c["reference"] for c in shown["copies"]] == ["post-1"]  # as reported

@@ -90,6 +90,23 @@ def test_intake_is_limited_per_hour_for_everyone_together(
     assert listed["total"] == 2
 
 
+def test_the_hourly_limit_is_described_as_what_it_is() -> None:
+    """One count for everyone: the docs say one sender can use it up, that
+    the proxy should limit per address, and that it can be passed by a few;
+    no docstring promises "at most"."""
+    docs = " ".join(DOCS.read_text().split())
+    assert "one sender can use it all up" in docs
+    assert "limit requests per address at their reverse proxy" in docs
+    assert "without logging the addresses" in docs
+    assert "can pass it by a few" in docs
+    assert "At most `[removals] max_per_hour`" not in docs
+    removals = Path(__file__).parents[3] / "src" / "reclaim" / "matcher" / "removals"
+    for name in ("filing.py", "api.py"):
+        text = " ".join((removals / name).read_text().split())
+        assert "At most `[removals] max_per_hour`" not in text, name
+        assert "a few" in text, name
+
+
 @pytest.mark.parametrize(
     ("hashes", "expected"),
     [

@@ -67,6 +67,7 @@ STEPS = {
     "received": "Request received",
     "checked": "Four parts checked",
     "hashed": "Reported item hashed",
+    "hashes_skipped": "Hashes skipped: they would match nearly anything",
     "searched_catalog": "Catalog searched",
     "watching_uploads": "Watching new uploads",
     "copy_found": "Copy found",

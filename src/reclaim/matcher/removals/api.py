@@ -16,9 +16,12 @@ times, validity, receipt): never the copies found or the searches made,
 which would tell anyone what the platform holds. The requester's receipt
 is in the intake reply once and nowhere else. A request sent again with
 the same `Idempotency-Key` header is not filed twice: the reply is 200,
-with `repeat: true` and the request first filed, and no receipt. At most
-`[removals] max_per_hour` requests are taken an hour, from everyone (429
-past it; a repeat is never refused by it).
+with `repeat: true` and the request first filed, and no receipt; the same
+key with a different body is refused (422, naming the Idempotency-Key).
+About `[removals] max_per_hour` requests are taken an hour, from everyone
+together (429 past it; a repeat is never refused by it). It is one count
+for everyone, so one sender can use it all up, and a few requests arriving
+at the same moment can pass it by a few.
 """
 
 from __future__ import annotations
@@ -146,7 +149,8 @@ def router(service: MatcherService, *, attached: UploadHasher) -> APIRouter:
         public_id: PublicId,
         reference: str | None = QueryParam(None, max_length=200),
     ) -> dict[str, Any]:
-        removals.store.get(public_id)  # 404 before the upload is read
+        # 404 before the upload is read; the store is read off the event loop.
+        await run_in_threadpool(removals.store.get, public_id)
         hashes = await attached(request)
         found = await run_in_threadpool(
             removals.attach, public_id, hashes, reference=reference

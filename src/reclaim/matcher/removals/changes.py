@@ -20,11 +20,13 @@ from reclaim.matcher.errors import RemovalError, RemovalStateError
 from reclaim.matcher.removals import tables
 from reclaim.matcher.removals.copy_log import CopyLog, ask_takedown, set_state
 from reclaim.matcher.removals.ledger import Head, record
-from reclaim.matcher.removals.model import OPEN, RemovalRequest, State
+from reclaim.matcher.removals.model import OPEN, RemovalRequest, State, degenerate
 from reclaim.matcher.times import aware
 
 #: What a person may decide, and the reason it needs.
 DECISIONS = ("valid", "invalid", "rejected")
+#: Why hashes were skipped (the `hashes_skipped` step's words).
+SKIPPED = "they would match nearly anything"
 
 
 class Changes(CopyLog):
@@ -81,8 +83,11 @@ class Changes(CopyLog):
         actor: str,
     ) -> int:
         """Keep hashes of the reported item (type, value); returns how many
-        were new. Recorded as a `hashed` step; new ones owe a search."""
+        were new. Recorded as a `hashed` step; new ones owe a search. A hash
+        that would match nearly anything (`degenerate`: a blank picture's
+        PDQ, an empty file's MD5) is skipped, with a `hashes_skipped` step."""
         request = self.get(public_id)
+        usable = [pair for pair in found if degenerate(*pair) is None]
         with self.engine.begin() as connection:
             held = {
                 (r.kind, r.value)
@@ -92,7 +97,7 @@ class Changes(CopyLog):
                     )
                 )
             }
-            fresh = [pair for pair in dict.fromkeys(found) if pair not in held]
+            fresh = [pair for pair in dict.fromkeys(usable) if pair not in held]
             for kind, value in fresh:
                 connection.execute(
                     insert(tables.hashes).values(
@@ -113,6 +118,16 @@ class Changes(CopyLog):
                 "hashed",
                 {"hashes": len(fresh), "from": origin},
             )
+            skipped = len(set(found) - set(usable))
+            if skipped:
+                record(
+                    connection,
+                    request.id,
+                    public_id,
+                    actor,
+                    "hashes_skipped",
+                    {"hashes": skipped, "from": origin, "why": SKIPPED},
+                )
         if fresh:
             self.version += 1
         return len(fresh)

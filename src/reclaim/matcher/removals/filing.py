@@ -6,9 +6,11 @@ none missing leaves it `received`, complete, for a lead to check), stores
 it with its items, the requester's hashes and the copies its locations
 name, and commits. Nothing the reply needs is read after the commit, so a
 stored request always gets its receipt. The search for copies is owed
-(`searched_at` NULL) and done in the background. At most
-`[removals] max_per_hour` requests are filed in any hour, from everyone
-together (never counted per address: no IP address is kept).
+(`searched_at` NULL) and done in the background. About `[removals]
+max_per_hour` requests are filed in any hour, from everyone together
+(never counted per address: no IP address is kept). One sender can use the
+whole count up, and the count is read before the insert, so a few requests
+arriving at the same moment can pass it by a few: a guard, not a promise.
 
 The same submission is filed once: the public form carries a random
 one-time token (an API client may send an `Idempotency-Key`), kept only as
@@ -63,7 +65,9 @@ class Filing(CopyLog):
 
     def room(self, *, now: datetime | None = None) -> None:
         """RemovalLimitError when `max_per_hour` requests arrived in the last
-        hour (with the seconds until the oldest of them leaves the window)."""
+        hour (with the seconds until the oldest of them leaves the window).
+        Read before filing, not with it: requests filed at the same moment
+        all see room, so the hour can end a few past the limit."""
         moment = (now or datetime.now(UTC)).astimezone(UTC)
         with self.engine.connect() as connection:
             count, oldest = connection.execute(

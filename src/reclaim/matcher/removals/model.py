@@ -105,9 +105,9 @@ class Intake:
                 )
             except InvalidHashError as error:
                 raise RemovalError(f"hashes[{number}]: {error}") from None
-            degenerate = _degenerate(item.type, value)
-            if degenerate:
-                raise RemovalError(f"hashes[{number}]: {degenerate}")
+            why = degenerate(item.type, value)
+            if why:
+                raise RemovalError(f"hashes[{number}]: {why}")
             if (item.type, value) not in hashes:
                 hashes.append((item.type, value))
         signature = body.signature
@@ -132,8 +132,10 @@ class Intake:
         )
 
 
-def _degenerate(kind: str, value: str) -> str | None:
-    """Why a hash would match far too much (a blank picture, no bytes)."""
+def degenerate(kind: str, value: str) -> str | None:
+    """Why a hash would match far too much (a blank picture, no bytes), or
+    None: the one check of every hash a request gets (refused when the
+    requester sent it, skipped with a step when hashed here)."""
     if kind == "md5":
         if value == EMPTY_MD5:
             return (
