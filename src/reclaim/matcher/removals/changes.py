@@ -19,7 +19,7 @@ from sqlalchemy import func, insert, select, update
 from reclaim.matcher.errors import RemovalError, RemovalStateError
 from reclaim.matcher.removals import tables
 from reclaim.matcher.removals.copy_log import CopyLog, ask_takedown, set_state
-from reclaim.matcher.removals.ledger import Head, record
+from reclaim.matcher.removals.ledger import Head, mark_changed, record
 from reclaim.matcher.removals.model import OPEN, RemovalRequest, State, degenerate
 from reclaim.matcher.times import aware
 
@@ -56,13 +56,16 @@ class Changes(CopyLog):
                 f"a request is made {action} only with a reason: say why (no "
                 "personal data)"
             )
-        request = self.get(public_id)
-        if request.state in (State.REMOVED, State.REJECTED) or request.state is target:
-            raise RemovalStateError(
-                f"request {public_id} is {request.state.value}: it cannot be "
-                f"made {action}"
-            )
         with self.engine.begin() as connection:
+            # Read in the transaction; set_state changes only the state read.
+            request = self.read(connection, public_id)
+            if request.state in (State.REMOVED, State.REJECTED) or (
+                request.state is target
+            ):
+                raise RemovalStateError(
+                    f"request {public_id} is {request.state.value}: it cannot be "
+                    f"made {action}"
+                )
             detail: dict[str, Any] = {"reason": reason}
             if target is not State.REJECTED:
                 detail["valid"] = target is State.VALID
@@ -110,6 +113,7 @@ class Changes(CopyLog):
                     .where(tables.requests.c.id == request.id)
                     .values(searched_at=None)
                 )
+                mark_changed(connection)
             record(
                 connection,
                 request.id,

@@ -22,8 +22,10 @@ None of this touches personal data: only hashes and references.
 from __future__ import annotations
 
 import logging
+import math
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, and_, or_, select
@@ -43,6 +45,9 @@ logger = logging.getLogger(__name__)
 
 #: The source name of the watch list's records (never a configured source's).
 SOURCE = "removals"
+#: How often a process reads the store's change count to see other
+#: processes' changes of the open requests (seconds).
+REFRESH_SECONDS = 1.0
 #: Review states of matches that are no copies: a moderator said it was not
 #: a match, or the listing was withdrawn before review.
 NOT_COPIES = frozenset({MatchState.NOT_BLOCKED, MatchState.WITHDRAWN})
@@ -58,24 +63,43 @@ def hashes_of_media(hashes: MediaHashes) -> list[tuple[str, str]]:
 
 
 class Watch:
-    """The open requests' hashes as a matchable list, rebuilt when they change."""
+    """The open requests' hashes as a matchable list, rebuilt when they change.
 
-    def __init__(self, store: RemovalStore, rule: MatchRule) -> None:
+    Changes made in this process are seen at once; those of another matcher
+    process on the same store (the store's change count) within about
+    `REFRESH_SECONDS`, so a match costs no query most of the time."""
+
+    def __init__(
+        self,
+        store: RemovalStore,
+        rule: MatchRule,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.store = store
         self.rule = rule
+        self._clock = clock
         self._lock = threading.Lock()
-        self._version = -1
+        self._version = -1  # this process's changes, as last seen
+        self._count = -1  # the store's change count the list was built at
+        self._read_at = -math.inf  # when the change count was last read
         self._list = MatchableList.empty(radius=rule.derived)
 
     def current(self) -> MatchableList:
-        """The watch list as of the store's latest change."""
+        """The watch list as of the store's latest change (another process's
+        within about a second)."""
         with self._lock:
+            now = self._clock()
             version = self.store.version
-            if version != self._version:
+            if version == self._version and now - self._read_at < REFRESH_SECONDS:
+                return self._list
+            self._version, self._read_at = version, now
+            count = self.store.change_count()  # before the hashes it counts
+            if count != self._count:
                 self._list = MatchableList.build(
                     records(self.store.open_hashes()), radius=self.rule.derived
                 )
-                self._version = version
+                self._count = count
             return self._list
 
     def check(self, queries: Sequence[Query]) -> int:

@@ -25,6 +25,7 @@ from reclaim.matcher.removals.ledger import (
     Head,
     StoreBase,
     insert_if_absent,
+    mark_changed,
     record,
 )
 from reclaim.matcher.removals.model import (
@@ -72,17 +73,17 @@ class CopyLog(StoreBase):
         take (empty, over 200 characters) is refused: RemovalError."""
         moment = (now or datetime.now(UTC)).astimezone(UTC)
         references = [check_reference(r) for r in references]
-        request = self.get(public_id)
-        if request.state in (State.REMOVED, State.REJECTED):
-            raise RemovalStateError(
-                f"request {public_id} is {request.state.value}: copies can no "
-                "longer be marked removed"
-            )
         if not references:
             raise RemovalError(
                 "no references were given: name the content references removed"
             )
         with self.engine.begin() as connection:
+            request = self.read(connection, public_id)
+            if request.state in (State.REMOVED, State.REJECTED):
+                raise RemovalStateError(
+                    f"request {public_id} is {request.state.value}: copies can no "
+                    "longer be marked removed"
+                )
             insert_copies(
                 connection,
                 request.id,
@@ -268,17 +269,29 @@ def set_state(
     moment: datetime,
     detail: dict[str, object],
 ) -> None:
-    """Change a request's state, with its step of the record."""
-    connection.execute(
+    """Change a request's state from `request.state`, the state read in this
+    transaction, with its step of the record. RemovalStateError (nothing
+    changed: the caller's transaction rolls back) when another change
+    committed meanwhile: a decision is never made on a state it did not see."""
+    changed = connection.execute(
         update(tables.requests)
-        .where(tables.requests.c.id == request.id)
+        .where(
+            tables.requests.c.id == request.id,
+            tables.requests.c.state == request.state.value,
+        )
         .values(
             state=state.value,
             reason=reason,
             decided_at=moment,
             closed_at=moment if state in CLOSED else None,
         )
-    )
+    ).rowcount
+    if changed != 1:
+        raise RemovalStateError(
+            f"request {request.public_id} changed meanwhile (it was "
+            f"{request.state.value} when read): reload it and try again"
+        )
+    mark_changed(connection)
     action = "closed" if state is State.REMOVED else state.value
     record(
         connection,

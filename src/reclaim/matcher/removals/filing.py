@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from reclaim.matcher.errors import RemovalError, RemovalLimitError
 from reclaim.matcher.removals import tables
 from reclaim.matcher.removals.copy_log import CopyLog, insert_copies
-from reclaim.matcher.removals.ledger import Found, digest, load, record
+from reclaim.matcher.removals.ledger import Found, digest, load, mark_changed, record
 from reclaim.matcher.removals.model import (
     CLOSED,
     DEADLINE,
@@ -220,6 +220,8 @@ class Filing(CopyLog):
         insert_copies(
             connection, number, reported, "system", received, webhooks=self.webhooks
         )
+        if intake.hashes and state not in CLOSED:
+            mark_changed(connection)  # the watch lists gain its hashes
 
     def _insert(
         self,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, func, insert, select
+from sqlalchemy import Connection, Engine, Table, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -78,25 +78,42 @@ class StoreBase:
         self.webhooks = webhooks
         #: `[removals] reference_patterns`, compiled.
         self.patterns = [re.compile(p) for p in config.reference_patterns]
-        #: Bumped on every change of open requests' hashes or states, so the
-        #: watch list knows when to rebuild.
+        #: Bumped on every change of open requests' hashes or states made in
+        #: this process, so its watch list rebuilds at once; changes made by
+        #: other processes are seen through `change_count`.
         self.version = 0
 
     def get(self, public_id: str, *, personal: bool = False) -> RemovalRequest:
         """One request with everything recorded on it (personal data only
         when asked: leads and admins). UnknownRemovalError if none."""
+        with self.engine.connect() as connection:
+            return self.read(connection, public_id, personal=personal)
+
+    def read(
+        self, connection: Connection, public_id: str, *, personal: bool = False
+    ) -> RemovalRequest:
+        """As `get`, on the caller's connection: a change reads the state it
+        changes from inside its own transaction."""
         if not _PUBLIC_ID.fullmatch(public_id):
             raise UnknownRemovalError(
                 f"{public_id[:20]!r} is not a removal request number: expected "
                 "RR- and 10 letters or digits"
             )
+        row = connection.execute(
+            select(tables.requests).where(tables.requests.c.public_id == public_id)
+        ).first()
+        if row is None:
+            raise UnknownRemovalError(f"no removal request is numbered {public_id}")
+        return load(connection, row, personal=personal)
+
+    def change_count(self) -> int:
+        """How many changes of the open requests' hashes or states the store
+        has seen, from any process (`mark_changed`)."""
         with self.engine.connect() as connection:
-            row = connection.execute(
-                select(tables.requests).where(tables.requests.c.public_id == public_id)
-            ).first()
-            if row is None:
-                raise UnknownRemovalError(f"no removal request is numbered {public_id}")
-            return load(connection, row, personal=personal)
+            count = connection.scalar(
+                select(tables.changes.c.count).where(tables.changes.c.id == 1)
+            )
+        return int(count or 0)
 
     def check_receipt(self, public_id: str, receipt: str) -> PublicView:
         """What the requester may see of the request, if this is its
@@ -137,6 +154,17 @@ class StoreBase:
                     .order_by(tables.hashes.c.id)
                 )
             ]
+
+
+def mark_changed(connection: Connection) -> None:
+    """Count a change of the open requests' hashes or states, in the
+    caller's transaction (so it is seen exactly when the change is)."""
+    counter = tables.changes
+    bump = update(counter).where(counter.c.id == 1).values(count=counter.c.count + 1)
+    if connection.execute(bump).rowcount:
+        return
+    if not insert_if_absent(connection, counter, ["id"], {"id": 1, "count": 1}):
+        connection.execute(bump)  # another process wrote the row first
 
 
 def insert_if_absent(

@@ -119,3 +119,14 @@ events = Table(
     Index("ix_removal_events_request", "request_id", "id"),
     Index("ux_removal_events_once", "request_id", "once", unique=True),
 )
+
+changes = Table(
+    "removal_changes",
+    metadata,
+    # One row (id 1), counting the changes of what the open requests' hashes
+    # are (a request filed with hashes, new hashes, any change of state): a
+    # matcher process rebuilds its watch list on uploads when the count it
+    # built it at is behind, whichever process made the change.
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("count", BigInteger, nullable=False),
+)
