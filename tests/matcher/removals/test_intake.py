@@ -6,9 +6,11 @@ example in docs/desk.md is accepted as written."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from tests.matcher.desk.conftest import Desk
 from tests.matcher.removals.conftest import EMAIL, NAME, body
 
 DOCS = Path(__file__).parents[3] / "docs" / "desk.md"
+SEARCHES = "reclaim.matcher.removals.requests"
 ERROR_SHAPE = {"ok", "error", "errors", "status", "code"}
 
 
@@ -35,11 +38,60 @@ def test_a_failed_search_fails_neither_the_intake_nor_is_lost(
     assert reply.status_code == 201, reply.text  # stored: the receipt is given
     number = reply.json()["id"]
     assert reply.json()["receipt"]
-    assert removals.search_owed() == 0  # failed: still owed
-    assert removals.store.owed() == [number]
-    monkeypatch.undo()
-    assert removals.search_owed() == 1  # the next wake does it
+    assert removals.search_owed() == 0  # failed: still owed, a minute on
     assert removals.store.owed() == []
+    later = datetime.now(UTC) + timedelta(minutes=1, seconds=1)
+    assert removals.store.owed(now=later) == [number]
+    monkeypatch.undo()
+    assert removals.search_owed(now=later) == 1  # a later wake does it
+    assert removals.store.owed(now=later + timedelta(days=1)) == []
+
+
+def test_requests_whose_search_keeps_failing_hold_up_no_newer_ones(
+    removals_desk: Callable[..., Desk],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    desk = removals_desk()
+    removals = desk.service.removals
+    search = removals.finder.search
+    failing: set[str] = set()
+
+    def flaky(public_id: str) -> int:
+        if public_id in failing:
+            raise RuntimeError("this request's search always fails")
+        return search(public_id)
+
+    monkeypatch.setattr(removals.finder, "search", flaky)
+    client = desk.client()
+    for _ in range(3):
+        failing.add(client.post("/v1/removal-requests", json=body()).json()["id"])
+    fresh = client.post("/v1/removal-requests", json=body()).json()["id"]
+    now = datetime.now(UTC)
+    caplog.set_level(logging.INFO, logger=SEARCHES)
+    with caplog.at_level(logging.INFO, logger=SEARCHES):
+        assert removals.search_owed(limit=2, now=now) == 0  # the two oldest fail
+        assert removals.search_owed(limit=2, now=now) == 1  # the newer one is done
+    assert removals.store.owed(now=now + timedelta(days=1)) == sorted(
+        failing, key=lambda n: removals.store.get(n).received_at
+    )
+    first = [r for r in caplog.records if r.name == SEARCHES]
+    assert len(first) == 3 and all(r.exc_info for r in first)  # the trace, once
+    assert fresh not in {r.getMessage().split()[5] for r in first}
+
+    caplog.clear()
+    with caplog.at_level(
+        logging.INFO, logger=SEARCHES
+    ):  # tried again later: one line each, no trace
+        assert removals.search_owed(now=now + timedelta(minutes=2)) == 0
+        assert removals.search_owed(now=now + timedelta(minutes=2)) == 0  # waits
+    again = [r for r in caplog.records if r.name == SEARCHES]
+    assert len(again) == 3
+    assert all(r.exc_info is None and "\n" not in r.getMessage() for r in again)
+    assert "2 times in a row" in again[0].getMessage()
+    # The wait doubles (2 minutes): not due 3 minutes on, due 4 minutes on.
+    assert removals.store.owed(now=now + timedelta(minutes=3)) == []
+    assert len(removals.store.owed(now=now + timedelta(minutes=4))) == 3
 
 
 def test_the_removals_loop_searches_within_seconds_of_a_request(

@@ -5,16 +5,17 @@ through its API): the intake's check says whether it is complete, never
 that it is valid. Marking it valid asks the takedown system to remove the
 copies found so far. New hashes make a search for copies owed
 (`searched_at` back to NULL); the removals loop does owed searches
-(`owed`, then `searched` when one succeeded).
+(`owed`, then `searched` when one succeeded, or `search_failed`: tried
+again later, behind the others).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 
 from reclaim.matcher.errors import RemovalError, RemovalStateError
 from reclaim.matcher.removals import tables
@@ -25,6 +26,10 @@ from reclaim.matcher.times import aware
 
 #: What a person may decide, and the reason it needs.
 DECISIONS = ("valid", "invalid", "rejected")
+#: The wait before an owed search that failed is tried again: the first,
+#: doubled after each further failure, up to the last.
+RETRY_FIRST = timedelta(minutes=1)
+RETRY_LAST = timedelta(hours=1)
 #: Why hashes were skipped (the `hashes_skipped` step's words).
 SKIPPED = "they would match nearly anything"
 
@@ -111,7 +116,7 @@ class Changes(CopyLog):
                 connection.execute(
                     update(tables.requests)
                     .where(tables.requests.c.id == request.id)
-                    .values(searched_at=None)
+                    .values(searched_at=None, search_after=None)  # due now
                 )
                 mark_changed(connection)
             record(
@@ -149,20 +154,52 @@ class Changes(CopyLog):
         with self.engine.begin() as connection:
             record(connection, request.id, public_id, actor, action, detail)
 
-    def owed(self, *, limit: int = 20) -> list[str]:
-        """Open requests owed a search for copies, the oldest first."""
+    def owed(self, *, limit: int = 20, now: datetime | None = None) -> list[str]:
+        """Open requests owed a search for copies and due one now: those that
+        failed fewest times first (so failing ones never hold up the
+        others), then the oldest."""
+        moment = (now or datetime.now(UTC)).astimezone(UTC)
+        table = tables.requests
         with self.engine.connect() as connection:
             return list(
                 connection.scalars(
-                    select(tables.requests.c.public_id)
+                    select(table.c.public_id)
                     .where(
-                        tables.requests.c.searched_at.is_(None),
-                        tables.requests.c.state.in_([s.value for s in OPEN]),
+                        table.c.searched_at.is_(None),
+                        table.c.state.in_([s.value for s in OPEN]),
+                        or_(
+                            table.c.search_after.is_(None),
+                            table.c.search_after <= moment,
+                        ),
                     )
-                    .order_by(tables.requests.c.received_at, tables.requests.c.id)
+                    .order_by(table.c.search_failures, table.c.received_at, table.c.id)
                     .limit(limit)
                 )
             )
+
+    def search_failed(
+        self, public_id: str, *, now: datetime | None = None
+    ) -> tuple[int, datetime]:
+        """Count a failed search of a request's copies and put its next try
+        off (`retry_delay`); returns the failures in a row and when it is due."""
+        moment = (now or datetime.now(UTC)).astimezone(UTC)
+        table = tables.requests
+        with self.engine.begin() as connection:
+            failures = 1 + int(
+                connection.scalar(
+                    select(table.c.search_failures).where(
+                        table.c.public_id == public_id
+                    )
+                )
+                or 0
+            )
+            due = moment + retry_delay(failures)
+            connection.execute(
+                update(table)
+                .where(table.c.public_id == public_id)
+                .values(search_failures=failures, search_after=due)
+            )
+        return failures, due
 
     def searched(
         self, public_id: str, *, hashes: int, now: datetime | None = None
@@ -181,7 +218,11 @@ class Changes(CopyLog):
                 connection.execute(
                     update(tables.requests)
                     .where(tables.requests.c.id == request.id, counted == hashes)
-                    .values(searched_at=(now or datetime.now(UTC)))
+                    .values(
+                        searched_at=(now or datetime.now(UTC)),
+                        search_failures=0,
+                        search_after=None,
+                    )
                 ).rowcount
             )
 
@@ -221,3 +262,10 @@ class Changes(CopyLog):
                 )
                 asked += len(done)
         return asked
+
+
+def retry_delay(failures: int) -> timedelta:
+    """How long after its `failures`-th failure in a row a search is tried
+    again: 1 minute, doubling, at most an hour."""
+    doublings = min(max(failures - 1, 0), 12)
+    return min(RETRY_LAST, RETRY_FIRST * (1 << doublings))

@@ -4,7 +4,8 @@ It joins the store (filing, reading, changing), the copy searches, the
 watch on uploads and the clock. Filing only commits and answers: the search
 for copies is owed and done by the service's removals loop, woken by
 `wake` right after a request arrives (`search_owed`, which tests call too);
-a search that fails is done again on the next wake. Personal data stays in
+a search that fails is done again later, after a wait that grows with each
+failure, behind the requests that have not failed. Personal data stays in
 the store's one column (see `store`); nothing here logs it.
 """
 
@@ -24,6 +25,7 @@ from reclaim.matcher.removals import clock
 from reclaim.matcher.removals.copies import CopyFinder, Watch, hashes_of_media
 from reclaim.matcher.removals.model import Filed, Intake, RemovalRequest
 from reclaim.matcher.removals.store import Found, RemovalStore
+from reclaim.matcher.times import iso
 
 if TYPE_CHECKING:
     from reclaim.matcher.catalog import MatcherCatalog
@@ -72,21 +74,36 @@ class RemovalRequests:
         )
         return filed
 
-    def search_owed(self, *, limit: int = 20) -> int:
+    def search_owed(self, *, limit: int = 20, now: datetime | None = None) -> int:
         """Search for the copies of requests that are owed a search (new,
-        or with new hashes), oldest first; returns how many were done. One
-        that fails stays owed: it is tried again on the next wake."""
+        or with new hashes) and due one; returns how many were done. One
+        that fails stays owed, tried again later each time (`retry_delay`)
+        and behind those that have not failed; its first failure is logged
+        with the trace, the next ones in one line."""
         done = 0
         with self._searching:  # one search at a time in this process
-            for public_id in self.store.owed(limit=limit):
+            for public_id in self.store.owed(limit=limit, now=now):
                 try:
                     hashes = self.finder.search(public_id)
-                    self.store.searched(public_id, hashes=hashes)
-                except Exception:  # one request's failure must not stop others
-                    logger.exception(
-                        "searching copies of removal request %s failed; retried",
-                        public_id,
-                    )
+                    self.store.searched(public_id, hashes=hashes, now=now)
+                except Exception as error:  # one failure must not stop others
+                    failures, due = self.store.search_failed(public_id, now=now)
+                    if failures == 1:
+                        logger.exception(
+                            "searching copies of removal request %s failed; "
+                            "tried again at %s",
+                            public_id,
+                            iso(due),
+                        )
+                    else:
+                        logger.warning(
+                            "searching copies of removal request %s failed again "
+                            "(%s, %d times in a row); tried again at %s",
+                            public_id,
+                            type(error).__name__,
+                            failures,
+                            iso(due),
+                        )
                     continue
                 done += 1
             self.store.takedowns_owed()

@@ -51,6 +51,11 @@ requests = Table(
     # search is owed; the removals loop does it, and set back to NULL when
     # new hashes arrive).
     Column("searched_at", DateTime(timezone=True), nullable=True),
+    # Owed searches that failed in a row, and when the next try is due
+    # (NULL: now): a request whose search keeps failing waits longer each
+    # time, behind the others, instead of holding them up.
+    Column("search_failures", Integer, nullable=False, server_default="0"),
+    Column("search_after", DateTime(timezone=True), nullable=True),
     Index("ix_removal_requests_state", "state", "deadline"),
     Index("ix_removal_requests_received", "received_at"),
 )
