@@ -19,6 +19,7 @@ ReclaimError
       |    +-- UnknownRemovalError no removal request has that id (or receipt)
       |    +-- RemovalStateError   not allowed in the request's state
       |    +-- RemovalLimitError   too many requests filed this hour: retry later
+      |    +-- SubmissionReusedError a used form token / Idempotency-Key, new body
       +-- DeskError            the desk refused an action
            +-- LoginError          wrong name or password, or locked for a while
            +-- AccountError        an account that cannot be made or changed
@@ -117,6 +118,16 @@ class RemovalLimitError(RemovalError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class SubmissionReusedError(RemovalError):
+    """A form's one-time token (or an Idempotency-Key) that filed a request
+    came again with a different request (HTTP 422). `public_id` is the
+    request it filed."""
+
+    def __init__(self, message: str, *, public_id: str) -> None:
+        super().__init__(message)
+        self.public_id = public_id
 
 
 class DeskError(MatcherError):

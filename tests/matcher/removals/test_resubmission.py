@@ -14,7 +14,7 @@ from reclaim.matcher.removals import tables
 from tests.matcher.desk.conftest import Desk
 from tests.matcher.removals.conftest import EMAIL, NAME, STATEMENT, body
 
-TOKEN = re.compile(r'<input type="hidden" name="submission" value="([^"]+)">')
+TOKEN = re.compile(r'<input type="hidden" name="submission" value="([^"]+)"')
 RECEIPT = re.compile(r'<p class="receipt" id="receipt">([^<]+)</p>')
 NUMBER = re.compile(r"(RR-[A-Z2-9]{10})")
 
@@ -122,3 +122,55 @@ def test_the_api_files_a_request_once_per_idempotency_key(
     assert short.status_code == 422
     assert short.json()["ok"] is False and short.json()["status"] == 422
     assert count(desk.service.engine) == 2
+
+
+def test_a_form_changed_and_sent_again_with_its_old_token_is_not_a_repeat(
+    removals_desk: Callable[..., Desk],
+) -> None:
+    """Back, fix the form, send it again: the browser sends the old token
+    with a new body. It is not "already received": the form comes back as
+    typed, with a new token and a plain word that the earlier one was sent."""
+    desk = removals_desk()
+    public = desk.client()
+    page = public.get("/removal").text
+    assert 'name="submission" value="' in page and 'autocomplete="off">' in page
+    token = TOKEN.search(page)
+    assert token is not None
+    first = public.post("/removal", data=form(token.group(1), email=""))
+    number = NUMBER.search(first.text)
+    assert RECEIPT.search(first.text) and number  # filed, invalid: no contact
+    fixed = public.post("/removal", data=form(token.group(1)))
+    assert fixed.status_code == 409
+    assert "We already received this request" not in fixed.text
+    assert "This form was already sent" in fixed.text
+    assert number.group(1) in fixed.text
+    assert EMAIL in fixed.text  # what was typed is still there
+    fresh = TOKEN.search(fixed.text)
+    assert fresh is not None and fresh.group(1) != token.group(1)
+    assert count(desk.service.engine) == 1
+    second = public.post("/removal", data=form(fresh.group(1)))
+    assert RECEIPT.search(second.text) and count(desk.service.engine) == 2
+    # The same body with its token is still a repeat.
+    repeat = public.post("/removal", data=form(fresh.group(1)))
+    assert "We already received this request" in repeat.text
+
+
+def test_the_api_refuses_an_idempotency_key_sent_with_another_body(
+    removals_desk: Callable[..., Desk],
+) -> None:
+    desk = removals_desk()
+    client = desk.client()
+    key = {"Idempotency-Key": "0d9b8f8e-1c55-4f0e-8a3b-6c2d5e4f7a10"}
+    first = client.post("/v1/removal-requests", json=body(), headers=key)
+    assert first.status_code == 201
+    changed = body(contact={"email": "other@mail.example"})
+    reused = client.post("/v1/removal-requests", json=changed, headers=key)
+    assert reused.status_code == 422, reused.text
+    answer = reused.json()
+    assert set(answer) == {"ok", "error", "errors", "status", "code"}
+    assert answer["ok"] is False and answer["status"] == 422
+    assert "Idempotency-Key" in answer["error"]
+    assert "other@mail.example" not in reused.text
+    assert count(desk.service.engine) == 1
+    same = client.post("/v1/removal-requests", json=body(), headers=key)
+    assert same.status_code == 200 and same.json()["repeat"] is True

@@ -14,7 +14,9 @@ export the record as JSON (no personal data). Every post checks CSRF.
 Public pages (with `[removals] public_form`): `/removal`, a plain-language
 form for the Act's four parts, which shows the receipt once (each form
 carries a random one-time token: sent again, by a reload of the receipt
-page, it files nothing and says the request was already received); and
+page, it files nothing and says the request was already received; sent
+again changed, after Back, it comes back as typed with a new token and
+says the earlier form was sent); and
 `/removal/status`, where the number and receipt (posted, never in a URL)
 tell the state, the deadline and whether the content was removed, and a
 wrong pair is told apart from an unknown number in no way. Every sentence
@@ -43,6 +45,7 @@ from reclaim.matcher.errors import (
     DeskError,
     RemovalError,
     RemovalLimitError,
+    SubmissionReusedError,
     UnknownRemovalError,
 )
 from reclaim.matcher.removals.listing import VIEWS
@@ -290,6 +293,18 @@ def _public_pages(desk: Desk) -> None:
             answer = again(request, form, 429, [BUSY])
             answer.headers["Retry-After"] = str(error.retry_after)
             return answer
+        except SubmissionReusedError as error:
+            # Back, changed, sent again: the old token with another form.
+            # Not a repeat: the form as typed now, with a new token.
+            return page(
+                request,
+                "removal_form.html",
+                status=409,
+                given=_given(form),
+                submission=submission_token(),
+                statement=STATEMENT,
+                earlier=error.public_id,
+            )
         if filed.receipt is None:  # this form was sent before: filed once
             return page(request, "removal_receipt.html", item=filed.view, repeat=True)
         return page(

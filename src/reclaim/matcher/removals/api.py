@@ -52,8 +52,9 @@ IdempotencyKey = Annotated[
         pattern=r"^[!-~]+$",
         description=(
             "optional: a random key (a UUID) for this request; the same key "
-            "sent again files nothing and answers 200 with the request it "
-            "filed, `repeat: true` and no receipt"
+            "sent again with the same body files nothing and answers 200 with "
+            "the request it filed, `repeat: true` and no receipt; with another "
+            "body it is refused (422)"
         ),
     ),
 ]

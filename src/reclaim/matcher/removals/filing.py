@@ -15,11 +15,15 @@ arriving at the same moment can pass it by a few: a guard, not a promise.
 The same submission is filed once: the public form carries a random
 one-time token (an API client may send an `Idempotency-Key`), kept only as
 its SHA-256 in a unique column, so a form sent again (a reload of the
-receipt page) files nothing and is told which request it filed.
+receipt page) files nothing and is told which request it filed. With it is
+kept the request's fingerprint (an HMAC keyed with the token): the same
+token with a changed form (Back, fixed, sent again) is refused, not taken
+for a repeat.
 """
 
 from __future__ import annotations
 
+import hmac
 import math
 import secrets
 from datetime import UTC, datetime, timedelta
@@ -27,7 +31,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from reclaim.matcher.errors import RemovalError, RemovalLimitError
+from reclaim.matcher.errors import (
+    RemovalError,
+    RemovalLimitError,
+    SubmissionReusedError,
+)
 from reclaim.matcher.removals import tables
 from reclaim.matcher.removals.copy_log import CopyLog, insert_copies
 from reclaim.matcher.removals.ledger import Found, digest, load, mark_changed, record
@@ -38,6 +46,7 @@ from reclaim.matcher.removals.model import (
     Intake,
     PublicView,
     State,
+    fingerprint,
     problems,
     validity_words,
 )
@@ -97,11 +106,13 @@ class Filing(CopyLog):
         it and its one-time receipt. RemovalLimitError past the hour's limit.
 
         `submission` is the one-time token of the form (or the API client's
-        Idempotency-Key) it came with: a token already used files nothing
-        and answers the request it filed, without a receipt."""
+        Idempotency-Key) it came with: a token already used with the same
+        request files nothing and answers the request it filed, without a
+        receipt; with another request, SubmissionReusedError."""
         received = (now or datetime.now(UTC)).astimezone(UTC)
         submitted = digest(submission) if submission else None
-        earlier = self._submitted(submitted)
+        sent = fingerprint(intake, submission) if submission else None
+        earlier = self._submitted(submitted, sent)
         if earlier is not None:
             return Filed(earlier, None)
         self.room(now=received)
@@ -116,7 +127,7 @@ class Filing(CopyLog):
                         connection,
                         intake,
                         public_id,
-                        (digest(receipt), submitted),
+                        (digest(receipt), submitted, sent),
                         received,
                         missing,
                     )
@@ -124,7 +135,7 @@ class Filing(CopyLog):
             except IntegrityError:
                 # The same submission, filed at this moment by another
                 # request or process: answer that one.
-                earlier = self._submitted(submitted)
+                earlier = self._submitted(submitted, sent)
                 if earlier is not None:
                     return Filed(earlier, None)
                 continue  # the random public id was taken: draw another
@@ -146,9 +157,11 @@ class Filing(CopyLog):
         )
         return Filed(view, receipt)
 
-    def _submitted(self, submitted: str | None) -> PublicView | None:
-        """The request a submission token's digest filed, if any."""
-        if submitted is None:
+    def _submitted(self, submitted: str | None, sent: str | None) -> PublicView | None:
+        """The request a submission token's digest filed, if any, when it was
+        filed with the same body (`sent`, its fingerprint); the same token
+        with another body: SubmissionReusedError."""
+        if submitted is None or sent is None:
             return None
         with self.engine.connect() as connection:
             row = connection.execute(
@@ -158,6 +171,13 @@ class Filing(CopyLog):
             ).first()
             if row is None:
                 return None
+            if not hmac.compare_digest(row.submission_body or "", sent):
+                raise SubmissionReusedError(
+                    "this one-time form token (the Idempotency-Key header, on the "
+                    f"API) filed request {row.public_id} with a different request: "
+                    "nothing was filed; send a new request with a new key",
+                    public_id=row.public_id,
+                )
             return load(connection, row, personal=False).public()
 
     def _store(
@@ -165,7 +185,7 @@ class Filing(CopyLog):
         connection: Connection,
         intake: Intake,
         public_id: str,
-        digests: tuple[str, str | None],
+        digests: tuple[str, str | None, str | None],
         received: datetime,
         missing: list[str],
     ) -> None:
@@ -228,10 +248,10 @@ class Filing(CopyLog):
         connection: Connection,
         intake: Intake,
         public_id: str,
-        digests: tuple[str, str | None],
+        digests: tuple[str, str | None, str | None],
         received: datetime,
     ) -> int:
-        receipt, submission = digests
+        receipt, submission, sent = digests
         key = connection.execute(
             insert(tables.requests).values(
                 public_id=public_id,
@@ -242,6 +262,7 @@ class Filing(CopyLog):
                 personal=intake.personal.to_json(),
                 receipt_digest=receipt,
                 submission_digest=submission,
+                submission_body=sent,
             )
         ).inserted_primary_key
         assert key is not None

@@ -17,6 +17,8 @@ and blanked after retention; everything else here is the record of efforts.
 from __future__ import annotations
 
 import enum
+import hashlib
+import hmac
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -130,6 +132,13 @@ class Intake:
             statement_confirmed=bool(statement and statement.confirmed),
             via=via,
         )
+
+
+def fingerprint(intake: Intake, token: str) -> str:
+    """The request as sent, canonical, as an HMAC-SHA-256 keyed with its
+    one-time submission token (hex): equal for the same token and body."""
+    canonical = json.dumps(asdict(intake), sort_keys=True, separators=(",", ":"))
+    return hmac.new(token.encode(), canonical.encode(), hashlib.sha256).hexdigest()
 
 
 def degenerate(kind: str, value: str) -> str | None:

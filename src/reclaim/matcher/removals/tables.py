@@ -44,6 +44,11 @@ requests = Table(
     # Idempotency-Key) sent it with, hex: the same form sent again files
     # nothing. NULL when none was sent.
     Column("submission_digest", String(64), nullable=True, unique=True),
+    # HMAC-SHA-256 of the request as sent (canonical JSON), keyed with that
+    # token, hex: the same token with another body is told apart from a
+    # repeat. The token is not kept, so this cannot confirm a guess of what
+    # was sent.
+    Column("submission_body", String(64), nullable=True),
     Column("decided_at", DateTime(timezone=True), nullable=True),
     Column("closed_at", DateTime(timezone=True), nullable=True),
     Column("redacted_at", DateTime(timezone=True), nullable=True),
