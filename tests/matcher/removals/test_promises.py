@@ -145,3 +145,73 @@ def test_the_desk_says_uploads_are_watched_only_when_they_are(
     page = lead.get(f"/desk/removals/{other}").text
     assert "New uploads are checked against this request's hashes" in page
     assert [h[0] for h in desk.service.removals.store.open_hashes()] == [other]
+
+
+RECEIPT = re.compile(r'<p class="receipt" id="receipt">([^<]+)</p>')
+LOOKS = "We look for copies of the content on our platform."
+
+
+def filed_by_form(desk: Desk, **changes: str) -> tuple[str, str, str]:
+    """Send the public form: the request's number, receipt and receipt page."""
+    public = desk.client()
+    token = TOKEN.search(public.get("/removal").text)
+    assert token is not None
+    fields = {
+        "submission": token.group(1),
+        "locations": "https://social.example/p/post-1",
+        "statement": STATEMENT,
+        "statement_confirmed": "yes",
+        "email": EMAIL,
+        "signature": NAME,
+        "signature_confirmed": "yes",
+        **changes,
+    }
+    sent = public.post("/removal", data=fields)
+    number, receipt = NUMBER.search(sent.text), RECEIPT.search(sent.text)
+    assert number and receipt, sent.text
+    return number.group(1), receipt.group(1), sent.text
+
+
+def status_of(desk: Desk, number: str, receipt: str) -> str:
+    page = desk.client().post(
+        "/removal/status", data={"number": number, "receipt": receipt}
+    )
+    assert page.status_code == 200, page.text
+    return " ".join(page.text.split())
+
+
+def test_an_invalid_request_shows_the_reason_recorded(
+    removals_desk: Callable[..., Desk],
+) -> None:
+    desk = removals_desk()
+    missing, receipt, _ = filed_by_form(desk, email="")
+    shown = status_of(desk, missing, receipt)
+    assert "Not accepted: a part the law asks for is missing" in shown
+    complete, receipt, _ = filed_by_form(desk)
+    reason = "the link shows a landscape, not a person"
+    desk.service.removals.store.decide(complete, "invalid", reason=reason, actor="lead")
+    shown = status_of(desk, complete, receipt)
+    assert f"Not accepted: {reason}" in shown
+    assert "a part the law asks for is missing" not in shown
+    validity = desk.service.removals.store.get(complete).validity()
+    assert validity["summary"] == f"invalid: {reason}"
+
+
+def test_the_pages_say_copies_are_looked_for_only_where_they_can_be(
+    removals_desk: Callable[..., Desk],
+) -> None:
+    desk = removals_desk()  # reference_patterns set
+    assert LOOKS in desk.client().get("/removal").text
+    _, _, receipt_page = filed_by_form(desk)
+    assert LOOKS in receipt_page and "the copies we found" in receipt_page
+    # A location no pattern resolves: nothing to look for copies of.
+    _, _, receipt_page = filed_by_form(desk, locations="my old profile picture")
+    assert LOOKS not in receipt_page and "the copies we found" not in receipt_page
+    assert "If it is valid, we remove the content." in receipt_page
+
+    bare = removals_desk(removals={"reference_patterns": []}, catalog={})
+    form_page = bare.client().get("/removal").text
+    assert LOOKS not in form_page and "the copies we found" not in form_page
+    assert "If it is valid, we remove the content." in form_page
+    _, _, receipt_page = filed_by_form(bare)
+    assert LOOKS not in receipt_page

@@ -236,6 +236,9 @@ def _public_pages(desk: Desk) -> None:
     ) -> Response:
         if not removals.config.public_form:
             raise HTTPException(404)
+        # "We look for copies" only where copies can be found: a location
+        # must resolve to a reference (the form sends no hashes).
+        context.setdefault("searching", bool(removals.store.patterns))
         return desk.page(
             request,
             template,
@@ -307,8 +310,15 @@ def _public_pages(desk: Desk) -> None:
             )
         if filed.receipt is None:  # this form was sent before: filed once
             return page(request, "removal_receipt.html", item=filed.view, repeat=True)
+        searching = bool(intake.hashes) or any(
+            removals.store.resolve(location) for location in intake.locations
+        )
         return page(
-            request, "removal_receipt.html", item=filed.view, receipt=filed.receipt
+            request,
+            "removal_receipt.html",
+            item=filed.view,
+            receipt=filed.receipt,
+            searching=searching,
         )
 
     @router.get("/removal/status")

@@ -353,6 +353,15 @@ class PublicView:
         """As `RemovalRequest.validity`."""
         return self.checked
 
+    def status_words(self) -> str:
+        """Where it stands, in the requester's words: an invalid one with the
+        reason recorded (a person's, or the part the law asks for missing)."""
+        if self.state is State.INVALID:
+            summary = str(self.checked.get("summary") or "")
+            reason = summary.removeprefix("invalid: ")
+            return f"Not accepted: {reason}"
+        return STATUS_WORDS[self.state]
+
     def summary(self) -> dict[str, Any]:
         """The public JSON form (the intake's reply, less `receipt`)."""
         return {
@@ -362,6 +371,15 @@ class PublicView:
             "deadline": iso(self.deadline),
             "validity": self.checked,
         }
+
+
+#: `PublicView.status_words` of the states that need no reason.
+STATUS_WORDS = {
+    State.RECEIVED: "Received: our team is checking it",
+    State.VALID: "Being acted on",
+    State.REMOVED: "Removed",
+    State.REJECTED: "Not acted on",
+}
 
 
 class Filed(NamedTuple):
@@ -391,22 +409,29 @@ def validity(state: State, events: Sequence[Event]) -> dict[str, Any]:
             complete = event.action == "valid"
             found = list(event.detail.get("problems") or [])
     valid = judged == "valid" and state in (State.VALID, State.REMOVED)
+    # A person may mark a request invalid for any reason: say theirs.
+    reason = "; ".join(found) or None if judged == "invalid" else None
     return {
         "complete": complete,
         "valid": valid,
         "problems": found,
-        "summary": validity_words(state, complete=complete, valid=valid),
+        "summary": validity_words(state, complete=complete, valid=valid, reason=reason),
     }
 
 
-def validity_words(state: State, *, complete: bool, valid: bool) -> str:
-    """Validity in a few plain words."""
+def validity_words(
+    state: State, *, complete: bool, valid: bool, reason: str | None = None
+) -> str:
+    """Validity in a few plain words: `reason` is a person's, when a person
+    marked it invalid (else the intake's check found a part missing)."""
     if state is State.REJECTED:
         return "rejected by a lead"
     if valid:
         return "valid: checked by a person"
+    if state is State.INVALID and reason:
+        return f"invalid: {reason}"
     if state is State.INVALID or not complete:
-        return "invalid: a part is missing"
+        return "invalid: a part the law asks for is missing"
     if state is State.RECEIVED:
         return "complete: the four parts are there; waiting for a lead to check"
     return "complete: the four parts are there"
