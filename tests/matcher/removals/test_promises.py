@@ -98,7 +98,7 @@ def test_the_service_records_no_ip_address_as_the_form_says(
     removals_desk: Callable[..., Desk],
 ) -> None:
     desk = removals_desk()
-    assert "This service does not record your IP address." in (
+    assert "We do not keep your IP address with your request." in (
         desk.client().get("/removal").text
     )
     options = serving_options(desk.service.config)
