@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -228,3 +229,14 @@ def test_arrays_of_tables_given_as_one_table_are_refused_by_their_reader() -> No
     source = base["source"]
     with pytest.raises(ConfigError, match=r"expected one or more \[\[sources\]\]"):
         MatcherConfig.from_mapping({"sources": {"name": "a", **source}})
+
+
+def test_the_desks_documented_config_loads() -> None:
+    text = (Path(__file__).parents[2] / "docs" / "desk.md").read_text()
+    section = text[text.index("## Configuration") :]
+    block = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    source = '[source]\nurl = "https://registry.example"\napi_key = "k"\n'
+    loaded = MatcherConfig.from_mapping(tomllib.loads(source + block))
+    assert loaded.desk.undo_seconds == 30 and loaded.removals.max_per_hour == 200
+    assert loaded.alerts[0].name == "adult-spike"
+    assert loaded.dsa.territorial_scope == ("DE", "FR", "NL")
