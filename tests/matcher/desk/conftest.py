@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,3 +119,27 @@ def look(page: Any, name: str, problems: dict[str, list[object]]) -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(path), full_page=True)
     page.set_viewport_size({"width": WIDTHS[0], "height": 900})
+
+
+@contextmanager
+def desk_page(browser: Any, desk: Desk) -> Iterator[Any]:
+    """A Chromium page on the desk (its own context, desktop width)."""
+    context = browser.new_context(
+        base_url=desk.url, viewport={"width": WIDTHS[0], "height": 900}
+    )
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        yield page
+    finally:
+        context.close()
+
+
+def sign_in_at(page: Any, path: str, name: str) -> None:
+    """Open `path`, sign in as `name` on the form it leads to, and wait to
+    be back at `path`."""
+    page.goto(path)
+    page.fill("#name", name)
+    page.fill("#password", PASSWORD)
+    page.click("form.stack button[type=submit]")
+    page.wait_for_url(f"**{path}")

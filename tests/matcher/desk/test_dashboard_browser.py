@@ -18,7 +18,12 @@ from sqlalchemy import insert
 
 from reclaim.matcher.desk.accounts import Role
 from reclaim.matcher.desk.tables import alerts
-from tests.matcher.desk.conftest import PASSWORD, WIDTHS, Desk, look
+from tests.matcher.desk.conftest import (
+    Desk,
+    desk_page,
+    look,
+    sign_in_at,
+)
 from tests.matcher.desk.seeding import DAY, add_match, seed_report
 
 
@@ -53,17 +58,8 @@ def test_a_lead_reads_the_dashboard_and_the_transparency_report(
         )
     desk.account("lea", Role.LEAD)
     problems: dict[str, list[object]] = {}
-    context = browser.new_context(
-        base_url=desk.url, viewport={"width": WIDTHS[0], "height": 900}
-    )
-    try:
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        page.goto("/desk/dashboard")
-        page.fill("#name", "lea")
-        page.fill("#password", PASSWORD)
-        page.click("form.stack button[type=submit]")
-        page.wait_for_url("**/desk/dashboard")
+    with desk_page(browser, desk) as page:
+        sign_in_at(page, "/desk/dashboard", "lea")
         assert page.locator("svg[role=img]").count() == 5
         assert page.get_by_text("jumped to 57 in 60 min").is_visible()
         # A chart's numbers open from the keyboard.
@@ -92,6 +88,4 @@ def test_a_lead_reads_the_dashboard_and_the_transparency_report(
             page.click("text=Download CSV")
         saved = Path(download.value.path()).read_text()
         assert saved.startswith("period_start,period_end,kind,")
-    finally:
-        context.close()
     assert not problems, problems

@@ -15,7 +15,12 @@ import httpx
 import numpy as np
 
 from reclaim.matcher.desk.accounts import Role
-from tests.matcher.desk.conftest import PASSWORD, WIDTHS, Desk, look
+from tests.matcher.desk.conftest import (
+    Desk,
+    desk_page,
+    look,
+    sign_in_at,
+)
 from tests.matcher.desk.test_previews import listed_upload, upload
 from tests.matcher.desk.test_queue import queue_some
 
@@ -35,17 +40,8 @@ def test_a_moderator_works_the_queue(
     others = queue_some(desk.service, 3, program="minor", seed=40)
     desk.account("kim", Role.REVIEWER)
     problems: dict[str, list[object]] = {}
-    context = browser.new_context(
-        base_url=desk.url, viewport={"width": WIDTHS[0], "height": 900}
-    )
-    try:
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        page.goto("/desk")
-        page.fill("#name", "kim")
-        page.fill("#password", PASSWORD)
-        page.click("form.stack button[type=submit]")
-        page.wait_for_url("**/desk")
+    with desk_page(browser, desk) as page:
+        sign_in_at(page, "/desk", "kim")
         assert page.locator("tr[data-row]").count() == 5
 
         # Filter: the adult program only.
@@ -107,6 +103,4 @@ def test_a_moderator_works_the_queue(
         page.wait_for_selector(".notice >> text=Undone")
         assert desk.service.queue.counts()["blocked"] == 1
         assert desk.service.queue.counts()["pending"] == 1 + len(others)
-    finally:
-        context.close()
     assert problems == {}

@@ -17,7 +17,12 @@ import numpy as np
 
 from reclaim.matcher.desk.accounts import Role
 from tests.conftest import encode
-from tests.matcher.desk.conftest import PASSWORD, WIDTHS, Desk, look
+from tests.matcher.desk.conftest import (
+    Desk,
+    desk_page,
+    look,
+    sign_in_at,
+)
 from tests.matcher.removals.conftest import EMAIL, NAME
 from tests.matcher.removals.test_api import turned, upload
 
@@ -33,12 +38,7 @@ def test_a_person_files_a_request_and_a_lead_acts_on_it(
     upload(platform, "post-2", turned(photos["astronaut"]))
     desk.account("lee", Role.LEAD)
     problems: dict[str, list[object]] = {}
-    context = browser.new_context(
-        base_url=desk.url, viewport={"width": WIDTHS[0], "height": 900}
-    )
-    try:
-        page = context.new_page()
-        page.set_default_timeout(15_000)
+    with desk_page(browser, desk) as page:
         page.goto("/removal")
         look(page, "removal-form", problems)
         page.fill("#locations", "https://social.example/p/post-1")
@@ -71,11 +71,7 @@ def test_a_person_files_a_request_and_a_lead_acts_on_it(
         assert receipt not in page.content()
 
         assert desk.service.removals.search_owed() == 1  # the loop's work
-        page.goto("/desk/removals")
-        page.fill("#name", "lee")
-        page.fill("#password", PASSWORD)
-        page.click("form.stack button[type=submit]")
-        page.wait_for_url("**/desk/removals")
+        sign_in_at(page, "/desk/removals", "lee")
         look(page, "removals", problems)
         page.click(f"text={number.group(0)}")
         page.wait_for_url(f"**/desk/removals/{number.group(0)}")
@@ -89,6 +85,4 @@ def test_a_person_files_a_request_and_a_lead_acts_on_it(
         page.wait_for_selector(".notice")
         assert "1 marked removed" in page.inner_text(".notice")
         assert page.locator("button[value=post-1]").count() == 0
-    finally:
-        context.close()
     assert not problems, problems
