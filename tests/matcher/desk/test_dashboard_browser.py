@@ -1,6 +1,6 @@
 """The dashboard and the transparency report in Chromium: a lead signs in,
 reads both, opens a chart's numbers with the keyboard and changes the period;
-axe finds nothing at 1280 px and 390 px, and neither page scrolls sideways
+axe finds nothing at 1280 px and 360 px, and neither page scrolls sideways
 (wide charts and tables scroll inside their own box).
 
 Screenshots go to $DESK_SCREENSHOTS (when set) as desk-dashboard.png,

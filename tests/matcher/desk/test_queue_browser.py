@@ -1,7 +1,7 @@
 """The review desk in Chromium, as a moderator uses it: sign in, filter,
 reveal a blurred preview with the keyboard, decide two matches at once after
 confirming, and undo. The queue and match pages are checked with axe and for
-sideways scrolling at 1280 px and 390 px.
+sideways scrolling at 1280 px and 360 px.
 
 Screenshots go to $DESK_SCREENSHOTS (when set) as desk-<page>.png.
 """

@@ -2,7 +2,7 @@
 the receipt once (a reload files nothing more and shows no receipt); a
 lead finds the request on the desk (deadline, copies, record of efforts)
 and marks a copy removed. Every page is checked with axe and for sideways
-scrolling at 1280 px and 390 px.
+scrolling at 1280 px and 360 px.
 
 Screenshots go to $DESK_SCREENSHOTS (when set) as desk-<page>.png.
 """
